@@ -1,0 +1,55 @@
+// swift-tools-version: 6.1
+// The dlad package: an edge inference daemon on an emulated NVDLA-style accelerator.
+// Module floors follow docs/ARCHITECTURE.md: a module only imports modules on lower floors.
+import PackageDescription
+
+let package = Package(
+    name: "dlad",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "dlad", targets: ["dlad"]),
+        .executable(name: "dlactl", targets: ["dlactl"]),
+        .library(name: "DLANumerics", targets: ["DLANumerics"]),
+        .library(name: "DLAFormat", targets: ["DLAFormat"]),
+        .library(name: "DLAEngine", targets: ["DLAEngine"]),
+        .library(name: "DLAStore", targets: ["DLAStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+    ],
+    targets: [
+        // Floor 1
+        .target(name: "DLANumerics"),
+        .target(name: "CDLAKernels"),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "DLAStore", dependencies: ["CSQLite"]),
+        // Floor 2
+        .target(
+            name: "DLAFormat",
+            dependencies: ["DLANumerics", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Floor 3
+        .target(name: "DLAEngine", dependencies: ["DLAFormat", "DLANumerics", "CDLAKernels"]),
+        // Floor 5
+        .executableTarget(
+            name: "dlactl",
+            dependencies: [
+                "DLAFormat", "DLAEngine", "DLANumerics",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "dlad",
+            dependencies: [
+                "DLAFormat", "DLAEngine", "DLAStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "DLANumericsTests", dependencies: ["DLANumerics"]),
+        .testTarget(name: "DLAFormatTests", dependencies: ["DLAFormat", "DLANumerics"]),
+        .testTarget(name: "DLAStoreTests", dependencies: ["DLAStore"]),
+        .testTarget(name: "DLAEngineTests", dependencies: ["DLAEngine", "DLAFormat", "DLANumerics", "CDLAKernels"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
