@@ -1,1 +1,41 @@
-print("dlactl")
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `dlactl`: compile, inspect and run `.dla` models offline, and (later) drive the daemon.
+struct DLACtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlactl",
+        abstract: "Inspect, sign and run compressed .dla models on the emulated DLA.",
+        subcommands: [Inspect.self, Keygen.self]
+    )
+}
+
+/// Usage errors keep ArgumentParser's own message and exit code (64); every runtime error is
+/// one `error:` line on stderr and exit code 1, so scripts can tell the two apart.
+@main
+enum DLACtlMain {
+    static func main() {
+        var command: ParsableCommand
+        do {
+            command = try DLACtl.parseAsRoot()
+        } catch {
+            DLACtl.exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch let error as ExitCode {
+            DLACtl.exit(withError: error)
+        } catch let error as CleanExit {
+            DLACtl.exit(withError: error)
+        } catch let error as ValidationError {
+            DLACtl.exit(withError: error)
+        } catch {
+            printError(String(describing: error))
+            exit(1)
+        }
+    }
+}

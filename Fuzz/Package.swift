@@ -1,0 +1,23 @@
+// swift-tools-version: 6.1
+// libFuzzer targets for dlad's untrusted-input readers. A fuzz executable cannot live in the
+// main build (libFuzzer supplies `main`), so this package depends on the root one by path.
+// Build and run with `make fuzz` (see the Makefile for the exact flags).
+import PackageDescription
+
+let package = Package(
+    name: "dlad-fuzz",
+    dependencies: [.package(name: "dlad", path: "..")],
+    targets: [
+        .executableTarget(
+            name: "FuzzDLAReader",
+            dependencies: [.product(name: "DLAFormat", package: "dlad")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+        .executableTarget(
+            name: "FuzzNPYReader",
+            dependencies: [.product(name: "DLAFormat", package: "dlad")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
