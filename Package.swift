@@ -24,6 +24,8 @@ let package = Package(
         .target(name: "CDLAKernels"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "DLAStore", dependencies: ["CSQLite"]),
+        // Floor 5 helper: a child process that the store's crash test SIGKILLs mid-write.
+        .executableTarget(name: "dlad-store-torture", dependencies: ["DLAStore"]),
         // Floor 2
         .target(
             name: "DLAFormat",
