@@ -1,0 +1,154 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The store's only write connection and the serial queue that owns it.
+///
+/// Why a queue of its own rather than an actor: an actor runs on Swift's cooperative pool, whose
+/// few threads must never block, and every commit here blocks in fsync. A serial dispatch queue
+/// is a thread outside that pool; callers suspend on a continuation and are resumed once the
+/// transaction holding their row has committed.
+///
+/// Group commit: rows that arrive while a transaction is committing wait in `pending`; the next
+/// drain takes up to `maxGroupSize` of them into one transaction, so one fsync acknowledges the
+/// whole group. Registry changes and retention steps run between groups, each in its own
+/// transaction, in arrival order.
+final class GroupCommitWriter: @unchecked Sendable {
+    enum Job {
+        case record(InferenceRecord, CheckedContinuation<Result<Int64, DLAStoreError>, Never>)
+        case exclusive(@Sendable (SQLiteConnection) -> Void)
+    }
+
+    private struct State {
+        var pending: [Job] = []
+        var draining = false
+        var closed = false
+    }
+
+    /// Touched only on `queue` (this is what makes the class safe to share).
+    private let connection: SQLiteConnection
+    private let inserter: HistoryInserter
+    private let queue = DispatchQueue(label: "dlad.store.writer")
+    private let state = Mutex(State())
+    private let options: StoreOptions
+
+    init(connection: SQLiteConnection, options: StoreOptions) throws(DLAStoreError) {
+        self.connection = connection
+        self.options = options
+        self.inserter = try HistoryInserter(connection: connection, storeInputs: options.storeInputs)
+    }
+
+    /// Appends `record` to the next group; returns its id once that group is durable.
+    func record(_ record: InferenceRecord) async throws(DLAStoreError) -> Int64 {
+        let result = await withCheckedContinuation { continuation in
+            submit(.record(record, continuation)) { continuation.resume(returning: .failure(.closed)) }
+        }
+        return try result.get()
+    }
+
+    /// Runs `body` on the writer connection, alone, between groups.
+    func perform<T: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) throws(DLAStoreError) -> T
+    ) async throws(DLAStoreError) -> T {
+        let result: Result<T, DLAStoreError> = await withCheckedContinuation { continuation in
+            submit(.exclusive({ connection in
+                continuation.resume(returning: Result { () throws(DLAStoreError) -> T in try body(connection) })
+            })) { continuation.resume(returning: .failure(.closed)) }
+        }
+        return try result.get()
+    }
+
+    /// Runs `body` in one write transaction, with the bounded busy retry.
+    func transaction<T: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) throws(DLAStoreError) -> T
+    ) async throws(DLAStoreError) -> T {
+        let retries = options.busyRetries
+        return try await perform { connection throws(DLAStoreError) -> T in
+            try connection.transaction(busyRetries: retries) { () throws(DLAStoreError) -> T in try body(connection) }
+        }
+    }
+
+    /// Stops accepting work and returns once everything already accepted has been written.
+    func close() async {
+        state.withLock { $0.closed = true }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async { continuation.resume() }
+        }
+    }
+
+    private func submit(_ job: Job, ifClosed reject: () -> Void) {
+        let decision: Bool? = state.withLock { state in
+            if state.closed { return nil }
+            state.pending.append(job)
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        switch decision {
+        case nil: reject()
+        case true?: queue.async { self.drain() }
+        case false?: break
+        }
+    }
+
+    private func drain() {
+        while true {
+            if options.maxGroupWaitMicroseconds > 0,
+                state.withLock({ $0.pending.count }) < options.maxGroupSize
+            {
+                usleep(options.maxGroupWaitMicroseconds)
+            }
+            let batch: [Job] = state.withLock { state in
+                let taken = Array(state.pending.prefix(options.maxGroupSize))
+                state.pending.removeFirst(taken.count)
+                if taken.isEmpty { state.draining = false }
+                return taken
+            }
+            if batch.isEmpty { return }
+            var group: [(InferenceRecord, CheckedContinuation<Result<Int64, DLAStoreError>, Never>)] = []
+            for job in batch {
+                switch job {
+                case .record(let record, let continuation):
+                    group.append((record, continuation))
+                case .exclusive(let body):
+                    commit(group)
+                    group.removeAll()
+                    body(connection)
+                }
+            }
+            commit(group)
+        }
+    }
+
+    /// One transaction, one fsync, for the whole group. A row that is invalid on its own (unknown
+    /// model) fails alone; a failure of the transaction (disk full, I/O) fails every row in it,
+    /// and none of them is acknowledged.
+    private func commit(_ group: [(InferenceRecord, CheckedContinuation<Result<Int64, DLAStoreError>, Never>)]) {
+        if group.isEmpty { return }
+        var outcomes: [Result<Int64, DLAStoreError>] = []
+        outcomes.reserveCapacity(group.count)
+        do throws(DLAStoreError) {
+            try connection.transaction(busyRetries: options.busyRetries) { () throws(DLAStoreError) in
+                for (record, _) in group {
+                    do throws(DLAStoreError) {
+                        outcomes.append(.success(try inserter.insert(record)))
+                    } catch .modelNotFound(let model) {
+                        outcomes.append(.failure(.modelNotFound(model: model)))
+                    } catch .invalidArgument(let message) {
+                        outcomes.append(.failure(.invalidArgument(message)))
+                    }
+                }
+            }
+        } catch {
+            for (_, continuation) in group { continuation.resume(returning: .failure(error)) }
+            return
+        }
+        for ((_, continuation), outcome) in zip(group, outcomes) { continuation.resume(returning: outcome) }
+    }
+}

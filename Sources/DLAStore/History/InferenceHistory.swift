@@ -1,0 +1,177 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// One row per inference request: written through group commit, read by filtered keyset pages.
+public struct InferenceHistory: Sendable {
+    let store: DLAStore
+
+    /// Writes `record` and returns its id once the row is durable (group commit: concurrent
+    /// callers share one transaction and one fsync). The store stamps the row with the time it
+    /// arrived, never earlier than the previous row's, so `recordedAt` and `id` order rows alike;
+    /// the request started `latencyMicroseconds` before it.
+    public func record(_ record: InferenceRecord) async throws(DLAStoreError) -> Int64 {
+        try HistoryInserter.validate(record)
+        return try await store.writer.record(record)
+    }
+
+    /// The row with this id, if retention has not removed it.
+    public func row(id: Int64) async throws(DLAStoreError) -> InferenceRow? {
+        try await store.readers.read { connection throws(DLAStoreError) -> InferenceRow? in
+            let statement = try connection.prepare("SELECT \(InferenceRow.selectColumns) FROM inferences WHERE id = ?")
+            try statement.bind(.integer(id))
+            guard try statement.step() else { return nil }
+            return try InferenceRow(statement, modelNames: try Self.modelNames(connection))
+        }
+    }
+
+    public func query(_ query: HistoryQuery) async throws(DLAStoreError) -> HistoryPage {
+        if query.version != nil && query.model == nil {
+            throw .invalidArgument("history query: a version filter needs a model, found none")
+        }
+        return try await store.readers.read { connection throws(DLAStoreError) in try Self.page(connection, query) }
+    }
+
+    /// Count, error rate and latency percentiles of `model` over `[since, until)`.
+    public func aggregate(model: String, since: Date, until: Date) async throws(DLAStoreError) -> HistoryAggregate {
+        try await store.readers.read { connection throws(DLAStoreError) -> HistoryAggregate in
+            let modelID = try ModelRegistry.modelState(connection, model).id
+            var latencies: [Int64] = []
+            var failed = 0
+            if let ids = try Self.idRange(connection, since: since, until: until) {
+                let statement = try connection.prepare("""
+                    SELECT status, latency_us FROM inferences INDEXED BY inferences_by_model
+                    WHERE model_id = ? AND id BETWEEN ? AND ?
+                    """)
+                try statement.bind(.integer(modelID), .integer(ids.lowerBound), .integer(ids.upperBound))
+                while try statement.step() {
+                    if statement.int64(0) != 0 { failed += 1 }
+                    latencies.append(statement.int64(1))
+                }
+            }
+            latencies.sort()
+            func percentile(_ p: Int) -> Int64? {
+                guard !latencies.isEmpty else { return nil }
+                let rank = (p * latencies.count + 99) / 100
+                return latencies[max(rank, 1) - 1]
+            }
+            return HistoryAggregate(
+                model: model, since: since, until: until, count: latencies.count, failedCount: failed,
+                errorRate: latencies.isEmpty ? 0 : Double(failed) / Double(latencies.count),
+                latencyP50Microseconds: percentile(50), latencyP95Microseconds: percentile(95),
+                latencyP99Microseconds: percentile(99))
+        }
+    }
+
+    /// The aggregate over the `window` that ends at `now`.
+    public func aggregate(model: String, window: Duration, now: Date = Date()) async throws(DLAStoreError) -> HistoryAggregate {
+        let since = Date(unixMicroseconds: now.unixMicroseconds - window.microseconds)
+        return try await aggregate(model: model, since: since, until: now)
+    }
+
+    // MARK: Query building
+
+    /// Rows are stamped in id order, so a time range is an id range, found by two index probes.
+    static func idRange(_ connection: SQLiteConnection, since: Date?, until: Date?) throws(DLAStoreError) -> ClosedRange<Int64>? {
+        var low = Int64.min
+        var high = Int64.max
+        if let since {
+            let statement = try connection.prepare("SELECT id FROM inferences WHERE at >= ? ORDER BY at, id LIMIT 1")
+            try statement.bind(.integer(since.unixMicroseconds))
+            guard try statement.step() else { return nil }
+            low = statement.int64(0)
+        }
+        if let until {
+            let statement = try connection.prepare("SELECT id FROM inferences WHERE at < ? ORDER BY at DESC, id DESC LIMIT 1")
+            try statement.bind(.integer(until.unixMicroseconds))
+            guard try statement.step() else { return nil }
+            high = statement.int64(0)
+        }
+        return low <= high ? low...high : nil
+    }
+
+    static func modelNames(_ connection: SQLiteConnection) throws(DLAStoreError) -> [Int64: String] {
+        let statement = try connection.prepare("SELECT id, name FROM models")
+        var names: [Int64: String] = [:]
+        while try statement.step() { names[statement.int64(0)] = statement.text(1) ?? "" }
+        return names
+    }
+
+    /// Builds the page query with an explicit index, so that its plan never depends on statistics:
+    /// failed-only filters walk the small partial indexes, model filters the covering
+    /// `(model_id, id, version, status, latency_us)` index, and the rest the table in id order.
+    static func page(_ connection: SQLiteConnection, _ query: HistoryQuery) throws(DLAStoreError) -> HistoryPage {
+        let limit = query.effectiveLimit
+        guard let ids = try idRange(connection, since: query.since, until: query.until) else {
+            return HistoryPage(rows: [], nextCursor: nil)
+        }
+        var conditions: [String] = []
+        var values: [SQLiteValue] = []
+        if let model = query.model {
+            guard let modelID = try ModelRegistry.modelID(connection, model) else {
+                return HistoryPage(rows: [], nextCursor: nil)
+            }
+            conditions.append("model_id = ?")
+            values.append(.integer(modelID))
+        }
+        if let version = query.version {
+            conditions.append("version = ?")
+            values.append(.integer(Int64(version)))
+        }
+        var failedOnly = false
+        switch query.status {
+        case nil:
+            break
+        case .ok?:
+            conditions.append("status = 0")
+        case .failed?:
+            conditions.append("status <> 0")
+            failedOnly = true
+        case .code(let code)?:
+            conditions.append("status <> 0 AND status = ?")
+            values.append(.integer(Int64(code)))
+            failedOnly = true
+        }
+        var low = ids.lowerBound
+        var high = ids.upperBound
+        if let after = query.after {
+            switch query.order {
+            case .newestFirst:
+                guard after > Int64.min else { return HistoryPage(rows: [], nextCursor: nil) }
+                high = min(high, after - 1)
+            case .oldestFirst:
+                guard after < Int64.max else { return HistoryPage(rows: [], nextCursor: nil) }
+                low = max(low, after + 1)
+            }
+        }
+        if low > high { return HistoryPage(rows: [], nextCursor: nil) }
+        conditions.append("id BETWEEN ? AND ?")
+        values.append(.integer(low))
+        values.append(.integer(high))
+        let index: String
+        switch (query.model != nil, failedOnly) {
+        case (true, true): index = "INDEXED BY inferences_failed_by_model"
+        case (false, true): index = "INDEXED BY inferences_failed"
+        case (true, false): index = "INDEXED BY inferences_by_model"
+        case (false, false): index = "NOT INDEXED"
+        }
+        let direction = query.order == .newestFirst ? "DESC" : "ASC"
+        let statement = try connection.prepare("""
+            SELECT \(InferenceRow.selectColumns) FROM inferences \(index)
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY id \(direction) LIMIT ?
+            """)
+        values.append(.integer(Int64(limit + 1)))
+        try statement.bind(values)
+        let names = try modelNames(connection)
+        var rows: [InferenceRow] = []
+        while try statement.step() { rows.append(try InferenceRow(statement, modelNames: names)) }
+        var nextCursor: Int64?
+        if rows.count > limit {
+            rows.removeLast()
+            nextCursor = rows.last?.id
+        }
+        return HistoryPage(rows: rows, nextCursor: nextCursor)
+    }
+}

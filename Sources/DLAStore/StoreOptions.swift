@@ -1,0 +1,57 @@
+/// How the store opens and runs its database. The defaults are the durable ones.
+public struct StoreOptions: Sendable {
+    /// What an acknowledged write survives.
+    public enum Durability: Sendable {
+        /// `synchronous=FULL`: every commit is fsynced, so an acknowledged row survives a power cut.
+        case full
+        /// `synchronous=NORMAL`: commits reach the WAL file but are fsynced only at checkpoints, so an
+        /// acknowledged row survives a crash of dlad but may be lost if the machine loses power.
+        case normal
+    }
+
+    /// What is checked before a database is trusted at open.
+    public enum StartupCheck: Sendable {
+        /// `PRAGMA integrity_check`: every page, every index entry (about a second per GB here).
+        case integrity
+        /// `PRAGMA quick_check`: every page, but not that indexes match their tables.
+        case quick
+    }
+
+    public var durability: Durability = .full
+    public var startupCheck: StartupCheck = .integrity
+    /// How long one attempt waits for a lock held by another connection (SQLite's busy handler).
+    public var busyTimeoutMilliseconds: Int32 = 2000
+    /// How many times a write transaction is attempted before `DLAStoreError.busy`.
+    public var busyRetries: Int = 3
+    /// Most history rows committed in one transaction (one fsync).
+    public var maxGroupSize: Int = 512
+    /// How long the writer lingers for more rows when a group is smaller than `maxGroupSize`.
+    /// Zero by default: rows that arrive while a group is being committed already form the next one.
+    public var maxGroupWaitMicroseconds: UInt32 = 0
+    /// Whether `InferenceRecord.input` is stored; when false only its digest is kept.
+    public var storeInputs: Bool = false
+    /// Read connections; each serves one query at a time on its own queue.
+    public var readerCount: Int = 2
+    /// A hard ceiling on the database file (`PRAGMA max_page_count`); writes past it fail with
+    /// `DLAStoreError.diskFull`, exactly as a full disk would.
+    public var hardSizeLimitBytes: Int64?
+    /// The write-ahead log is truncated back to this size after checkpoints.
+    public var walSizeLimitBytes: Int64 = 64 << 20
+    public var retention: RetentionPolicy = RetentionPolicy()
+
+    public init() {}
+
+    var synchronousPragma: String {
+        switch durability {
+        case .full: return "FULL"
+        case .normal: return "NORMAL"
+        }
+    }
+
+    var startupCheckPragma: String {
+        switch startupCheck {
+        case .integrity: return "integrity_check"
+        case .quick: return "quick_check"
+        }
+    }
+}
