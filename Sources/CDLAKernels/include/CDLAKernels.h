@@ -1,2 +1,74 @@
+// CDLAKernels: the host's hot loops for the emulated convolution core.
+//
+// Every kernel computes exact INT8 x INT8 -> INT32 dot products. Exactness bound: one product is at
+// most 128 * 128 = 2^14 in magnitude, so any sum of at most DLA_MAX_EXACT_K products fits in int32
+// (131071 * 2^14 < 2^31). Callers must split longer reductions (the Swift side does, summing the
+// pieces in Int64 to keep NVDLA's 34-bit CACC semantics). Intermediate int32 wrap-around inside the
+// VNNI path (the +128 shift) cancels exactly because the final result is in range.
+//
+// Results never depend on the instruction set chosen: every path is bit-identical to the portable C.
 #pragma once
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Longest reduction (K) for which an int32 sum of INT8 x INT8 products is exact.
+#define DLA_MAX_EXACT_K 131071
+
+/// Instruction-set paths a kernel may take.
+typedef enum {
+    DLA_ISA_PORTABLE = 0,
+    DLA_ISA_AVX2 = 1,
+    DLA_ISA_AVX512_VNNI = 2,
+} dla_isa;
+
+/// The best path this CPU supports (CPUID on x86-64; portable elsewhere).
+int dla_kernels_best_isa(void);
+/// The path kernels currently take.
+int dla_kernels_active_isa(void);
+/// Forces a path (for tests and benchmarks). Returns 0 on success, -1 if this CPU cannot run it
+/// (the active path is then unchanged). A negative `isa` restores the best path.
+int dla_kernels_force_isa(int isa);
+/// A short name for a path: "portable", "avx2", "avx512vnni".
+const char *dla_isa_name(int isa);
+
+/// Row sums of an N x K int8 matrix (one per output channel): the VNNI path's +128 correction and the
+/// zero-point compensation both need them. `sums[n] = sum_k B[n*ldb + k]`.
+void dla_s8_row_sums(int64_t n, int64_t k, const int8_t *b, int64_t ldb, int32_t *sums);
+
+/// Dense GEMM, both operands K-contiguous: C[m*ldc + n] = sum_k A[m*lda + k] * B[n*ldb + k].
+/// `b_row_sums` are dla_s8_row_sums of B (required: the VNNI path uses them). k <= DLA_MAX_EXACT_K.
+void dla_gemm_s8s8s32(int64_t m, int64_t n, int64_t k,
+                      const int8_t *a, int64_t lda,
+                      const int8_t *b, int64_t ldb, const int32_t *b_row_sums,
+                      int32_t *c, int64_t ldc);
+
+/// Zero-activation skipping GEMV (SCNN-style on the input side): gathers the nonzero entries of `a`
+/// once, then accumulates only those rows of the transposed weights `bt` (K x N, row k holds the N
+/// weights that multiply a[k]). out[n] = sum_k a[k] * bt[k*ldbt + n]. `scratch_index` holds k int32.
+void dla_gemv_s8_skip_zero_activations(int64_t k, int64_t n,
+                                       const int8_t *a,
+                                       const int8_t *bt, int64_t ldbt,
+                                       int32_t *scratch_index,
+                                       int32_t *out);
+
+/// Sparse weights, dense activations (per-output-channel CSR, EIE's execution form transposed for
+/// batch): C[m*ldc + j] = sum_{p in row_start[j]..row_start[j+1]} values[p] * A[m*lda + column[p]].
+void dla_spmm_csr_s8(int64_t m, int64_t n,
+                     const int8_t *a, int64_t lda,
+                     const int64_t *row_start, const int32_t *column, const int8_t *values,
+                     int32_t *c, int64_t ldc);
+
+/// Sparse weights and sparse activations (EIE): weights stored per input column (CSC); for every
+/// nonzero a[k] only the nonzero weights of column k are visited. out must hold n int32; it is
+/// overwritten. out[j] = sum_k a[k] * W[j][k].
+void dla_spmv_csc_s8_skip_zero(int64_t k, int64_t n,
+                               const int8_t *a,
+                               const int64_t *column_start, const int32_t *row, const int8_t *values,
+                               int32_t *out);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,372 @@
+import CDLAKernels
+import DLANumerics
+
+/// How the host computes a convolution. Every strategy yields the same bits; they differ only in
+/// speed (and in the zero-skipping work a stats report can quote).
+public enum ConvolutionStrategy: String, Sendable, CaseIterable {
+    /// Plain Swift loops: the twin every optimized path is tested against.
+    case reference
+    /// im2col + dense INT8 GEMM in C (VNNI / AVX2 / portable).
+    case dense
+    /// Per-output-channel nonzero weights (EIE's layout), dense activations.
+    case sparseWeights
+    /// Gather nonzero activations once per output pixel; accumulate only their weight rows.
+    case skipZeroActivations
+    /// Both: visit only nonzero weights of nonzero activations (EIE).
+    case sparseWeightsAndActivations
+}
+
+/// CACC's output: INT32 partial sums after truncation, in `[outputChannels, outputHeight,
+/// outputWidth]` (convolution) or `[batch, outputFeatures]` (fully connected).
+public struct ConvolutionResult: Sendable {
+    public var accumulators: Tensor<Int32>
+    /// Outputs CACC clamped to INT32 (NVDLA counts them in `D_OUT_SATURATION`).
+    public var saturatedCount: Int
+    public var strategy: ConvolutionStrategy
+}
+
+/// The convolution pipeline CDMA → CBUF → CSC → CMAC → CACC.
+///
+/// INT8: products of INT8 data and INT8 weights summed exactly; CACC keeps 34 bits for INT8
+/// (nvdla/doc unit_description.rst, CACC), which no sum can exceed because reductions are limited
+/// to `maximumReductionLength`. CACC then truncates `truncation` low bits, rounding half away from
+/// zero, and saturates to INT32 (nvdla/doc precision.rst, "Truncate": `saturate_round(x[msb:lsb])`;
+/// register `CACC_D_CLIP_CFG.CLIP_TRUNCATE`, 5 bits).
+///
+/// Input zero points are handled as the hardware does: padding takes the value of the input's zero
+/// point (CDMA `PAD_VALUE`, precision.rst "valued padding"), and the per-channel term offset·ΣW is
+/// removed later by SDP's bias (`zeroPointCompensation` computes it for the compiler to fold).
+///
+/// FP16/FP8: products are exact in FP32 (at most 11 + 11 significant bits) and summed in Float64 in
+/// the order the atomic operations define: for each block of `atomicC` input channels, for each
+/// kernel row and column, the block's products are summed, then added to the accumulator. NVDLA
+/// keeps FP16 sums in FP44; Float64 in a fixed order is our stand-in. CACC hands SDP an FP32.
+public enum ConvolutionCore {
+    /// 34-bit CACC: 2^19 products of magnitude ≤ 2^14 stay within ±2^33.
+    public static let maximumReductionLength = 1 << 19
+    /// `CLIP_TRUNCATE` is a 5-bit register.
+    public static let maximumTruncation = 31
+
+    // MARK: INT8
+
+    /// A direct convolution of one `[C, H, W]` INT8 feature map. `strategy` nil chooses by sparsity.
+    public static func int8(
+        input: Tensor<Int8>, weights: Int8ConvolutionWeights, parameters: ConvolutionParameters,
+        paddingValue: Int8 = 0, truncation: Int = 0, strategy: ConvolutionStrategy? = nil
+    ) throws(EngineError) -> ConvolutionResult {
+        let geometry = try check(input: input, weights: weights, parameters: parameters, truncation: truncation)
+        let pixels = geometry.outputHeight * geometry.outputWidth
+        let chosen = strategy ?? automaticStrategy(weights: weights, activations: input.scalars, rows: pixels, groups: parameters.groups)
+        let shape = [parameters.outputChannels, geometry.outputHeight, geometry.outputWidth]
+        if chosen == .reference {
+            return try reference(input: input, weights: weights, parameters: parameters, geometry: geometry,
+                                 paddingValue: paddingValue, truncation: truncation)
+        }
+        var sums = [Int64](repeating: 0, count: parameters.outputChannels * pixels)
+        let k = geometry.reductionLength
+        let perGroup = geometry.outputChannelsPerGroup
+        var patches = [Int8](repeating: 0, count: pixels * k)
+        for group in 0..<parameters.groups {
+            im2col(input: input, parameters: parameters, geometry: geometry, group: group,
+                   paddingValue: paddingValue, into: &patches)
+            let products = multiply(patches: patches, rows: pixels, weights: weights,
+                                    channels: group * perGroup..<(group + 1) * perGroup, strategy: chosen)
+            for m in 0..<pixels {
+                for j in 0..<perGroup {
+                    sums[(group * perGroup + j) * pixels + m] = products[m * perGroup + j]
+                }
+            }
+        }
+        return try finish(sums: sums, shape: shape, truncation: truncation, strategy: chosen)
+    }
+
+    /// A fully connected layer on a batch: `input` is `[batch, inputFeatures]`, the result
+    /// `[batch, outputFeatures]`. The same arithmetic as a 1×1 convolution, with the batch as rows.
+    public static func int8FullyConnected(
+        input: Tensor<Int8>, weights: Int8ConvolutionWeights, truncation: Int = 0,
+        strategy: ConvolutionStrategy? = nil
+    ) throws(EngineError) -> ConvolutionResult {
+        guard input.shape.count == 2, input.shape[1] == weights.reductionLength else {
+            throw .shapeMismatch(what: "fully connected input", expected: [input.shape.first ?? 1, weights.reductionLength], found: input.shape)
+        }
+        try EngineError.require("truncation", truncation, in: 0...maximumTruncation)
+        let batch = input.shape[0]
+        let n = weights.outputChannels
+        let chosen = strategy ?? automaticStrategy(weights: weights, activations: input.scalars, rows: batch, groups: 1)
+        let sums: [Int64]
+        if chosen == .reference {
+            sums = referenceProducts(patches: input.scalars, rows: batch, weights: weights, channels: 0..<n)
+        } else {
+            sums = multiply(patches: input.scalars, rows: batch, weights: weights, channels: 0..<n, strategy: chosen)
+        }
+        return try finish(sums: sums, shape: [batch, n], truncation: truncation, strategy: chosen)
+    }
+
+    /// offset·ΣW per output channel: what an input zero point `inputZeroPoint` adds to every
+    /// accumulator of that channel (padding included, as padding carries the zero point). The
+    /// compiler subtracts it through SDP's bias, as precision.rst prescribes.
+    public static func zeroPointCompensation(weights: Int8ConvolutionWeights, inputZeroPoint: Int32) -> [Int64] {
+        weights.rowSums.map { Int64($0) * Int64(inputZeroPoint) }
+    }
+
+    /// The strategy `int8` picks when none is given: skip what is zero when enough of it is.
+    public static func automaticStrategy(weights: Int8ConvolutionWeights, activations: [Int8], rows: Int, groups: Int) -> ConvolutionStrategy {
+        let sparseWeights = weights.density <= 0.35
+        guard groups == 1, weights.reductionLength <= Int(DLA_MAX_EXACT_K) else {
+            return .dense
+        }
+        let zeros = activations.reduce(0) { $1 == 0 ? $0 + 1 : $0 }
+        let sparseActivations = activations.count > 0 && Double(zeros) >= 0.5 * Double(activations.count)
+        switch (sparseWeights, sparseActivations, rows <= 4) {
+        case (true, true, true): return .sparseWeightsAndActivations
+        case (true, _, _): return .sparseWeights
+        case (false, true, true): return .skipZeroActivations
+        default: return .dense
+        }
+    }
+
+    // MARK: FP16 / FP8
+
+    /// A direct convolution on FP16 or FP8 values (already decoded to Float, where they are exact).
+    /// Padding is 0 (precision.rst: FP16 carries no offset). `atomicC` fixes the summation order.
+    public static func float(
+        input: Tensor<Float>, weights: Tensor<Float>, parameters: ConvolutionParameters, atomicC: Int
+    ) throws(EngineError) -> Tensor<Float> {
+        let geometry = try parameters.validated()
+        try EngineError.require("atomicC", atomicC, in: 1...4096)
+        let (c, h, w) = try input.featureMapDimensions("convolution input")
+        guard c == parameters.inputChannels, h == parameters.inputHeight, w == parameters.inputWidth else {
+            throw .shapeMismatch(what: "convolution input", expected: [parameters.inputChannels, parameters.inputHeight, parameters.inputWidth], found: input.shape)
+        }
+        let weightShape = [parameters.outputChannels, geometry.channelsPerGroup, parameters.kernelHeight, parameters.kernelWidth]
+        guard weights.shape == weightShape else {
+            throw .shapeMismatch(what: "convolution weights", expected: weightShape, found: weights.shape)
+        }
+        let oh = geometry.outputHeight, ow = geometry.outputWidth
+        let cg = geometry.channelsPerGroup, kh = parameters.kernelHeight, kw = parameters.kernelWidth
+        var output = [Float](repeating: 0, count: parameters.outputChannels * oh * ow)
+        input.scalars.withUnsafeBufferPointer { x in
+            weights.scalars.withUnsafeBufferPointer { wt in
+                for n in 0..<parameters.outputChannels {
+                    let group = n / geometry.outputChannelsPerGroup
+                    for oy in 0..<oh {
+                        for ox in 0..<ow {
+                            var accumulator = 0.0
+                            for blockStart in stride(from: 0, to: cg, by: atomicC) {
+                                let blockEnd = min(blockStart + atomicC, cg)
+                                for r in 0..<kh {
+                                    let iy = oy * parameters.strideY - parameters.padTop + r * parameters.dilationY
+                                    for s in 0..<kw {
+                                        let ix = ox * parameters.strideX - parameters.padLeft + s * parameters.dilationX
+                                        guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                                        var block = 0.0
+                                        for ci in blockStart..<blockEnd {
+                                            let product = x[((group * cg + ci) * h + iy) * w + ix] * wt[((n * cg + ci) * kh + r) * kw + s]
+                                            block += Double(product)
+                                        }
+                                        accumulator += block
+                                    }
+                                }
+                            }
+                            output[(n * oh + oy) * ow + ox] = Float(accumulator)
+                        }
+                    }
+                }
+            }
+        }
+        return try Tensor(shape: [parameters.outputChannels, oh, ow], scalars: output)
+    }
+
+    // MARK: - Internals
+
+    private static func check(
+        input: Tensor<Int8>, weights: Int8ConvolutionWeights, parameters: ConvolutionParameters, truncation: Int
+    ) throws(EngineError) -> ConvolutionParameters.Geometry {
+        let geometry = try parameters.validated()
+        try EngineError.require("truncation", truncation, in: 0...maximumTruncation)
+        let expected = [parameters.inputChannels, parameters.inputHeight, parameters.inputWidth]
+        guard input.shape == expected else {
+            throw .shapeMismatch(what: "convolution input", expected: expected, found: input.shape)
+        }
+        guard weights.outputChannels == parameters.outputChannels, weights.reductionLength == geometry.reductionLength else {
+            throw .shapeMismatch(what: "convolution weights", expected: [parameters.outputChannels, geometry.reductionLength],
+                                 found: [weights.outputChannels, weights.reductionLength])
+        }
+        guard geometry.reductionLength <= maximumReductionLength else {
+            throw .reductionTooLong(length: geometry.reductionLength, limit: maximumReductionLength)
+        }
+        return geometry
+    }
+
+    /// CACC: truncate with round half away from zero, saturate to INT32.
+    private static func finish(sums: [Int64], shape: [Int], truncation: Int, strategy: ConvolutionStrategy) throws(EngineError) -> ConvolutionResult {
+        var saturated = 0
+        var output = [Int32](repeating: 0, count: sums.count)
+        for index in sums.indices {
+            let rounded = FixedPoint.roundHalfAwayShiftRight(sums[index], by: truncation)
+            if rounded > Int64(Int32.max) || rounded < Int64(Int32.min) {
+                saturated += 1
+            }
+            output[index] = FixedPoint.saturate(rounded, to: Int32.min...Int32.max)
+        }
+        return ConvolutionResult(accumulators: try Tensor(shape: shape, scalars: output), saturatedCount: saturated, strategy: strategy)
+    }
+
+    /// One group's receptive fields as rows of `reductionLength` bytes in (c, r, s) order, the order
+    /// of the weights; out-of-bounds taps hold `paddingValue`.
+    private static func im2col(
+        input: Tensor<Int8>, parameters p: ConvolutionParameters, geometry g: ConvolutionParameters.Geometry,
+        group: Int, paddingValue: Int8, into patches: inout [Int8]
+    ) {
+        let h = p.inputHeight, w = p.inputWidth, kh = p.kernelHeight, kw = p.kernelWidth
+        let k = g.reductionLength
+        input.scalars.withUnsafeBufferPointer { x in
+            patches.withUnsafeMutableBufferPointer { out in
+                for oy in 0..<g.outputHeight {
+                    for ox in 0..<g.outputWidth {
+                        let row = (oy * g.outputWidth + ox) * k
+                        var column = 0
+                        for ci in 0..<g.channelsPerGroup {
+                            let plane = (group * g.channelsPerGroup + ci) * h * w
+                            for r in 0..<kh {
+                                let iy = oy * p.strideY - p.padTop + r * p.dilationY
+                                for s in 0..<kw {
+                                    let ix = ox * p.strideX - p.padLeft + s * p.dilationX
+                                    out[row + column] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[plane + iy * w + ix] : paddingValue
+                                    column += 1
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `rows × channels.count` exact sums of `patches` (rows of reductionLength) against the weight
+    /// rows in `channels`, through the C kernels.
+    private static func multiply(
+        patches: [Int8], rows m: Int, weights: Int8ConvolutionWeights, channels: Range<Int>, strategy: ConvolutionStrategy
+    ) -> [Int64] {
+        let k = weights.reductionLength
+        let n = channels.count
+        let first = channels.lowerBound
+        var strategy = strategy
+        if k > Int(DLA_MAX_EXACT_K) {
+            strategy = .dense
+        }
+        var result = [Int64](repeating: 0, count: m * n)
+        var block = [Int32](repeating: 0, count: m * n)
+        switch strategy {
+        case .reference:
+            return referenceProducts(patches: patches, rows: m, weights: weights, channels: channels)
+        case .dense:
+            let limit = Int(DLA_MAX_EXACT_K)
+            var chunkSums = [Int32](repeating: 0, count: n)
+            for chunk in stride(from: 0, to: k, by: limit) {
+                let length = min(limit, k - chunk)
+                patches.withUnsafeBufferPointer { a in
+                    weights.values.withUnsafeBufferPointer { b in
+                        let weightBase = b.baseAddress! + first * k + chunk
+                        if length == k {
+                            weights.rowSums.withUnsafeBufferPointer { sums in
+                                dla_gemm_s8s8s32(Int64(m), Int64(n), Int64(length), a.baseAddress! + chunk, Int64(k),
+                                                 weightBase, Int64(k), sums.baseAddress! + first, &block, Int64(n))
+                            }
+                        } else {
+                            dla_s8_row_sums(Int64(n), Int64(length), weightBase, Int64(k), &chunkSums)
+                            dla_gemm_s8s8s32(Int64(m), Int64(n), Int64(length), a.baseAddress! + chunk, Int64(k),
+                                             weightBase, Int64(k), chunkSums, &block, Int64(n))
+                        }
+                    }
+                }
+                for index in result.indices {
+                    result[index] += Int64(block[index])
+                }
+            }
+            return result
+        case .sparseWeights:
+            patches.withUnsafeBufferPointer { a in
+                weights.rowStart.withUnsafeBufferPointer { start in
+                    dla_spmm_csr_s8(Int64(m), Int64(n), a.baseAddress, Int64(k), start.baseAddress! + first,
+                                    weights.rowColumn, weights.rowValues, &block, Int64(n))
+                }
+            }
+        case .skipZeroActivations:
+            var index = [Int32](repeating: 0, count: k)
+            var row = [Int32](repeating: 0, count: n)
+            patches.withUnsafeBufferPointer { a in
+                weights.transposed.withUnsafeBufferPointer { bt in
+                    for i in 0..<m {
+                        dla_gemv_s8_skip_zero_activations(Int64(k), Int64(n), a.baseAddress! + i * k,
+                                                          bt.baseAddress! + first, Int64(weights.outputChannels), &index, &row)
+                        for j in 0..<n {
+                            block[i * n + j] = row[j]
+                        }
+                    }
+                }
+            }
+        case .sparseWeightsAndActivations:
+            var row = [Int32](repeating: 0, count: weights.outputChannels)
+            patches.withUnsafeBufferPointer { a in
+                for i in 0..<m {
+                    dla_spmv_csc_s8_skip_zero(Int64(k), Int64(weights.outputChannels), a.baseAddress! + i * k,
+                                              weights.columnStart, weights.columnRow, weights.columnValues, &row)
+                    for j in 0..<n {
+                        block[i * n + j] = row[first + j]
+                    }
+                }
+            }
+        }
+        for index in result.indices {
+            result[index] = Int64(block[index])
+        }
+        return result
+    }
+
+    private static func referenceProducts(patches: [Int8], rows m: Int, weights: Int8ConvolutionWeights, channels: Range<Int>) -> [Int64] {
+        let k = weights.reductionLength
+        var result = [Int64](repeating: 0, count: m * channels.count)
+        for i in 0..<m {
+            for (j, channel) in channels.enumerated() {
+                var sum: Int64 = 0
+                for p in 0..<k {
+                    sum += Int64(patches[i * k + p]) * Int64(weights.values[channel * k + p])
+                }
+                result[i * channels.count + j] = sum
+            }
+        }
+        return result
+    }
+
+    /// The twin: direct loops over the convolution definition, no im2col, no C.
+    private static func reference(
+        input: Tensor<Int8>, weights: Int8ConvolutionWeights, parameters p: ConvolutionParameters,
+        geometry g: ConvolutionParameters.Geometry, paddingValue: Int8, truncation: Int
+    ) throws(EngineError) -> ConvolutionResult {
+        let h = p.inputHeight, w = p.inputWidth
+        var sums = [Int64](repeating: 0, count: p.outputChannels * g.outputHeight * g.outputWidth)
+        for n in 0..<p.outputChannels {
+            let group = n / g.outputChannelsPerGroup
+            for oy in 0..<g.outputHeight {
+                for ox in 0..<g.outputWidth {
+                    var sum: Int64 = 0
+                    for ci in 0..<g.channelsPerGroup {
+                        for r in 0..<p.kernelHeight {
+                            for s in 0..<p.kernelWidth {
+                                let iy = oy * p.strideY - p.padTop + r * p.dilationY
+                                let ix = ox * p.strideX - p.padLeft + s * p.dilationX
+                                let x = (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                                    ? input.scalars[((group * g.channelsPerGroup + ci) * h + iy) * w + ix] : paddingValue
+                                let weight = weights.values[n * g.reductionLength + (ci * p.kernelHeight + r) * p.kernelWidth + s]
+                                sum += Int64(x) * Int64(weight)
+                            }
+                        }
+                    }
+                    sums[(n * g.outputHeight + oy) * g.outputWidth + ox] = sum
+                }
+            }
+        }
+        return try finish(sums: sums, shape: [p.outputChannels, g.outputHeight, g.outputWidth], truncation: truncation, strategy: .reference)
+    }
+}
