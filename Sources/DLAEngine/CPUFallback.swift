@@ -1,0 +1,43 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import DLANumerics
+
+/// Operations the accelerator lacks, run on the host CPU in FP32. Stats attribute their time to
+/// the CPU (`Unit.cpu`), so `inspect` and `--stats` show what left the accelerator.
+public enum CPUFallback {
+    /// Softmax over the last axis, max-subtracted for range safety.
+    public static func softmax(_ x: Tensor<Float>) throws(EngineError) -> Tensor<Float> {
+        guard let last = x.shape.last, last > 0 else {
+            throw .invalidParameter(name: "softmax input", expected: "a non-empty last axis", found: "\(x.shape)")
+        }
+        var out = x.scalars
+        for row in stride(from: 0, to: out.count, by: last) {
+            let values = out[row..<(row + last)]
+            let peak = values.max() ?? 0
+            var total: Float = 0
+            for i in row..<(row + last) {
+                out[i] = expf(out[i] - peak)
+                total += out[i]
+            }
+            for i in row..<(row + last) { out[i] /= total }
+        }
+        return try Tensor(shape: x.shape, scalars: out)
+    }
+
+    /// Real values of affine-quantized INT8: `(q − zeroPoint)·scale`.
+    public static func dequantize(_ q: Tensor<Int8>, scale: Float, zeroPoint: Int32) throws(EngineError) -> Tensor<Float> {
+        try Tensor(shape: q.shape, scalars: q.scalars.map { AffineQuantization.dequantize(Int32($0), scale: scale, zeroPoint: zeroPoint) })
+    }
+
+    /// The input converter: FP32 to affine INT8 (ONNX QuantizeLinear: `roundHalfEven(x/scale) + zeroPoint`, saturated).
+    public static func quantize(_ x: Tensor<Float>, scale: Float, zeroPoint: Int32) throws(EngineError) -> Tensor<Int8> {
+        try Tensor(shape: x.shape, scalars: x.scalars.map {
+            Int8(truncatingIfNeeded: AffineQuantization.quantize($0, scale: scale, zeroPoint: zeroPoint, type: .int8))
+        })
+    }
+}

@@ -1,0 +1,60 @@
+import DLANumerics
+
+/// The planar data processor: max, min and average pooling over each channel's plane.
+///
+/// Averages multiply by the 17-bit reciprocal registers `RECIP_KERNEL_WIDTH/HEIGHT` (value × 2^16)
+/// the driver programs as ⌊2^16 / k⌋ (nvdla/sw kmd `pdp.c`, table `recip_kernel_size`: 0x10000,
+/// 0x8000, 0x5555, …), width first, each product rounded half away from zero back to an integer
+/// (nvdla/hw cmod `NV_NVDLA_pdp.cpp`, `PoolingStage1Calc`):
+/// `t = round(sum·rw / 2^16)`, `out = round(t·rh / 2^16)`. The divisor is always the full kernel:
+/// padded taps count with `paddingValue`.
+public enum PDP {
+    /// ⌊2^16 / k⌋, the INT8/INT16 reciprocal register value for a kernel side `k` (1...8).
+    public static func reciprocal(_ k: Int) -> Int64 { Int64(65536 / max(k, 1)) }
+
+    /// Pools a `[C, H, W]` INT8 feature map; results saturate to INT8.
+    public static func run(_ input: Tensor<Int8>, _ p: PDPParameters, profile: HardwareProfile) throws(EngineError) -> Tensor<Int8> {
+        guard profile.capabilities.contains(.pdp) else {
+            throw .unsupported(unit: "PDP", capability: "pooling (PDP)", profile: profile.name)
+        }
+        let (channels, height, width) = try input.featureMapDimensions("PDP input")
+        let (oh, ow) = try p.outputSize(height: height, width: width)
+        let rw = reciprocal(p.kernelWidth), rh = reciprocal(p.kernelHeight)
+        var output = [Int8](repeating: 0, count: channels * oh * ow)
+        for c in 0..<channels {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var sum: Int64 = 0
+                    var best: Int64? = nil
+                    for r in 0..<p.kernelHeight {
+                        let iy = oy * p.strideY - p.padTop + r
+                        for s in 0..<p.kernelWidth {
+                            let ix = ox * p.strideX - p.padLeft + s
+                            guard iy >= 0, iy < height, ix >= 0, ix < width else {
+                                sum += Int64(p.paddingValue)
+                                continue
+                            }
+                            let x = Int64(input.scalars[(c * height + iy) * width + ix])
+                            sum += x
+                            switch p.method {
+                            case .maximum: best = max(best ?? x, x)
+                            case .minimum: best = min(best ?? x, x)
+                            case .average: break
+                            }
+                        }
+                    }
+                    let value: Int64
+                    if p.method == .average {
+                        let widthStep = FixedPoint.roundHalfAwayShiftRight(sum * rw, by: 16)
+                        value = FixedPoint.roundHalfAwayShiftRight(widthStep * rh, by: 16)
+                    } else {
+                        // A window entirely in padding (possible only with pad ≥ kernel) yields the pad value.
+                        value = best ?? Int64(p.paddingValue)
+                    }
+                    output[(c * oh + oy) * ow + ox] = Int8(FixedPoint.saturate(value, to: -128...127))
+                }
+            }
+        }
+        return try Tensor(shape: [channels, oh, ow], scalars: output)
+    }
+}
