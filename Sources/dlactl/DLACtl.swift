@@ -10,7 +10,7 @@ struct DLACtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlactl",
         abstract: "Inspect, sign and run compressed .dla models on the emulated DLA.",
-        subcommands: []
+        subcommands: [Inspect.self, Keygen.self]
     )
 }
 
