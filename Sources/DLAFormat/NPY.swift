@@ -54,14 +54,13 @@ public enum NPY {
         return try NPYArray(dtype: header.dtype, shape: header.shape, data: Array(bytes[dataStart...]))
     }
 
-    /// Serializes `array` exactly as `numpy.save` does. Without `version`, the oldest version
-    /// that can hold the header is used (1.0 for every array NPYArray can describe).
-    public static func write(_ array: NPYArray, version: NPYVersion? = nil) -> [UInt8] {
-        let header = NPYHeader(dtype: array.dtype, shape: array.shape)
-        let chosen = version ?? (header.encoded(version: .v1_0).count <= Int(UInt16.max) ? .v1_0 : .v2_0)
-        let headerBytes = header.encoded(version: chosen)
-        var bytes = magic + [chosen.major, 0]
-        for byte in 0..<chosen.lengthFieldSize {
+    /// Serializes `array` exactly as `numpy.save` does. Version 1.0 (numpy's default) always
+    /// suffices: with at most 64 dimensions the header stays far below its 65 535-byte limit,
+    /// which is what versions 2.0 and 3.0 exist to lift.
+    public static func write(_ array: NPYArray, version: NPYVersion = .v1_0) -> [UInt8] {
+        let headerBytes = NPYHeader(dtype: array.dtype, shape: array.shape).encoded(version: version)
+        var bytes = magic + [version.major, 0]
+        for byte in 0..<version.lengthFieldSize {
             bytes.append(UInt8(truncatingIfNeeded: headerBytes.count >> (8 * byte)))
         }
         bytes += headerBytes
@@ -80,7 +79,7 @@ public enum NPY {
     }
 
     /// Writes atomically (a temporary file renamed into place), so readers never see half a file.
-    public static func write(_ array: NPYArray, path: String, version: NPYVersion? = nil) throws(NPYError) {
+    public static func write(_ array: NPYArray, path: String, version: NPYVersion = .v1_0) throws(NPYError) {
         do {
             try Data(write(array, version: version)).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {

@@ -89,8 +89,12 @@ public struct NPYArray: Sendable, Equatable {
         }
     }
 
-    /// The product of `shape`, checked: negative dimensions and overflow throw.
+    /// The product of `shape`, checked: more dimensions than numpy supports, negative
+    /// dimensions and overflow throw.
     static func elementCount(_ shape: [Int]) throws(NPYError) -> Int {
+        guard shape.count <= NPYHeader.maxDimensions else {
+            throw .invalidShape(reason: "\(shape.count) dimensions (numpy allows at most \(NPYHeader.maxDimensions))")
+        }
         var product = 1
         for dimension in shape {
             guard dimension >= 0 else { throw .invalidShape(reason: "negative dimension \(dimension) in \(shape)") }

@@ -29,9 +29,12 @@ struct NPYRoundTripTests {
         #expect(try NPY.read(bytes) == array)
     }
 
-    @Test func writesVersion1ByDefault() {
-        let bytes = NPY.write(Self.samples[0])
+    @Test func writesVersion1ByDefaultEvenForTheLongestHeader() throws {
+        #expect(NPY.write(Self.samples[0])[6] == 1)
+        let widest = try NPYArray(uint8: [], shape: [0] + Array(repeating: Int.max, count: 63))
+        let bytes = NPY.write(widest)
         #expect(bytes[6] == 1)
+        #expect(try NPY.read(bytes) == widest)
     }
 
     @Test func decodesValues() throws {
@@ -68,6 +71,9 @@ struct NPYRoundTripTests {
         }
         #expect(throws: NPYError.invalidShape(reason: "negative dimension -1 in [-1]")) {
             try NPYArray(uint8: [], shape: [-1])
+        }
+        #expect(throws: NPYError.invalidShape(reason: "65 dimensions (numpy allows at most 64)")) {
+            try NPYArray(float32: [1], shape: Array(repeating: 1, count: 65))
         }
         #expect(throws: NPYError.shapeOverflow(shape: [1 << 62, 4])) {
             try NPYArray(int64: [], shape: [1 << 62, 4])
