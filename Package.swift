@@ -34,6 +34,11 @@ let package = Package(
         ),
         // Floor 3
         .target(name: "DLAEngine", dependencies: ["DLANumerics", "CDLAKernels"]),
+        // Floor 4
+        .target(
+            name: "DLADaemon",
+            dependencies: ["DLAFormat", "DLAStore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Floor 5
         .executableTarget(
             name: "dlactl",
@@ -45,13 +50,17 @@ let package = Package(
         .executableTarget(
             name: "dlad",
             dependencies: [
-                "DLAFormat", "DLAEngine", "DLAStore",
+                "DLADaemon", "DLAStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "DLANumericsTests", dependencies: ["DLANumerics"]),
-        .testTarget(name: "DLAFormatTests", dependencies: ["DLAFormat", "DLANumerics"]),
+        .testTarget(name: "DLAFormatTests", dependencies: ["DLAFormat", "DLANumerics"], exclude: ["Fixtures"]),
         .testTarget(name: "DLAStoreTests", dependencies: ["DLAStore"]),
+        .testTarget(
+            name: "DLADaemonTests",
+            dependencies: ["DLADaemon", "DLAFormat", "DLAStore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "DLAEngineTests", dependencies: ["DLAEngine", "DLANumerics", "CDLAKernels"]),
     ],
     swiftLanguageModes: [.v6]

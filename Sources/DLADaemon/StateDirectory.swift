@@ -1,0 +1,44 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The daemon's state directory: the database now, the socket later.
+public struct StateDirectory: Sendable {
+    public let path: String
+    public var databasePath: String { path + "/dlad.sqlite" }
+
+    /// Creates the directory (mode 0750) if it is missing and checks that it is a writable directory.
+    public static func prepare(_ path: String) throws(StateDirectoryError) -> StateDirectory {
+        let manager = FileManager.default
+        if let attributes = try? manager.attributesOfItem(atPath: path) {
+            guard attributes[.type] as? FileAttributeType == .typeDirectory else {
+                throw .notADirectory(path)
+            }
+        } else {
+            do {
+                try manager.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                            attributes: [.posixPermissions: 0o750])
+            } catch {
+                throw .cannotCreate(path, reason: "\(error)")
+            }
+        }
+        guard manager.isWritableFile(atPath: path) else { throw .notWritable(path) }
+        return StateDirectory(path: path)
+    }
+}
+
+public enum StateDirectoryError: Error, CustomStringConvertible, Equatable {
+    case notADirectory(String)
+    case cannotCreate(String, reason: String)
+    case notWritable(String)
+
+    public var description: String {
+        switch self {
+        case .notADirectory(let path): "state directory \(path): exists but is not a directory"
+        case .cannotCreate(let path, let reason): "state directory \(path): cannot create it: \(reason)"
+        case .notWritable(let path): "state directory \(path): not writable by this user"
+        }
+    }
+}
