@@ -366,6 +366,74 @@ void dla_spmm_csr_s8(int64_t m, int64_t n,
     }
 }
 
+/// Plain loops the compiler vectorizes over the batch; instantiated per instruction set.
+static inline __attribute__((always_inline)) void spmm_transposed_body(int64_t m, int64_t n, const int8_t *at, int64_t ldat,
+                                                                       const int64_t *row_start, const int32_t *column,
+                                                                       const int8_t *values, int32_t *acc,
+                                                                       int32_t *c, int64_t ldc) {
+    for (int64_t j = 0; j < n; j++) {
+        for (int64_t i = 0; i < m; i++) {
+            acc[i] = 0;
+        }
+        int64_t p = row_start[j];
+        const int64_t end = row_start[j + 1];
+        for (; p + 2 <= end; p += 2) {
+            const int32_t w0 = values[p], w1 = values[p + 1];
+            const int8_t *r0 = at + (int64_t)column[p] * ldat, *r1 = at + (int64_t)column[p + 1] * ldat;
+            for (int64_t i = 0; i < m; i++) {
+                acc[i] += w0 * r0[i] + w1 * r1[i];
+            }
+        }
+        for (; p < end; p++) {
+            const int32_t w = values[p];
+            const int8_t *r = at + (int64_t)column[p] * ldat;
+            for (int64_t i = 0; i < m; i++) {
+                acc[i] += w * r[i];
+            }
+        }
+        for (int64_t i = 0; i < m; i++) {
+            c[i * ldc + j] = acc[i];
+        }
+    }
+}
+
+static void spmm_transposed_portable(int64_t m, int64_t n, const int8_t *at, int64_t ldat, const int64_t *row_start,
+                                     const int32_t *column, const int8_t *values, int32_t *acc, int32_t *c, int64_t ldc) {
+    spmm_transposed_body(m, n, at, ldat, row_start, column, values, acc, c, ldc);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void spmm_transposed_avx2(int64_t m, int64_t n, const int8_t *at, int64_t ldat,
+                                                                 const int64_t *row_start, const int32_t *column,
+                                                                 const int8_t *values, int32_t *acc, int32_t *c, int64_t ldc) {
+    spmm_transposed_body(m, n, at, ldat, row_start, column, values, acc, c, ldc);
+}
+
+VNNI_TARGET static void spmm_transposed_avx512(int64_t m, int64_t n, const int8_t *at, int64_t ldat,
+                                               const int64_t *row_start, const int32_t *column,
+                                               const int8_t *values, int32_t *acc, int32_t *c, int64_t ldc) {
+    spmm_transposed_body(m, n, at, ldat, row_start, column, values, acc, c, ldc);
+}
+#endif
+
+void dla_spmm_csr_s8_transposed(int64_t m, int64_t n, const int8_t *at, int64_t ldat,
+                                const int64_t *row_start, const int32_t *column, const int8_t *values,
+                                int32_t *scratch, int32_t *c, int64_t ldc) {
+#if defined(__x86_64__)
+    switch (dla_kernels_active_isa()) {
+    case DLA_ISA_AVX512_VNNI:
+        spmm_transposed_avx512(m, n, at, ldat, row_start, column, values, scratch, c, ldc);
+        return;
+    case DLA_ISA_AVX2:
+        spmm_transposed_avx2(m, n, at, ldat, row_start, column, values, scratch, c, ldc);
+        return;
+    default:
+        break;
+    }
+#endif
+    spmm_transposed_portable(m, n, at, ldat, row_start, column, values, scratch, c, ldc);
+}
+
 void dla_spmv_csc_s8_skip_zero(int64_t k, int64_t n,
                                const int8_t *a,
                                const int64_t *column_start, const int32_t *row, const int8_t *values,

@@ -62,22 +62,34 @@ public enum ConvolutionCore {
             return try reference(input: input, weights: weights, parameters: parameters, geometry: geometry,
                                  paddingValue: paddingValue, truncation: truncation)
         }
-        var sums = [Int64](repeating: 0, count: parameters.outputChannels * pixels)
         let k = geometry.reductionLength
         let perGroup = geometry.outputChannelsPerGroup
+        var output = [Int32](repeating: 0, count: parameters.outputChannels * pixels)
+        var saturated = 0
         var patches = [Int8](repeating: 0, count: pixels * k)
+        var block = [Int32](repeating: 0, count: pixels * perGroup)
         for group in 0..<parameters.groups {
             im2col(input: input, parameters: parameters, geometry: geometry, group: group,
                    paddingValue: paddingValue, into: &patches)
-            let products = multiply(patches: patches, rows: pixels, weights: weights,
-                                    channels: group * perGroup..<(group + 1) * perGroup, strategy: chosen)
-            for m in 0..<pixels {
-                for j in 0..<perGroup {
-                    sums[(group * perGroup + j) * pixels + m] = products[m * perGroup + j]
+            let channels = group * perGroup..<(group + 1) * perGroup
+            if k <= Int(DLA_MAX_EXACT_K) {
+                exactProducts(patches: patches, rows: pixels, weights: weights, channels: channels, strategy: chosen, into: &block)
+                for m in 0..<pixels {
+                    for j in 0..<perGroup {
+                        output[(group * perGroup + j) * pixels + m] = truncateExact(block[m * perGroup + j], by: truncation)
+                    }
+                }
+            } else {
+                let sums = longProducts(patches: patches, rows: pixels, weights: weights, channels: channels)
+                for m in 0..<pixels {
+                    for j in 0..<perGroup {
+                        output[(group * perGroup + j) * pixels + m] = cacc(sums[m * perGroup + j], truncation: truncation, saturated: &saturated)
+                    }
                 }
             }
         }
-        return try finish(sums: sums, shape: shape, truncation: truncation, strategy: chosen)
+        return ConvolutionResult(accumulators: try Tensor(shape: shape, scalars: output), saturatedCount: saturated,
+                                 strategy: k <= Int(DLA_MAX_EXACT_K) ? chosen : .dense)
     }
 
     /// A fully connected layer on a batch: `input` is `[batch, inputFeatures]`, the result
@@ -93,13 +105,22 @@ public enum ConvolutionCore {
         let batch = input.shape[0]
         let n = weights.outputChannels
         let chosen = strategy ?? automaticStrategy(weights: weights, activations: input.scalars, rows: batch, groups: 1)
-        let sums: [Int64]
         if chosen == .reference {
-            sums = referenceProducts(patches: input.scalars, rows: batch, weights: weights, channels: 0..<n)
-        } else {
-            sums = multiply(patches: input.scalars, rows: batch, weights: weights, channels: 0..<n, strategy: chosen)
+            let sums = referenceProducts(patches: input.scalars, rows: batch, weights: weights, channels: 0..<n)
+            return try finish(sums: sums, shape: [batch, n], truncation: truncation, strategy: chosen)
         }
-        return try finish(sums: sums, shape: [batch, n], truncation: truncation, strategy: chosen)
+        guard weights.reductionLength <= Int(DLA_MAX_EXACT_K) else {
+            let sums = longProducts(patches: input.scalars, rows: batch, weights: weights, channels: 0..<n)
+            return try finish(sums: sums, shape: [batch, n], truncation: truncation, strategy: .dense)
+        }
+        var output = [Int32](repeating: 0, count: batch * n)
+        exactProducts(patches: input.scalars, rows: batch, weights: weights, channels: 0..<n, strategy: chosen, into: &output)
+        if truncation > 0 {
+            for index in output.indices {
+                output[index] = truncateExact(output[index], by: truncation)
+            }
+        }
+        return ConvolutionResult(accumulators: try Tensor(shape: [batch, n], scalars: output), saturatedCount: 0, strategy: chosen)
     }
 
     /// offset·ΣW per output channel: what an input zero point `inputZeroPoint` adds to every
@@ -109,20 +130,19 @@ public enum ConvolutionCore {
         weights.rowSums.map { Int64($0) * Int64(inputZeroPoint) }
     }
 
-    /// The strategy `int8` picks when none is given: skip what is zero when enough of it is.
+    /// The strategy `int8` picks when none is given, from host measurements (docs/EMULATOR.md):
+    /// one row at a time, skipping zeros wins once half the activations are zero (EIE when the
+    /// weights are sparse too); for batches the dense VNNI GEMM wins unless weights are very sparse.
     public static func automaticStrategy(weights: Int8ConvolutionWeights, activations: [Int8], rows: Int, groups: Int) -> ConvolutionStrategy {
-        let sparseWeights = weights.density <= 0.35
         guard groups == 1, weights.reductionLength <= Int(DLA_MAX_EXACT_K) else {
             return .dense
         }
-        let zeros = activations.reduce(0) { $1 == 0 ? $0 + 1 : $0 }
-        let sparseActivations = activations.count > 0 && Double(zeros) >= 0.5 * Double(activations.count)
-        switch (sparseWeights, sparseActivations, rows <= 4) {
-        case (true, true, true): return .sparseWeightsAndActivations
-        case (true, _, _): return .sparseWeights
-        case (false, true, true): return .skipZeroActivations
-        default: return .dense
+        if rows == 1 {
+            let zeros = activations.reduce(0) { $1 == 0 ? $0 + 1 : $0 }
+            guard zeros * 2 >= activations.count else { return .dense }
+            return weights.density <= 0.25 ? .sparseWeightsAndActivations : .skipZeroActivations
         }
+        return weights.density <= 0.15 ? .sparseWeights : .dense
     }
 
     // MARK: FP16 / FP8
@@ -198,17 +218,24 @@ public enum ConvolutionCore {
         return geometry
     }
 
-    /// CACC: truncate with round half away from zero, saturate to INT32.
+    /// CACC on a wide sum: truncate with round half away from zero, saturate to INT32.
+    private static func cacc(_ sum: Int64, truncation: Int, saturated: inout Int) -> Int32 {
+        let rounded = FixedPoint.roundHalfAwayShiftRight(sum, by: truncation)
+        if rounded > Int64(Int32.max) || rounded < Int64(Int32.min) {
+            saturated += 1
+        }
+        return FixedPoint.saturate(rounded, to: Int32.min...Int32.max)
+    }
+
+    /// CACC on a sum already exact in Int32: truncation only shrinks it, so it cannot saturate.
+    @inline(__always)
+    private static func truncateExact(_ sum: Int32, by truncation: Int) -> Int32 {
+        truncation == 0 ? sum : Int32(FixedPoint.roundHalfAwayShiftRight(Int64(sum), by: truncation))
+    }
+
     private static func finish(sums: [Int64], shape: [Int], truncation: Int, strategy: ConvolutionStrategy) throws(EngineError) -> ConvolutionResult {
         var saturated = 0
-        var output = [Int32](repeating: 0, count: sums.count)
-        for index in sums.indices {
-            let rounded = FixedPoint.roundHalfAwayShiftRight(sums[index], by: truncation)
-            if rounded > Int64(Int32.max) || rounded < Int64(Int32.min) {
-                saturated += 1
-            }
-            output[index] = FixedPoint.saturate(rounded, to: Int32.min...Int32.max)
-        }
+        let output = sums.map { cacc($0, truncation: truncation, saturated: &saturated) }
         return ConvolutionResult(accumulators: try Tensor(shape: shape, scalars: output), saturatedCount: saturated, strategy: strategy)
     }
 
@@ -243,83 +270,87 @@ public enum ConvolutionCore {
         }
     }
 
-    /// `rows × channels.count` exact sums of `patches` (rows of reductionLength) against the weight
-    /// rows in `channels`, through the C kernels.
-    private static func multiply(
-        patches: [Int8], rows m: Int, weights: Int8ConvolutionWeights, channels: Range<Int>, strategy: ConvolutionStrategy
-    ) -> [Int64] {
-        let k = weights.reductionLength
-        let n = channels.count
-        let first = channels.lowerBound
-        var strategy = strategy
-        if k > Int(DLA_MAX_EXACT_K) {
-            strategy = .dense
+    /// `rows × channels.count` sums of `patches` (rows of reductionLength bytes) against the weight
+    /// rows in `channels`, written row-major into `out`, through the C kernels. Exact in Int32
+    /// because reductionLength ≤ DLA_MAX_EXACT_K (checked by the callers).
+    private static func exactProducts(
+        patches: [Int8], rows m: Int, weights: Int8ConvolutionWeights, channels: Range<Int>,
+        strategy: ConvolutionStrategy, into out: inout [Int32]
+    ) {
+        let k = weights.reductionLength, n = channels.count, first = channels.lowerBound
+        let allChannels = weights.outputChannels
+        patches.withUnsafeBufferPointer { aBuffer in
+            out.withUnsafeMutableBufferPointer { cBuffer in
+                let a = aBuffer.baseAddress!, c = cBuffer.baseAddress!
+                switch strategy {
+                case .reference, .dense:
+                    weights.values.withUnsafeBufferPointer { b in
+                        weights.rowSums.withUnsafeBufferPointer { sums in
+                            dla_gemm_s8s8s32(Int64(m), Int64(n), Int64(k), a, Int64(k), b.baseAddress! + first * k, Int64(k),
+                                             sums.baseAddress! + first, c, Int64(n))
+                        }
+                    }
+                case .sparseWeights:
+                    weights.rowStart.withUnsafeBufferPointer { start in
+                        if m == 1 {
+                            dla_spmm_csr_s8(1, Int64(n), a, Int64(k), start.baseAddress! + first, weights.rowColumn, weights.rowValues, c, Int64(n))
+                        } else {
+                            var transposed = [Int8](repeating: 0, count: k * m)
+                            for i in 0..<m {
+                                for p in 0..<k { transposed[p * m + i] = a[i * k + p] }
+                            }
+                            var scratch = [Int32](repeating: 0, count: m)
+                            dla_spmm_csr_s8_transposed(Int64(m), Int64(n), transposed, Int64(m), start.baseAddress! + first,
+                                                       weights.rowColumn, weights.rowValues, &scratch, c, Int64(n))
+                        }
+                    }
+                case .skipZeroActivations:
+                    var index = [Int32](repeating: 0, count: k)
+                    weights.transposed.withUnsafeBufferPointer { bt in
+                        for i in 0..<m {
+                            dla_gemv_s8_skip_zero_activations(Int64(k), Int64(n), a + i * k, bt.baseAddress! + first,
+                                                              Int64(allChannels), &index, c + i * n)
+                        }
+                    }
+                case .sparseWeightsAndActivations:
+                    // The CSC kernel produces every output channel; a group keeps its own slice.
+                    var row = [Int32](repeating: 0, count: n == allChannels ? 0 : allChannels)
+                    for i in 0..<m {
+                        if n == allChannels {
+                            dla_spmv_csc_s8_skip_zero(Int64(k), Int64(allChannels), a + i * k, weights.columnStart,
+                                                      weights.columnRow, weights.columnValues, c + i * n)
+                        } else {
+                            dla_spmv_csc_s8_skip_zero(Int64(k), Int64(allChannels), a + i * k, weights.columnStart,
+                                                      weights.columnRow, weights.columnValues, &row)
+                            for j in 0..<n { c[i * n + j] = row[first + j] }
+                        }
+                    }
+                }
+            }
         }
+    }
+
+    /// Sums of reductions longer than one exact C call: split into pieces of at most
+    /// DLA_MAX_EXACT_K, each exact in Int32, joined in Int64 as the 34-bit CACC holds them.
+    private static func longProducts(patches: [Int8], rows m: Int, weights: Int8ConvolutionWeights, channels: Range<Int>) -> [Int64] {
+        let k = weights.reductionLength, n = channels.count, first = channels.lowerBound
+        let limit = Int(DLA_MAX_EXACT_K)
         var result = [Int64](repeating: 0, count: m * n)
         var block = [Int32](repeating: 0, count: m * n)
-        switch strategy {
-        case .reference:
-            return referenceProducts(patches: patches, rows: m, weights: weights, channels: channels)
-        case .dense:
-            let limit = Int(DLA_MAX_EXACT_K)
-            var chunkSums = [Int32](repeating: 0, count: n)
-            for chunk in stride(from: 0, to: k, by: limit) {
-                let length = min(limit, k - chunk)
-                patches.withUnsafeBufferPointer { a in
-                    weights.values.withUnsafeBufferPointer { b in
-                        let weightBase = b.baseAddress! + first * k + chunk
-                        if length == k {
-                            weights.rowSums.withUnsafeBufferPointer { sums in
-                                dla_gemm_s8s8s32(Int64(m), Int64(n), Int64(length), a.baseAddress! + chunk, Int64(k),
-                                                 weightBase, Int64(k), sums.baseAddress! + first, &block, Int64(n))
-                            }
-                        } else {
-                            dla_s8_row_sums(Int64(n), Int64(length), weightBase, Int64(k), &chunkSums)
-                            dla_gemm_s8s8s32(Int64(m), Int64(n), Int64(length), a.baseAddress! + chunk, Int64(k),
-                                             weightBase, Int64(k), chunkSums, &block, Int64(n))
-                        }
-                    }
-                }
-                for index in result.indices {
-                    result[index] += Int64(block[index])
-                }
-            }
-            return result
-        case .sparseWeights:
+        var pieceSums = [Int32](repeating: 0, count: n)
+        for piece in stride(from: 0, to: k, by: limit) {
+            let length = min(limit, k - piece)
             patches.withUnsafeBufferPointer { a in
-                weights.rowStart.withUnsafeBufferPointer { start in
-                    dla_spmm_csr_s8(Int64(m), Int64(n), a.baseAddress, Int64(k), start.baseAddress! + first,
-                                    weights.rowColumn, weights.rowValues, &block, Int64(n))
+                weights.values.withUnsafeBufferPointer { b in
+                    let base = b.baseAddress! + first * k + piece
+                    dla_s8_row_sums(Int64(n), Int64(length), base, Int64(k), &pieceSums)
+                    dla_gemm_s8s8s32(Int64(m), Int64(n), Int64(length), a.baseAddress! + piece, Int64(k),
+                                     base, Int64(k), pieceSums, &block, Int64(n))
                 }
             }
-        case .skipZeroActivations:
-            var index = [Int32](repeating: 0, count: k)
-            var row = [Int32](repeating: 0, count: n)
-            patches.withUnsafeBufferPointer { a in
-                weights.transposed.withUnsafeBufferPointer { bt in
-                    for i in 0..<m {
-                        dla_gemv_s8_skip_zero_activations(Int64(k), Int64(n), a.baseAddress! + i * k,
-                                                          bt.baseAddress! + first, Int64(weights.outputChannels), &index, &row)
-                        for j in 0..<n {
-                            block[i * n + j] = row[j]
-                        }
-                    }
-                }
+            for index in result.indices {
+                result[index] += Int64(block[index])
             }
-        case .sparseWeightsAndActivations:
-            var row = [Int32](repeating: 0, count: weights.outputChannels)
-            patches.withUnsafeBufferPointer { a in
-                for i in 0..<m {
-                    dla_spmv_csc_s8_skip_zero(Int64(k), Int64(weights.outputChannels), a.baseAddress! + i * k,
-                                              weights.columnStart, weights.columnRow, weights.columnValues, &row)
-                    for j in 0..<n {
-                        block[i * n + j] = row[first + j]
-                    }
-                }
-            }
-        }
-        for index in result.indices {
-            result[index] = Int64(block[index])
         }
         return result
     }

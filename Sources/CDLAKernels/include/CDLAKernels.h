@@ -61,6 +61,15 @@ void dla_spmm_csr_s8(int64_t m, int64_t n,
                      const int64_t *row_start, const int32_t *column, const int8_t *values,
                      int32_t *c, int64_t ldc);
 
+/// Sparse weights against a batch of dense activations stored transposed: `at` is K x M (row k
+/// holds the M activations that multiply weight column k), so each nonzero weight scales one
+/// contiguous row and the batch loop vectorizes. C[i*ldc + j] = sum_p values[p] * at[column[p]*ldat + i].
+/// `scratch` holds m int32.
+void dla_spmm_csr_s8_transposed(int64_t m, int64_t n,
+                                const int8_t *at, int64_t ldat,
+                                const int64_t *row_start, const int32_t *column, const int8_t *values,
+                                int32_t *scratch, int32_t *c, int64_t ldc);
+
 /// Sparse weights and sparse activations (EIE): weights stored per input column (CSC); for every
 /// nonzero a[k] only the nonzero weights of column k are visited. out must hold n int32; it is
 /// overwritten. out[j] = sum_k a[k] * W[j][k].
