@@ -1,0 +1,62 @@
+"""Prepares everything the peer benchmarks and dlad's engine share, under Benchmarks/.work:
+MNIST arrays, trained float weights (cached), and per model the quantized interchange with its
+ONNX QDQ and LiteRT files, plus identity models that time each runtime's per-call overhead.
+Training runs once; quantizing and exporting from cached weights takes seconds and always runs,
+so the exports always match this code.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import interchange
+import litert_export
+import mnist_data
+import networks
+import onnx_export
+import quantization
+import trained_weights
+
+MODELS = ("lenet-300-100", "lenet-300-100-pruned90", "lenet-5")
+CALIBRATION_IMAGES = 10_000  # the first training images
+IDENTITY_WIDTH = 784
+
+
+def log(message):
+    print(message, flush=True)
+
+
+def prepare(work_dir: Path):
+    started = time.monotonic()
+    mnist = mnist_data.load(work_dir)
+    log(f"MNIST: {', '.join(f'{k} {len(v[1])}' for k, v in mnist.items())} images in {work_dir / 'mnist'}")
+    calibration = mnist["train"][0][:CALIBRATION_IMAGES]
+    test_images, test_labels = mnist["test"]
+    for name in MODELS:
+        layers, report = trained_weights.load_or_train(name, work_dir, mnist, log)
+        architecture = trained_weights.RECIPES[name]["architecture"]
+        model = quantization.quantize_network(name, layers, networks.INPUT_SHAPES[architecture], calibration)
+        codes = quantization.reference_forward(model, test_images)
+        reference_accuracy = float(np.mean(codes.argmax(axis=1) == test_labels))
+        report = dict(report, calibration_images=CALIBRATION_IMAGES, int8_reference_test_accuracy=reference_accuracy)
+        interchange.write(work_dir / "models" / name, model, report, onnx_export.build_quantized(model),
+                          litert_export.build_quantized(model), codes)
+        log(f"{name}: float test accuracy {report['float_test_accuracy']:.4f}, "
+            f"INT8 reference {reference_accuracy:.4f} -> {work_dir / 'models' / name}")
+    identity = work_dir / "models" / "identity"
+    identity.mkdir(parents=True, exist_ok=True)
+    (identity / "model.onnx").write_bytes(onnx_export.build_identity(IDENTITY_WIDTH))
+    (identity / "model.tflite").write_bytes(litert_export.build_identity(IDENTITY_WIDTH))
+    log(f"prepared in {time.monotonic() - started:.1f} s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--work-dir", type=Path, default=Path(__file__).resolve().parent.parent / ".work")
+    prepare(parser.parse_args().work_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
