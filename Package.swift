@@ -33,7 +33,7 @@ let package = Package(
             dependencies: ["DLANumerics", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Floor 3
-        .target(name: "DLAEngine", dependencies: ["DLANumerics", "CDLAKernels"]),
+        .target(name: "DLAEngine", dependencies: ["DLAFormat", "DLANumerics", "CDLAKernels"]),
         // Floor 4
         .target(
             name: "DLADaemon",
@@ -61,7 +61,7 @@ let package = Package(
             name: "DLADaemonTests",
             dependencies: ["DLADaemon", "DLAFormat", "DLAStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "DLAEngineTests", dependencies: ["DLAEngine", "DLANumerics", "CDLAKernels"]),
+        .testTarget(name: "DLAEngineTests", dependencies: ["DLAEngine", "DLAFormat", "DLANumerics", "CDLAKernels"]),
     ],
     swiftLanguageModes: [.v6]
 )

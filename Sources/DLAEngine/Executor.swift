@@ -1,0 +1,385 @@
+import DLANumerics
+import Dispatch
+import Synchronization
+
+/// Runs a compiled model's operations in order on a batch and reports per-operation statistics.
+///
+/// A batch is split over host threads (each runs the whole graph on its rows) and, for the
+/// emulated latency, over the profile's DLA cores (two on `xavier`). Activations are freed after
+/// their last reader, so memory is bounded by the largest layers, not the whole network.
+/// Results never depend on threads, strategy or instruction set.
+public struct Executor: Sendable {
+    public let model: CompiledModel
+    public let profile: HardwareProfile
+    public let threads: Int
+    /// Forces a convolution strategy (tests, benchmarks); nil picks per layer.
+    public let strategy: ConvolutionStrategy?
+
+    private let lastUse: [Int: Int]
+
+    public init(model: CompiledModel, profile: HardwareProfile, threads: Int = 1, strategy: ConvolutionStrategy? = nil) throws(EngineError) {
+        try EngineError.require("threads", threads, in: 1...256)
+        try model.checkCompatible(with: profile)
+        self.model = model
+        self.profile = profile
+        self.threads = threads
+        self.strategy = strategy
+        var lastUse: [Int: Int] = [:]
+        for (index, operation) in model.operations.enumerated() {
+            for id in operation.inputs { lastUse[id] = index }
+        }
+        self.lastUse = lastUse
+    }
+
+    public struct Result: Sendable {
+        public var outputs: [EngineValue]
+        public var stats: ExecutionStats
+    }
+
+    /// Runs the graph. `inputs` follow the model's input order with the batch as dimension 0; an
+    /// INT8 input may also be given as FP32, which the input converter quantizes.
+    public func run(_ inputs: [EngineValue]) throws(EngineError) -> Result {
+        let start = ContinuousClock.now
+        let prepared = try prepare(inputs)
+        let batch = prepared.first?.shape.first ?? 0
+        guard batch >= 1 else {
+            throw .invalidParameter(name: "batch", expected: "at least one row", found: "\(batch)")
+        }
+        let workers = min(threads, batch)
+        let slices = Self.split(batch, into: workers)
+        let collected = SliceResults(count: slices.count)
+        let work: @Sendable (Int) -> Void = { [self, prepared] worker in
+            do throws(EngineError) {
+                let slice = slices[worker]
+                let sliced = try prepared.map { value throws(EngineError) in try value.batchSlice(slice) }
+                collected.store(try self.runSlice(sliced), at: worker)
+            } catch {
+                collected.fail(error)
+            }
+        }
+        if workers == 1 {
+            work(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers, execute: work)
+        }
+        let parts = try collected.results()
+        var outputs: [EngineValue] = []
+        for index in model.outputs.indices {
+            outputs.append(try EngineValue.joinBatches(parts.map { $0.outputs[index] }))
+        }
+        var operations = parts[0].stats.operations
+        for part in parts.dropFirst() {
+            for index in operations.indices {
+                operations[index].hostNanoseconds += part.stats.operations[index].hostNanoseconds
+            }
+        }
+        let costs = try emulatedCosts(batch: batch, host: operations, densities: parts.map(\.stats))
+        let elapsed = ContinuousClock.now - start
+        let stats = ExecutionStats(
+            profile: profile.name, batch: batch, emulatedCores: costs.cores, hostThreads: workers,
+            hostInstructionSet: HostKernels.active.description, operations: costs.operations,
+            total: OperationCost.total(costs.operations.map(\.cost)), emulatedSeconds: costs.seconds,
+            zeroSkippingSeconds: costs.zeroSkippingSeconds,
+            hostNanoseconds: Self.nanoseconds(elapsed))
+        return Result(outputs: outputs, stats: stats)
+    }
+
+    // MARK: - Inputs
+
+    private func prepare(_ inputs: [EngineValue]) throws(EngineError) -> [EngineValue] {
+        guard inputs.count == model.inputs.count else {
+            throw .elementCountMismatch(what: "model inputs", expected: model.inputs.count, found: inputs.count)
+        }
+        var batch: Int?
+        var prepared: [EngineValue] = []
+        for (position, value) in inputs.enumerated() {
+            let spec = model.tensors[model.inputs[position]]
+            guard let rows = value.shape.first, rows >= 1, Array(value.shape.dropFirst()) == spec.sampleShape else {
+                throw .shapeMismatch(what: "input '\(spec.name)' (batch first)", expected: [-1] + spec.sampleShape, found: value.shape)
+            }
+            if let batch, batch != rows {
+                throw .shapeMismatch(what: "input '\(spec.name)' batch", expected: [batch], found: [rows])
+            }
+            batch = rows
+            switch (spec.elementType, value) {
+            case (.int8, .int8), (.int32, .int32), (.float32, .float32):
+                prepared.append(value)
+            case (.int8, .float32(let real)):
+                let q = spec.quantization ?? ActivationQuantization(scale: 1, zeroPoint: 0)
+                prepared.append(.int8(try CPUFallback.quantize(real, scale: q.scale, zeroPoint: q.zeroPoint)))
+            default:
+                throw .invalidParameter(name: "input '\(spec.name)' type", expected: spec.elementType.rawValue, found: value.typeName)
+            }
+        }
+        return prepared
+    }
+
+    static func split(_ count: Int, into parts: Int) -> [Range<Int>] {
+        let parts = max(1, min(parts, count))
+        return (0..<parts).map { part in (count * part / parts)..<(count * (part + 1) / parts) }
+    }
+
+    // MARK: - One slice
+
+    /// Runs every operation on one batch slice; the stats carry host times and input densities.
+    private func runSlice(_ inputs: [EngineValue]) throws(EngineError) -> Result {
+        var values: [Int: EngineValue] = [:]
+        for (position, id) in model.inputs.enumerated() { values[id] = inputs[position] }
+        let keep = Set(model.outputs)
+        var stats: [OperationStats] = []
+        for (index, operation) in model.operations.enumerated() {
+            let start = ContinuousClock.now
+            var operands: [EngineValue] = []
+            for id in operation.inputs {
+                guard let value = values[id] else {
+                    throw .invalidParameter(name: "operation '\(operation.name)' input", expected: "tensor \(id) computed earlier", found: "not yet computed")
+                }
+                operands.append(value)
+            }
+            let (output, strategy, activationDensity) = try execute(operation, operands)
+            values[operation.outputs[0]] = output
+            for id in operation.inputs where lastUse[id] == index && !keep.contains(id) {
+                values[id] = nil
+            }
+            let elapsed = ContinuousClock.now - start
+            // The emulated cost is filled in once all slices are done (see `emulatedCosts`).
+            stats.append(OperationStats(name: operation.name, unit: operation.unit, type: operation.type,
+                                        cost: PerformanceModel(profile: profile).cpu(), strategy: strategy,
+                                        inputDensity: activationDensity, hostNanoseconds: Self.nanoseconds(elapsed)))
+        }
+        var outputs: [EngineValue] = []
+        for id in model.outputs {
+            guard let value = values[id] else {
+                throw .invalidParameter(name: "model output", expected: "tensor \(id) computed", found: "never written")
+            }
+            outputs.append(value)
+        }
+        let placeholder = ExecutionStats(profile: profile.name, batch: inputs.first?.shape.first ?? 0, emulatedCores: 1, hostThreads: 1,
+                                         hostInstructionSet: "", operations: stats, total: PerformanceModel(profile: profile).cpu(),
+                                         emulatedSeconds: 0, zeroSkippingSeconds: 0, hostNanoseconds: 0)
+        return Result(outputs: outputs, stats: placeholder)
+    }
+
+    /// Runs one operation on a slice; returns its output, the strategy a convolution took and
+    /// the nonzero fraction of a convolution's input (nil for other units).
+    private func execute(_ operation: EngineOperation, _ operands: [EngineValue]) throws(EngineError) -> (EngineValue, ConvolutionStrategy?, Double?) {
+        let outputSpec = model.tensors[operation.outputs[0]]
+        switch operation.kind {
+        case .convolution(let parameters, let weights, let padding, let truncation):
+            let input = try int8(operands[0], operation)
+            let batch = input.shape[0]
+            let sample = input.count / max(batch, 1)
+            var scalars: [Int32] = []
+            var used: ConvolutionStrategy = .dense
+            for row in 0..<batch {
+                let image = try Tensor(shape: [parameters.inputChannels, parameters.inputHeight, parameters.inputWidth],
+                                       scalars: Array(input.scalars[(row * sample)..<((row + 1) * sample)]))
+                let result = try ConvolutionCore.int8(input: image, weights: weights, parameters: parameters,
+                                                      paddingValue: padding, truncation: truncation, strategy: strategy)
+                used = result.strategy
+                scalars.append(contentsOf: result.accumulators.scalars)
+            }
+            let out = try Tensor(shape: [batch] + outputSpec.sampleShape, scalars: scalars)
+            return (.int32(out), used, Self.density(input.scalars))
+        case .fullyConnected(let weights, let truncation):
+            let input = try int8(operands[0], operation)
+            let batch = input.shape[0]
+            let matrix = try input.reshaped([batch, input.count / max(batch, 1)])
+            let result = try ConvolutionCore.int8FullyConnected(input: matrix, weights: weights, truncation: truncation, strategy: strategy)
+            return (.int32(result.accumulators), result.strategy, Self.density(input.scalars))
+        case .sdp(let layer):
+            let input = try int32Values(operands[0])
+            var operand: Tensor<Int32>?
+            if let elementwise = layer.elementwise, operands.count > 1 {
+                let raw = try int32Values(operands[1])
+                operand = try Tensor(shape: raw.shape, scalars: raw.scalars.map {
+                    elementwise.operandConverter.convert(Int64($0), to: Int32.min...Int32.max)
+                })
+            }
+            let parameters = layer.parameters(operand: operand)
+            if layer.converter == nil {
+                let values = try SDP.runStages(input, parameters.stages, profile: profile, channelAxis: 1)
+                return (.int32(try Tensor(shape: input.shape, scalars: values)), nil, nil)
+            }
+            return (.int8(try SDP.run(input, parameters, profile: profile, channelAxis: 1)), nil, nil)
+        case .pool(let p):
+            let input = try int8(operands[0], operation)
+            return (.int8(try perSample(input, outputSpec) { image throws(EngineError) in try PDP.run(image, p, profile: profile) }), nil, nil)
+        case .localResponseNormalization(let p):
+            let input = try int8(operands[0], operation)
+            return (.int8(try perSample(input, outputSpec) { image throws(EngineError) in try CDP.run(image, p, profile: profile) }), nil, nil)
+        case .transpose(let permutation):
+            return (try mapTensor(operands[0]) { t throws(EngineError) in try Rubik.transpose(t, permutation: permutation, profile: profile) }, nil, nil)
+        case .contract(let strideY, let strideX):
+            let input = try int8(operands[0], operation)
+            return (.int8(try perSample(input, outputSpec) { image throws(EngineError) in
+                try Rubik.contract(image, strideY: strideY, strideX: strideX, profile: profile)
+            }), nil, nil)
+        case .concatenate(let axis):
+            let parts = try operands.map { value throws(EngineError) in try int8(value, operation) }
+            return (.int8(try BDMA.concatenate(parts, axis: axis, profile: profile)), nil, nil)
+        case .slice(let axis, let range):
+            return (try mapTensor(operands[0]) { t throws(EngineError) in try BDMA.slice(t, axis: axis, range: range, profile: profile) }, nil, nil)
+        case .reshape:
+            let shape = [operands[0].shape[0]] + outputSpec.sampleShape
+            return (try mapTensor(operands[0]) { t throws(EngineError) in try t.reshaped(shape) }, nil, nil)
+        case .softmax:
+            let real = try self.real(operands[0], model.tensors[operation.inputs[0]])
+            let probabilities = try CPUFallback.softmax(real)
+            return (try quantizeIfNeeded(probabilities, outputSpec), nil, nil)
+        case .quantize:
+            let real = try self.real(operands[0], model.tensors[operation.inputs[0]])
+            return (try quantizeIfNeeded(real, outputSpec), nil, nil)
+        case .dequantize:
+            return (.float32(try self.real(operands[0], model.tensors[operation.inputs[0]])), nil, nil)
+        }
+    }
+
+    private func int8(_ value: EngineValue, _ operation: EngineOperation) throws(EngineError) -> Tensor<Int8> {
+        guard case .int8(let tensor) = value else {
+            throw .invalidParameter(name: "operation '\(operation.name)' input type", expected: "int8", found: value.typeName)
+        }
+        return tensor
+    }
+
+    private func int32Values(_ value: EngineValue) throws(EngineError) -> Tensor<Int32> {
+        switch value {
+        case .int32(let t): return t
+        case .int8(let t): return try Tensor(shape: t.shape, scalars: t.scalars.map { Int32($0) })
+        case .float32: throw .invalidParameter(name: "SDP input type", expected: "int8 or int32", found: "float32")
+        }
+    }
+
+    /// Real values of a tensor: integer codes dequantized with the tensor's quantization.
+    private func real(_ value: EngineValue, _ spec: ActivationSpec) throws(EngineError) -> Tensor<Float> {
+        let q = spec.quantization ?? ActivationQuantization(scale: 1, zeroPoint: 0)
+        switch value {
+        case .float32(let t): return t
+        case .int8(let t): return try CPUFallback.dequantize(t, scale: q.scale, zeroPoint: q.zeroPoint)
+        case .int32(let t):
+            return try Tensor(shape: t.shape, scalars: t.scalars.map { AffineQuantization.dequantize($0, scale: q.scale, zeroPoint: q.zeroPoint) })
+        }
+    }
+
+    private func quantizeIfNeeded(_ real: Tensor<Float>, _ spec: ActivationSpec) throws(EngineError) -> EngineValue {
+        switch spec.elementType {
+        case .float32: return .float32(real)
+        case .int8:
+            let q = spec.quantization ?? ActivationQuantization(scale: 1, zeroPoint: 0)
+            return .int8(try CPUFallback.quantize(real, scale: q.scale, zeroPoint: q.zeroPoint))
+        case .int32:
+            throw .invalidParameter(name: "CPU fallback output '\(spec.name)'", expected: "float32 or int8", found: "int32")
+        }
+    }
+
+    private func perSample(_ input: Tensor<Int8>, _ outputSpec: ActivationSpec, _ body: (Tensor<Int8>) throws(EngineError) -> Tensor<Int8>) throws(EngineError) -> Tensor<Int8> {
+        let batch = input.shape[0]
+        let sample = input.count / max(batch, 1)
+        var scalars: [Int8] = []
+        for row in 0..<batch {
+            let image = try Tensor(shape: Array(input.shape.dropFirst()), scalars: Array(input.scalars[(row * sample)..<((row + 1) * sample)]))
+            let result = try body(image)
+            guard result.shape == outputSpec.sampleShape else {
+                throw .shapeMismatch(what: "output '\(outputSpec.name)'", expected: outputSpec.sampleShape, found: result.shape)
+            }
+            scalars.append(contentsOf: result.scalars)
+        }
+        return try Tensor(shape: [batch] + outputSpec.sampleShape, scalars: scalars)
+    }
+
+    private func mapTensor(_ value: EngineValue, _ body: (Tensor<Int8>) throws(EngineError) -> Tensor<Int8>) throws(EngineError) -> EngineValue {
+        guard case .int8(let t) = value else {
+            throw .invalidParameter(name: "data movement input type", expected: "int8", found: value.typeName)
+        }
+        return .int8(try body(t))
+    }
+
+    static func nanoseconds(_ duration: Duration) -> UInt64 {
+        UInt64(max(0, duration.components.seconds)) * 1_000_000_000 + UInt64(max(0, duration.components.attoseconds) / 1_000_000_000)
+    }
+
+    static func density(_ values: [Int8]) -> Double {
+        values.isEmpty ? 1 : Double(values.reduce(0) { $1 != 0 ? $0 + 1 : $0 }) / Double(values.count)
+    }
+
+    // MARK: - Emulated cost
+
+    private func emulatedCosts(batch: Int, host: [OperationStats], densities: [ExecutionStats]) throws(EngineError)
+        -> (operations: [OperationStats], cores: Int, seconds: Double, zeroSkippingSeconds: Double) {
+        let model = PerformanceModel(profile: profile)
+        let coreSlices = Self.split(batch, into: profile.cores)
+        var operations = host
+        var coreCycles = [Int](repeating: 0, count: coreSlices.count)
+        var coreSkipping = [Int](repeating: 0, count: coreSlices.count)
+        for (index, operation) in self.model.operations.enumerated() {
+            // Mean input density the slices saw, weighted equally (slices differ by one row at most).
+            let seen = densities.compactMap { $0.operations[index].inputDensity }
+            let activationDensity = seen.isEmpty ? 1 : seen.reduce(0, +) / Double(seen.count)
+            var total: [OperationCost] = []
+            for (core, slice) in coreSlices.enumerated() {
+                let cost = try self.cost(of: operation, batch: slice.count, activationDensity: activationDensity, model: model)
+                coreCycles[core] += cost.hardwareCycles
+                coreSkipping[core] += cost.zeroSkippingCycles
+                total.append(cost)
+            }
+            var summed = OperationCost.total(total, unit: operation.unit)
+            summed.unit = operation.unit
+            operations[index].cost = summed
+        }
+        return (operations, coreSlices.count, Double(coreCycles.max() ?? 0) / profile.clockHertz,
+                Double(coreSkipping.max() ?? 0) / profile.clockHertz)
+    }
+
+    private func cost(of operation: EngineOperation, batch: Int, activationDensity: Double, model: PerformanceModel) throws(EngineError) -> OperationCost {
+        let input = self.model.tensors[operation.inputs[0]]
+        let output = self.model.tensors[operation.outputs[0]]
+        let inputElements = input.sampleShape.reduce(1, *) * batch
+        let outputElements = output.sampleShape.reduce(1, *) * batch
+        switch operation.kind {
+        case .convolution(let p, let weights, _, _):
+            return try model.convolution(p, precision: .int8, batch: batch, weightDensity: weights.density, activationDensity: activationDensity)
+        case .fullyConnected(let weights, _):
+            let p = ConvolutionParameters.fullyConnected(inputFeatures: weights.reductionLength, outputFeatures: weights.outputChannels)
+            return try model.convolution(p, precision: .int8, batch: batch, weightDensity: weights.density, activationDensity: activationDensity)
+        case .sdp(let layer):
+            let operand: Tensor<Int32>? = layer.elementwise == nil ? nil : try Tensor(shape: [outputElements], repeating: 0)
+            let producer = self.model.operations.first { $0.outputs.contains(operation.inputs[0]) }
+            let fused = producer?.unit == .convolution
+            return try model.sdp(layer.parameters(operand: operand), elements: outputElements,
+                                 channels: output.sampleShape.first ?? 1, fused: fused)
+        case .pool(let p):
+            return try model.pdp(p, channels: input.sampleShape[0] * batch, height: input.sampleShape[1], width: input.sampleShape[2])
+        case .localResponseNormalization(let p):
+            return try model.cdp(p, elements: inputElements)
+        case .transpose, .contract:
+            return try model.dataMovement(.rubik, bytes: inputElements)
+        case .concatenate, .slice:
+            return try model.dataMovement(.bdma, bytes: outputElements)
+        case .reshape, .softmax, .quantize, .dequantize:
+            return model.cpu()
+        }
+    }
+}
+
+/// Per-thread results of one run, filled concurrently.
+private final class SliceResults: Sendable {
+    private let state: Mutex<(results: [Executor.Result?], failure: EngineError?)>
+
+    init(count: Int) {
+        state = Mutex((Array(repeating: nil, count: count), nil))
+    }
+
+    func store(_ result: Executor.Result, at index: Int) {
+        state.withLock { $0.results[index] = result }
+    }
+
+    func fail(_ error: EngineError) {
+        state.withLock { if $0.failure == nil { $0.failure = error } }
+    }
+
+    func results() throws(EngineError) -> [Executor.Result] {
+        let (results, failure) = state.withLock { ($0.results, $0.failure) }
+        if let failure { throw failure }
+        return results.compactMap { $0 }
+    }
+}
