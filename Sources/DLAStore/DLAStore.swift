@@ -14,6 +14,8 @@ public final class DLAStore: Sendable {
     public var registry: ModelRegistry { ModelRegistry(store: self) }
     public var history: InferenceHistory { InferenceHistory(store: self) }
     public var retention: Retention { Retention(store: self) }
+    /// Group-commit counters since open.
+    public var writerStatistics: WriterStatistics { writer.statistics }
 
     private init(path: String, options: StoreOptions, writer: GroupCommitWriter, readers: ReaderPool) {
         self.path = path

@@ -1,12 +1,5 @@
 import Dispatch
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The store's only write connection and the serial queue that owns it.
 ///
@@ -17,7 +10,11 @@ import Darwin
 ///
 /// Group commit: rows that arrive while a transaction is committing wait in `pending`; the next
 /// drain takes up to `maxGroupSize` of them into one transaction, so one fsync acknowledges the
-/// whole group. Registry changes and retention steps run between groups, each in its own
+/// whole group. Before taking a group the writer lingers, at most `maxGroupWaitMicroseconds`,
+/// until as many rows are pending as the previous group held: the callers it just acknowledged
+/// usually come straight back, and without the linger they split into two groups that alternate,
+/// each waiting out the other's fsync (measured here: 10 instead of 16 rows per fsync with 16
+/// writers). Registry changes and retention steps run between groups, each in its own
 /// transaction, in arrival order.
 final class GroupCommitWriter: @unchecked Sendable {
     enum Job {
@@ -29,6 +26,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         var pending: [Job] = []
         var draining = false
         var closed = false
+        /// While the writer lingers: the pending count that ends the linger early.
+        var lingerTarget: Int?
     }
 
     /// Touched only on `queue` (this is what makes the class safe to share).
@@ -37,6 +36,10 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let queue = DispatchQueue(label: "dlad.store.writer")
     private let state = Mutex(State())
     private let options: StoreOptions
+    private let lingerEnded = DispatchSemaphore(value: 0)
+    /// Rows in the last group taken (touched only on `queue`).
+    private var lastGroupSize = 0
+    let statistics = WriterStatistics()
 
     init(connection: SQLiteConnection, options: StoreOptions) throws(DLAStoreError) {
         self.connection = connection
@@ -82,27 +85,56 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
+    private enum Admission {
+        case rejected
+        case startDrain
+        case queued(endsLinger: Bool)
+    }
+
     private func submit(_ job: Job, ifClosed reject: () -> Void) {
-        let decision: Bool? = state.withLock { state in
-            if state.closed { return nil }
+        let admission: Admission = state.withLock { state in
+            if state.closed { return .rejected }
             state.pending.append(job)
-            if state.draining { return false }
-            state.draining = true
+            if !state.draining {
+                state.draining = true
+                return .startDrain
+            }
+            if let target = state.lingerTarget, state.pending.count >= target {
+                state.lingerTarget = nil
+                return .queued(endsLinger: true)
+            }
+            return .queued(endsLinger: false)
+        }
+        switch admission {
+        case .rejected: reject()
+        case .startDrain: queue.async { self.drain() }
+        case .queued(let endsLinger): if endsLinger { lingerEnded.signal() }
+        }
+    }
+
+    /// Waits until `target` jobs are pending or `maxGroupWaitMicroseconds` have passed.
+    private func linger(until target: Int) {
+        let mustWait = state.withLock { state in
+            if state.pending.count >= target { return false }
+            state.lingerTarget = target
             return true
         }
-        switch decision {
-        case nil: reject()
-        case true?: queue.async { self.drain() }
-        case false?: break
+        if !mustWait { return }
+        let timeout = DispatchTime.now() + .microseconds(Int(options.maxGroupWaitMicroseconds))
+        if lingerEnded.wait(timeout: timeout) == .timedOut {
+            let signalRaced = state.withLock { state in
+                defer { state.lingerTarget = nil }
+                return state.lingerTarget == nil
+            }
+            // A submit ended the linger just as it timed out: take its signal so the next linger waits.
+            if signalRaced { lingerEnded.wait() }
         }
     }
 
     private func drain() {
         while true {
-            if options.maxGroupWaitMicroseconds > 0,
-                state.withLock({ $0.pending.count }) < options.maxGroupSize
-            {
-                usleep(options.maxGroupWaitMicroseconds)
+            if options.maxGroupWaitMicroseconds > 0 && lastGroupSize > 1 {
+                linger(until: min(lastGroupSize, options.maxGroupSize))
             }
             let batch: [Job] = state.withLock { state in
                 let taken = Array(state.pending.prefix(options.maxGroupSize))
@@ -110,6 +142,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 if taken.isEmpty { state.draining = false }
                 return taken
             }
+            lastGroupSize = batch.count
             if batch.isEmpty { return }
             var group: [(InferenceRecord, CheckedContinuation<Result<Int64, DLAStoreError>, Never>)] = []
             for job in batch {
@@ -149,6 +182,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             for (_, continuation) in group { continuation.resume(returning: .failure(error)) }
             return
         }
+        statistics.groupCommitted(rows: outcomes.count { if case .success = $0 { true } else { false } })
         for ((_, continuation), outcome) in zip(group, outcomes) { continuation.resume(returning: outcome) }
     }
 }

@@ -25,9 +25,10 @@ public struct StoreOptions: Sendable {
     public var busyRetries: Int = 3
     /// Most history rows committed in one transaction (one fsync).
     public var maxGroupSize: Int = 512
-    /// How long the writer lingers for more rows when a group is smaller than `maxGroupSize`.
-    /// Zero by default: rows that arrive while a group is being committed already form the next one.
-    public var maxGroupWaitMicroseconds: UInt32 = 0
+    /// The longest the writer lingers for the callers of the previous group to come back before
+    /// committing the next (see `GroupCommitWriter`); the linger ends as soon as they have. It
+    /// delays an acknowledgement only when the load drops. Zero turns lingering off.
+    public var maxGroupWaitMicroseconds: UInt32 = 1000
     /// Whether `InferenceRecord.input` is stored; when false only its digest is kept.
     public var storeInputs: Bool = false
     /// Read connections; each serves one query at a time on its own queue.

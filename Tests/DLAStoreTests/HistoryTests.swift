@@ -45,6 +45,8 @@ import Testing
             return try await group.reduce(into: [Int64]()) { $0.append($1) }
         }
         #expect(Set(ids).count == 200)
+        // Group commit: the 200 concurrent rows shared transactions.
+        #expect(store.writerStatistics.rows == 200 && store.writerStatistics.groups < 100)
         let page = try await store.history.query(HistoryQuery(limit: 1000, order: .oldestFirst))
         #expect(page.rows.map(\.id) == ids.sorted())
         #expect(zip(page.rows, page.rows.dropFirst()).allSatisfy { $0.recordedAt <= $1.recordedAt })

@@ -1,0 +1,26 @@
+// swift-tools-version: 6.1
+// The store's benchmarks, a package of their own so that the main build never compiles the
+// benchmark framework. Run from the repository root:
+//   swift package --package-path Benchmarks --allow-writing-to-package-directory benchmark
+import PackageDescription
+
+let package = Package(
+    name: "dlad-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "dlad", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "StoreBenchmarks",
+            dependencies: [
+                .product(name: "DLAStore", package: "dlad"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/StoreBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
