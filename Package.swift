@@ -61,6 +61,8 @@ let package = Package(
             name: "DLADaemonTests",
             dependencies: ["DLADaemon", "DLAFormat", "DLAStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Starts the real executables; depends on them so that they are built first.
+        .testTarget(name: "IntegrationTests", dependencies: ["DLAFormat", "dlactl", "dlad"]),
         .testTarget(name: "DLAEngineTests", dependencies: ["DLAEngine", "DLAFormat", "DLANumerics", "CDLAKernels"]),
     ],
     swiftLanguageModes: [.v6]
