@@ -47,7 +47,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.inserter = try HistoryInserter(connection: connection, storeInputs: options.storeInputs)
     }
 
-    /// Appends `record` to the next group; returns its id once that group is durable.
+    /// Appends `record` (already validated) to the next group; returns its id once that group is durable.
     func record(_ record: InferenceRecord) async throws(DLAStoreError) -> Int64 {
         let result = await withCheckedContinuation { continuation in
             submit(.record(record, continuation)) { continuation.resume(returning: .failure(.closed)) }
@@ -173,8 +173,6 @@ final class GroupCommitWriter: @unchecked Sendable {
                         outcomes.append(.success(try inserter.insert(record)))
                     } catch .modelNotFound(let model) {
                         outcomes.append(.failure(.modelNotFound(model: model)))
-                    } catch .invalidArgument(let message) {
-                        outcomes.append(.failure(.invalidArgument(message)))
                     }
                 }
             }

@@ -32,7 +32,10 @@ let benchmarks: @Sendable () -> Void = {
                     let opened = try await StoreWorkload.openStore(at: directory + "/dlad.sqlite", durability: durability)
                     openStores.withLock { $0[key] = opened }
                 },
-                teardown: { await StoreWorkload.close(key) })
+                teardown: {
+                    await StoreWorkload.close(key)
+                    try FileManager.default.removeItem(atPath: StoreWorkload.scratchPath(key))
+                })
         ) { benchmark in
             let target = try store(key)
             let before = (target.writerStatistics.rows, target.writerStatistics.groups)

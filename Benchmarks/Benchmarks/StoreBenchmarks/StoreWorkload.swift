@@ -8,8 +8,12 @@ enum StoreWorkload {
     static let models = ["lenet-300-100", "lenet-5", "alexnet", "vgg-16"]
 
     /// A fresh directory under the system's temporary directory, one per benchmark run.
+    static func scratchPath(_ name: String) -> String {
+        NSTemporaryDirectory() + "dlad-store-bench-\(name)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
     static func scratchDirectory(_ name: String) throws -> String {
-        let path = NSTemporaryDirectory() + "dlad-store-bench-\(name)-\(ProcessInfo.processInfo.processIdentifier)"
+        let path = scratchPath(name)
         try? FileManager.default.removeItem(atPath: path)
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path

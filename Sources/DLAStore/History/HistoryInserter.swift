@@ -20,8 +20,8 @@ final class HistoryInserter {
         lastStamp = try connection.integer("SELECT max(at) FROM inferences") ?? 0
     }
 
+    /// Inserts a record that `validate` accepted.
     func insert(_ record: InferenceRecord) throws(DLAStoreError) -> Int64 {
-        try Self.validate(record)
         let modelID = try modelID(named: record.model)
         lastStamp = max(lastStamp, Date().unixMicroseconds)
         let statement = try connection.cached("""
