@@ -13,7 +13,7 @@ func readFileBytes(_ path: String, what: String) throws -> [UInt8] {
         throw CLIError("\(what) '\(path)' is a directory")
     }
     guard let data = FileManager.default.contents(atPath: path) else {
-        throw CLIError("cannot read \(what) '\(path)' (permission denied?)")
+        throw CLIError("cannot read \(what) '\(path)' (not a regular file, or permission denied)")
     }
     return [UInt8](data)
 }
