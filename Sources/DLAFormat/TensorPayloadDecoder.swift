@@ -236,11 +236,16 @@ struct TensorPayloadDecoder {
     }
 
     /// Reads symbols of one stream; errors are reported by the caller with the offset.
+    /// The mode is unpacked into plain fields so the per-symbol path copies nothing.
     private struct SymbolReader {
         enum Outcome { case symbol(UInt32), truncated, invalidCode }
+        private enum Kind { case packed, huffman, littleEndian }
 
         let name: String
-        private let mode: StreamMode
+        private let kind: Kind
+        /// Bits per packed symbol, longest Huffman code, or bytes per little-endian value.
+        private let width: Int
+        private let table: [UInt16]
         private var bits: BitReader
         private let bytes: [UInt8]
         private var rawPosition: Int
@@ -248,41 +253,42 @@ struct TensorPayloadDecoder {
 
         init(bytes: [UInt8], stream: Stream) {
             name = stream.name
-            mode = stream.mode
+            switch stream.mode {
+            case .packed(let bits):
+                kind = .packed; width = bits; table = []
+            case .huffman(let decodeTable):
+                kind = .huffman; width = decodeTable.maxLength; table = decodeTable.entries
+            case .littleEndian(let bytes):
+                kind = .littleEndian; width = bytes; table = []
+            }
             bits = BitReader(bytes, range: stream.range)
             self.bytes = bytes
             rawPosition = stream.range.lowerBound
             rawEnd = stream.range.upperBound
         }
 
-        var byteOffset: Int {
-            if case .littleEndian = mode { return rawPosition }
-            return bits.byteOffset
-        }
+        var byteOffset: Int { kind == .littleEndian ? rawPosition : bits.byteOffset }
 
-        var isExhausted: Bool {
-            if case .littleEndian = mode { return rawPosition == rawEnd }
-            return bits.isExhaustedWithZeroPadding
-        }
+        var isExhausted: Bool { kind == .littleEndian ? rawPosition == rawEnd : bits.isExhaustedWithZeroPadding }
 
         @inline(__always)
         mutating func next() -> Outcome {
-            switch mode {
-            case .packed(let width):
+            switch kind {
+            case .packed:
                 if bits.bufferedBits < width { bits.refill() }
                 guard bits.bufferedBits >= width else { return .truncated }
                 let symbol = bits.peek(width)
                 bits.consume(width)
                 return .symbol(symbol)
-            case .huffman(let table):
-                if bits.bufferedBits < table.maxLength { bits.refill() }
-                let entry = table.entries[Int(bits.peek(table.maxLength))]
+            case .huffman:
+                if bits.bufferedBits < width { bits.refill() }
+                let entry = table[Int(bits.peek(width))]
                 let length = Int(entry & 0x0F)
                 guard entry != 0 else { return .invalidCode }
                 guard length <= bits.bufferedBits else { return .truncated }
                 bits.consume(length)
                 return .symbol(UInt32(entry >> 4))
-            case .littleEndian(let width):
+            case .littleEndian:
                 guard rawEnd - rawPosition >= width else { return .truncated }
                 var value: UInt32 = 0
                 for index in 0..<width { value |= UInt32(bytes[rawPosition + index]) << (8 * UInt32(index)) }

@@ -1,0 +1,62 @@
+@testable import DLAFormat
+
+/// Edits `.dla` bytes the way an attacker or a bad disk would, optionally re-sealing the
+/// checksums so that the edit reaches the parsers behind them.
+enum FileSurgery {
+    struct Section {
+        let kind: UInt32
+        let offset: Int
+        let length: Int
+        let entryOffset: Int
+    }
+
+    static func u32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
+        (0..<4).reduce(0) { $0 | UInt32(bytes[offset + $1]) << (8 * UInt32($1)) }
+    }
+
+    static func u64(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+        (0..<8).reduce(0) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
+    }
+
+    static func setU32(_ bytes: inout [UInt8], at offset: Int, _ value: UInt32) {
+        for index in 0..<4 { bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(index))) }
+    }
+
+    static func setU64(_ bytes: inout [UInt8], at offset: Int, _ value: UInt64) {
+        for index in 0..<8 { bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(index))) }
+    }
+
+    /// The section table of a well-formed file.
+    static func sections(_ bytes: [UInt8]) -> [Section] {
+        let count = Int(u32(bytes, at: 12))
+        return (0..<count).map { index in
+            let entry = DLAFileLayout.headerSize + index * DLAFileLayout.sectionEntrySize
+            return Section(kind: u32(bytes, at: entry), offset: Int(u64(bytes, at: entry + 8)),
+                           length: Int(u64(bytes, at: entry + 16)), entryOffset: entry)
+        }
+    }
+
+    static func section(_ bytes: [UInt8], kind: DLASectionKind) -> Section? {
+        sections(bytes).first { $0.kind == kind.rawValue }
+    }
+
+    /// Recomputes every checksum that still has a well-defined range: section CRCs, the
+    /// header CRC and the trailer digest.
+    static func reseal(_ bytes: inout [UInt8]) {
+        guard bytes.count >= DLAFileLayout.headerSize else { return }
+        let count = min(Int(u32(bytes, at: 12)), 16)
+        for index in 0..<count {
+            let entry = DLAFileLayout.headerSize + index * DLAFileLayout.sectionEntrySize
+            guard entry + DLAFileLayout.sectionEntrySize <= bytes.count else { break }
+            let offset = u64(bytes, at: entry + 8), length = u64(bytes, at: entry + 16)
+            guard offset <= UInt64(bytes.count), length <= UInt64(bytes.count) - offset else { continue }
+            setU32(&bytes, at: entry + 24, CRC32C.checksum(bytes, range: Int(offset)..<Int(offset + length)))
+        }
+        setU32(&bytes, at: 28, CRC32C.checksum(bytes, range: 0..<28))
+        let trailer = bytes.count - DLAFileLayout.trailerSize
+        if trailer >= 0 {
+            let digest = DLAFile.sha256(bytes, upTo: trailer)
+            bytes.replaceSubrange(trailer + 8..<trailer + 40, with: digest)
+        }
+    }
+}
