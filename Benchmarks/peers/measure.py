@@ -103,6 +103,16 @@ def time_calls(run, inputs, warmup_seconds, min_seconds, min_calls, max_calls):
     return np.array(samples, np.float64)
 
 
+def timer_overhead_us():
+    """p50 of an empty timed section: the share of every sample that is the clock itself."""
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(100_000):
+        started = clock()
+        samples.append(clock() - started)
+    return float(np.percentile(samples, 50)) / 1e3
+
+
 def summarize(samples_ns, batch_size):
     per_call_us = samples_ns / 1e3
     per_inference = per_call_us / batch_size
@@ -157,6 +167,7 @@ def measure(work_dir, output, warmup_seconds, min_seconds):
                 "min_seconds": min_seconds, "min_calls": {"1": 2000, "64": 300},
                 "timed_call": {"onnxruntime": "InferenceSession.run(output, {input: batch})",
                                "litert": "set_tensor + invoke + get_tensor"}}
+    settings["timer_overhead_us"] = timer_overhead_us()
     load_before = os.getloadavg()
     results, accuracies, models = [], [], {}
     for name in prepare.MODELS + ("identity",):
@@ -189,7 +200,7 @@ def measure(work_dir, output, warmup_seconds, min_seconds):
         "schema": SCHEMA,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "machine": platform.machine(),
-                 "python": platform.python_version(),
+                 "python": platform.python_version(), "niceness": os.nice(0),
                  "load_average_1min": {"before": load_before[0], "after": os.getloadavg()[0]}},
         "versions": {package: metadata.version(package)
                      for package in ("numpy", "onnx", "onnxruntime", "ai-edge-litert", "ml_dtypes")},
@@ -211,21 +222,26 @@ def mnist_data_source():
 
 
 def print_table(document):
+    """Prints the results as a Markdown table (the one kept in Benchmarks/README.md)."""
     top1 = {(a["model"], a["runtime"]): a["top1"] for a in document["accuracy"]}
     overhead = {(r["runtime"], r["batch_size"]): r["latency_us_per_call"]["p50"]
                 for r in document["latency"] if r["model"] == "identity"}
     print()
-    print(f"{'model':24s} {'runtime':12s} {'batch':>5s} {'p50 us/inf':>11s} {'p99 us/inf':>11s} "
-          f"{'inf/s':>10s} {'GOPS':>6s} {'call ovh us':>11s} {'top-1':>7s}")
+    print("| model | runtime | batch | p50 µs/inf | p99 µs/inf | min µs/inf | inf/s | GOPS | identity call µs | top-1 |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for row in document["latency"]:
         latency = row["latency_us_per_inference"]
         accuracy = top1.get((row["model"], row["runtime"]))
-        print(f"{row['model']:24s} {row['runtime']:12s} {row['batch_size']:5d} {latency['p50']:11.2f} "
-              f"{latency['p99']:11.2f} {row['inferences_per_second']:10.0f} "
-              f"{row.get('gops_dense_equivalent', float('nan')):6.1f} "
-              f"{overhead.get((row['runtime'], row['batch_size']), float('nan')):11.2f} "
-              f"{'' if accuracy is None else f'{accuracy:.4f}':>7s}")
-    print("  (call ovh = p50 of one call of the identity model at that batch size, Python included)")
+        gops = row.get("gops_dense_equivalent")
+        print(f"| {row['model']} | {row['runtime']} | {row['batch_size']} | {latency['p50']:.2f} | {latency['p99']:.2f} "
+              f"| {latency['min']:.2f} | {row['inferences_per_second']:,.0f} | {'' if gops is None else f'{gops:.1f}'} "
+              f"| {overhead[(row['runtime'], row['batch_size'])]:.2f} "
+              f"| {'' if accuracy is None else f'{accuracy:.2%}'} |")
+    load = document["host"]["load_average_1min"]
+    print(f"\n{document['created']}, {document['host']['cpu']}, one thread, Python call included; "
+          f"clock overhead per sample {document['settings']['timer_overhead_us']:.2f} us (included); "
+          f"identity call = p50 of one call of the identity model at that batch size; "
+          f"GOPS = 2 x dense MACs / p50; load average {load['before']:.1f} before, {load['after']:.1f} after.")
 
 
 def main():
