@@ -52,6 +52,26 @@ import Testing
         #expect(zip(page.rows, page.rows.dropFirst()).allSatisfy { $0.recordedAt <= $1.recordedAt })
     }
 
+    @Test func writeAheadLogIsCheckpointedIntoTheDatabaseWhileWriting() async throws {
+        let directory = try TestDirectory()
+        var options = StoreOptions()
+        options.durability = .normal
+        let store = try await Fixture.storeWithModel(directory, options: options)
+        var record = Fixture.record()
+        record.outputs = [UInt8](repeating: 0x42, count: 3000)
+        let big = record
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask { for _ in 0..<250 { _ = try await store.history.record(big) } }
+            }
+            try await group.waitForAll()
+        }
+        // 2,000 rows of 3 KB are far more than the 1,000-page auto-checkpoint: they must have
+        // reached the database file itself while the store is still open.
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory.file("dlad.sqlite"))
+        #expect((attributes[.size] as? Int ?? 0) > 4_000_000)
+    }
+
     @Test func keysetPagesFilterAndCoverEveryMatchingRowOnce() async throws {
         let directory = try TestDirectory()
         let store = try await Fixture.storeWithModel(directory)

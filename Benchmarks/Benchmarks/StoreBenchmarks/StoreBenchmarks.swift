@@ -13,6 +13,9 @@ func store(_ name: String) throws -> DLAStore {
     return store
 }
 
+/// How many rows one group commit (one fsync under FULL) made durable, times 100.
+let rowsPerGroup = BenchmarkMetric.custom("rows per group commit (x100)", polarity: .prefersLarger, useScalingFactor: false)
+
 /// Rows in the database that the page, aggregate, backup and open benchmarks read.
 let historyRows = 1_000_000
 
@@ -26,7 +29,7 @@ let benchmarks: @Sendable () -> Void = {
         Benchmark(
             "history.record: 16 concurrent writers, synchronous=\(name)",
             configuration: .init(
-                scalingFactor: .kilo, maxDuration: .seconds(10), maxIterations: 100,
+                metrics: [.wallClock, .throughput, rowsPerGroup], scalingFactor: .kilo, maxDuration: .seconds(10), maxIterations: 100,
                 setup: {
                     let directory = try StoreWorkload.scratchDirectory(key)
                     let opened = try await StoreWorkload.openStore(at: directory + "/dlad.sqlite", durability: durability)
@@ -42,9 +45,7 @@ let benchmarks: @Sendable () -> Void = {
             try await StoreWorkload.write(target, rows: benchmark.scaledIterations.count, writers: 16)
             let groups = target.writerStatistics.groups - before.1
             let rows = target.writerStatistics.rows - before.0
-            benchmark.measurement(
-                .custom("rows per group commit (×100)", polarity: .prefersLarger, useScalingFactor: false),
-                groups > 0 ? rows * 100 / groups : 0)
+            benchmark.measurement(rowsPerGroup, groups > 0 ? rows * 100 / groups : 0)
         }
     }
 

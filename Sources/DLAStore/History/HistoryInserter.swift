@@ -42,6 +42,8 @@ final class HistoryInserter {
     private func modelID(named name: String) throws(DLAStoreError) -> Int64 {
         if let id = modelIDs[name] { return id }
         let statement = try connection.cached("SELECT id FROM models WHERE name = ?")
+        // A cached statement left mid-result would pin its snapshot and stop every checkpoint.
+        defer { statement.reset() }
         try statement.bind(.text(name))
         guard try statement.step() else { throw .modelNotFound(model: name) }
         let id = statement.int64(0)

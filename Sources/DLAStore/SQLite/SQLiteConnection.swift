@@ -44,6 +44,8 @@ final class SQLiteConnection {
 
     /// A prepared statement kept for the connection's lifetime: the writer runs the same few
     /// statements thousands of times a second, and preparing them is a measurable part of a row.
+    /// Reset it once done: a statement left mid-result holds a read snapshot, and the WAL cannot
+    /// be checkpointed past it.
     func cached(_ sql: String) throws(DLAStoreError) -> SQLiteStatement {
         if let statement = cachedStatements[sql] {
             statement.reset()
