@@ -78,10 +78,11 @@ public final class DLAStore: Sendable {
         try await readers.read { connection throws(DLAStoreError) in try DatabaseSize(connection) }
     }
 
-    /// Writes everything already accepted, then refuses further writes with `.closed`.
-    /// The connections close when the last reference to the store goes.
+    /// Writes everything already accepted, closes the connections (the WAL is checkpointed into
+    /// the database file and removed), and from then on fails every call with `.closed`.
     public func close() async {
         await writer.close()
+        await readers.close()
     }
 }
 

@@ -77,11 +77,16 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
-    /// Stops accepting work and returns once everything already accepted has been written.
+    /// Stops accepting work, writes everything already accepted, then closes the connection.
     func close() async {
         state.withLock { $0.closed = true }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            queue.async { continuation.resume() }
+            queue.async {
+                // A drain still running was queued before this block and has finished by now;
+                // no job can be added once `closed` is set.
+                self.connection.close()
+                continuation.resume()
+            }
         }
     }
 

@@ -9,6 +9,8 @@ final class ReaderPool: @unchecked Sendable {
     private final class Reader: @unchecked Sendable {
         let queue: DispatchQueue
         let connection: SQLiteConnection
+        /// Set on `queue` by `close`; reads queued after it fail with `.closed`.
+        var isClosed = false
 
         init(queue: DispatchQueue, connection: SQLiteConnection) {
             self.queue = queue
@@ -34,6 +36,7 @@ final class ReaderPool: @unchecked Sendable {
             reader.queue.async {
                 let connection = reader.connection
                 continuation.resume(returning: Result { () throws(DLAStoreError) -> T in
+                    if reader.isClosed { throw .closed }
                     try connection.execute("BEGIN")
                     defer { connection.rollbackIfNeeded() }
                     return try body(connection)
@@ -41,5 +44,18 @@ final class ReaderPool: @unchecked Sendable {
             }
         }
         return try result.get()
+    }
+
+    /// Closes every connection once the reads already queued on it have run.
+    func close() async {
+        for reader in readers {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                reader.queue.async {
+                    reader.isClosed = true
+                    reader.connection.close()
+                    continuation.resume()
+                }
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
 @testable import DLAStore
+import Foundation
 import Testing
 
 /// Builds databases as each earlier dlad left them and checks that opening migrates them forward.
@@ -16,6 +17,10 @@ import Testing
         let path = directory.file("fresh.sqlite")
         let store = try await DLAStore.open(path: path)
         await store.close()
+        // Closing checkpointed the write-ahead log into the file and removed it.
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        await #expect(throws: DLAStoreError.closed) { try await store.history.query(HistoryQuery()) }
+        await #expect(throws: DLAStoreError.closed) { try await store.history.record(Fixture.record()) }
         let connection = try SQLiteConnection(path: path, create: false)
         #expect(try connection.integer("PRAGMA user_version") == Int64(Schema.currentVersion))
         #expect(try connection.integer("PRAGMA application_id") == Int64(DatabaseIdentity.applicationID))

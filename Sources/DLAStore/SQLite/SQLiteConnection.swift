@@ -26,7 +26,15 @@ final class SQLiteConnection {
         sqlite3_extended_result_codes(db, 1)
     }
 
-    deinit {
+    private var isClosed = false
+
+    deinit { close() }
+
+    /// Finalizes the cached statements and closes; the last connection to close checkpoints the
+    /// WAL into the database and removes it. The owner must not use the connection afterwards.
+    func close() {
+        if isClosed { return }
+        isClosed = true
         cachedStatements.removeAll()
         sqlite3_close_v2(handle)
     }
@@ -63,7 +71,7 @@ final class SQLiteConnection {
         guard rc == SQLITE_OK, let statement else {
             throw DLAStoreError(sqliteCode: rc, message: "\(lastErrorMessage) in: \(sql)")
         }
-        return SQLiteStatement(handle: statement, connection: self)
+        return SQLiteStatement(handle: statement)
     }
 
     /// The rows of a statement that returns text, such as `PRAGMA integrity_check`.

@@ -4,15 +4,16 @@ import CSQLite
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// A prepared statement. Parameter and column indexes follow SQLite: parameters from 1, columns from 0.
+/// A connection closed while statements live stays open (a zombie, in SQLite's words) until the
+/// last one is finalized, so a statement needs no reference to its connection.
 final class SQLiteStatement {
     private let handle: OpaquePointer
-    /// Kept alive so that the connection is never closed under a live statement.
-    private let connection: SQLiteConnection
 
-    init(handle: OpaquePointer, connection: SQLiteConnection) {
+    init(handle: OpaquePointer) {
         self.handle = handle
-        self.connection = connection
     }
+
+    private var lastErrorMessage: String { String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))) }
 
     deinit { sqlite3_finalize(handle) }
 
@@ -29,7 +30,7 @@ final class SQLiteStatement {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
         default:
-            let message = connection.lastErrorMessage
+            let message = lastErrorMessage
             sqlite3_reset(handle)
             throw DLAStoreError(sqliteCode: rc, message: message)
         }
@@ -63,7 +64,7 @@ final class SQLiteStatement {
                 }
             }
             if rc != SQLITE_OK {
-                throw DLAStoreError(sqliteCode: rc, message: "binding parameter \(index): \(connection.lastErrorMessage)")
+                throw DLAStoreError(sqliteCode: rc, message: "binding parameter \(index): \(lastErrorMessage)")
             }
         }
     }
