@@ -72,6 +72,7 @@ def read(directory):
             layer["weight"] = np.load(directory / entry["weight"])
             layer["weight_scales"] = np.load(directory / entry["weight_scales"])
             layer["bias"] = np.load(directory / entry["bias"])
+            layer["bias_scales"] = (layer["input_scale"] * layer["weight_scales"]).astype(np.float32)
         layers.append(layer)
     return {"name": document["name"], "input_shape": document["input"]["shape"],
             "input_scale": np.float32(document["input"]["scale"]), "input_zero_point": document["input"]["zero_point"],

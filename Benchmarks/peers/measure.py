@@ -19,6 +19,7 @@ import onnxruntime
 from ai_edge_litert.interpreter import Interpreter
 
 import interchange
+import mnist_data
 import prepare
 import quantization
 
@@ -40,7 +41,6 @@ class OnnxRuntimeRunner:
                                                     providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [self.session.get_outputs()[0].name]
-        self.fused_ops = None
 
     def __call__(self, batch):
         return self.session.run(self.output_names, {self.input_name: batch})[0]
@@ -204,7 +204,8 @@ def measure(work_dir, output, warmup_seconds, min_seconds):
                  "load_average_1min": {"before": load_before[0], "after": os.getloadavg()[0]}},
         "versions": {package: metadata.version(package)
                      for package in ("numpy", "onnx", "onnxruntime", "ai-edge-litert", "ml_dtypes")},
-        "dataset": {"name": "MNIST test split", "source": mnist_data_source(), "images": int(len(labels))},
+        "dataset": {"name": "MNIST test split", "images": int(len(labels)),
+                    "source": f"{mnist_data.WHEEL_REQUIREMENT} ({mnist_data.PICKLE_MEMBER})"},
         "settings": settings,
         "models": models,
         "latency": results,
@@ -214,11 +215,6 @@ def measure(work_dir, output, warmup_seconds, min_seconds):
     output.write_text(json.dumps(document, indent=2) + "\n")
     print_table(document)
     print(f"wrote {output}")
-
-
-def mnist_data_source():
-    import mnist_data
-    return f"{mnist_data.WHEEL_REQUIREMENT} ({mnist_data.PICKLE_MEMBER})"
 
 
 def print_table(document):

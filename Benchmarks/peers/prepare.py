@@ -1,9 +1,15 @@
 """Prepares everything the peer benchmarks and dlad's engine share, under Benchmarks/.work:
 MNIST arrays, trained float weights (cached), and per model the quantized interchange with its
 ONNX QDQ and LiteRT files, plus identity models that time each runtime's per-call overhead.
-Training runs once; quantizing and exporting from cached weights takes seconds and always runs,
-so the exports always match this code.
+Training runs once; a model's exports are rebuilt when they are older than its weights or
+than any script here, so they always match this code.
 """
+import os
+
+# Before numpy loads: BLAS threading changes the order of float sums, and with it trained
+# weights and calibrated ranges. One thread makes every run produce the same bytes.
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
 import argparse
 import sys
 import time
@@ -34,8 +40,14 @@ def prepare(work_dir: Path):
     log(f"MNIST: {', '.join(f'{k} {len(v[1])}' for k, v in mnist.items())} images in {work_dir / 'mnist'}")
     calibration = mnist["train"][0][:CALIBRATION_IMAGES]
     test_images, test_labels = mnist["test"]
+    newest_source = max(path.stat().st_mtime for path in Path(__file__).resolve().parent.glob("*.py"))
     for name in MODELS:
         layers, report = trained_weights.load_or_train(name, work_dir, mnist, log)
+        model_json = work_dir / "models" / name / "model.json"
+        weights = work_dir / "weights" / f"{name}.npz"
+        if model_json.exists() and model_json.stat().st_mtime >= max(newest_source, weights.stat().st_mtime):
+            log(f"{name}: up to date in {model_json.parent}")
+            continue
         architecture = trained_weights.RECIPES[name]["architecture"]
         model = quantization.quantize_network(name, layers, networks.INPUT_SHAPES[architecture], calibration)
         codes = quantization.reference_forward(model, test_images)

@@ -72,13 +72,13 @@ def quantize_network(name, layers, input_shape, calibration_images):
             codes, weight_scales = quantize_weights(layer["weight"])
             bias, bias_scales = quantize_bias(layer["bias"], scale, weight_scales)
             entry.update(weight=codes, weight_scales=weight_scales, bias=bias, bias_scales=bias_scales,
-                         relu=bool(layer["relu"]), output_scale=out_scale, output_zero_point=out_zero_point)
+                         relu=bool(layer["relu"]))
             if kind == "conv":
                 entry.update(stride=layer["stride"], padding=layer["padding"])
             scale, zero_point = out_scale, out_zero_point
         elif kind == "maxpool":
             entry.update(kernel=layer["kernel"], stride=layer["stride"])
-        entry.update(output_scale=scale, output_zero_point=zero_point)
+        entry.update(output_scale=scale, output_zero_point=zero_point)  # max-pool and flatten pass their input's
         quantized.append(entry)
         shape = out_shape
     return {"name": name, "input_shape": list(input_shape), "input_scale": INPUT_SCALE,
