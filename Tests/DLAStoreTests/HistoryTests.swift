@@ -139,6 +139,24 @@ import Testing
         #expect(try await store.history.query(HistoryQuery(after: .max, order: .oldestFirst)).rows.isEmpty)
     }
 
+    @Test func pageSizeIsCappedAtMaxLimit() async throws {
+        let directory = try TestDirectory()
+        var options = StoreOptions()
+        options.durability = .normal
+        let store = try await Fixture.storeWithModel(directory, options: options)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<16 {
+                group.addTask { for _ in 0..<63 { _ = try await store.history.record(Fixture.record()) } }
+            }
+            try await group.waitForAll()
+        }
+        let first = try await store.history.query(HistoryQuery(limit: 5000))
+        #expect(first.rows.count == HistoryQuery.maxLimit && first.nextCursor == first.rows.last?.id)
+        let rest = try await store.history.query(HistoryQuery(after: first.nextCursor, limit: 5000))
+        #expect(rest.rows.count == 16 * 63 - HistoryQuery.maxLimit && rest.nextCursor == nil)
+        #expect(try await store.history.query(HistoryQuery(limit: 0)).rows.count == 1)
+    }
+
     @Test func aggregatesCountErrorsAndNearestRankPercentiles() async throws {
         let directory = try TestDirectory()
         let store = try await Fixture.storeWithModel(directory)

@@ -30,6 +30,7 @@ public struct HistoryQuery: Sendable, Equatable {
     public var status: StatusFilter?
     /// The keyset cursor: the `nextCursor` of the previous page (an id), exclusive.
     public var after: Int64?
+    /// Rows per page, clamped to `1...maxLimit`.
     public var limit: Int
     public var order: Order
 
