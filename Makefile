@@ -5,7 +5,7 @@ STATE_DIR    ?= $(CURDIR)/state
 APT_PACKAGES := libsqlite3-dev libsystemd-dev pkg-config python3-venv python3-pip
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test run bench fuzz fixtures clean
+.PHONY: deps build release test run bench fuzz fuzz-build fuzz-seeds clean
 
 # Installs the Debian packages that are missing (and only then touches apt).
 deps:
@@ -33,5 +33,34 @@ run: build
 	mkdir -p $(STATE_DIR)
 	$(SWIFT) run $(SWIFT_FLAGS) dlad --state-dir $(STATE_DIR) --firmware-models $(CURDIR)/firmware-models
 
+# Fuzzing: release builds instrumented with ASan + SanitizerCoverage, linked with the toolchain's
+# libFuzzer (no-main variant: each target starts it through LLVMFuzzerRunDriver).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := FuzzDLAReader:dla FuzzNPYReader:npy
+SWIFT_ROOT    = $(shell dirname $$(dirname $$(readlink -f $$(command -v $(SWIFT)))))
+FUZZER_LIB    = $(firstword $(wildcard $(SWIFT_ROOT)/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-$(shell uname -m).a))
+FUZZ_BUILD    = cd Fuzz && $(SWIFT) build -c release --scratch-path ../.build-fuzz \
+	-Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
+	-Xlinker $(FUZZER_LIB) -Xlinker -lstdc++
+
+fuzz-build: deps
+	@[ -n "$(FUZZER_LIB)" ] || { echo "error: libclang_rt.fuzzer_no_main not found under $(SWIFT_ROOT)/lib/clang"; exit 1; }
+	$(FUZZ_BUILD)
+
+# Runs each target for FUZZ_SECONDS on a corpus grown from the committed seeds; crashes land in Fuzz/.
+fuzz: fuzz-build
+	@for pair in $(FUZZ_TARGETS); do \
+	  target=$${pair%%:*}; kind=$${pair##*:}; \
+	  mkdir -p Fuzz/corpus-$$kind; \
+	  echo "== $$target for $(FUZZ_SECONDS)s"; \
+	  .build-fuzz/release/$$target Fuzz/corpus-$$kind Fuzz/seeds/$$kind \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=65536 \
+	    -artifact_prefix=Fuzz/crash-$$kind- -print_final_stats=1 || exit 1; \
+	done
+
+# Regenerates the committed seed corpus after a format change.
+fuzz-seeds: fuzz-build
+	.build-fuzz/release/FuzzSeeds Fuzz/seeds
+
 clean:
-	rm -rf .build state
+	rm -rf .build .build-fuzz state

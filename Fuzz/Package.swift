@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 // libFuzzer targets for dlad's untrusted-input readers. A fuzz executable cannot live in the
-// main build (libFuzzer supplies `main`), so this package depends on the root one by path.
+// main build (it is instrumented and linked with libFuzzer), so this package depends on the root
+// one by path. Each target starts libFuzzer itself through `LLVMFuzzerRunDriver`.
 // Build and run with `make fuzz` (see the Makefile for the exact flags).
 import PackageDescription
 
@@ -11,12 +12,14 @@ let package = Package(
         .executableTarget(
             name: "FuzzDLAReader",
             dependencies: [.product(name: "DLAFormat", package: "dlad")],
-            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
         .executableTarget(
             name: "FuzzNPYReader",
             dependencies: [.product(name: "DLAFormat", package: "dlad")],
-            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+        .executableTarget(
+            name: "FuzzSeeds",
+            dependencies: [.product(name: "DLAFormat", package: "dlad")],
         ),
     ],
     swiftLanguageModes: [.v6]
