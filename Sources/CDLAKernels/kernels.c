@@ -275,6 +275,190 @@ void dla_gemm_s8s8s32(int64_t m, int64_t n, int64_t k,
     gemm_portable(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
+// MARK: - VNNI on packed weights
+
+int64_t dla_vnni_packed_size(int64_t n, int64_t k) {
+    return ((n + 15) / 16) * 16 * ((k + 3) / 4) * 4;
+}
+
+void dla_vnni_pack(int64_t n, int64_t k, const int8_t *b, int64_t ldb, int8_t *packed) {
+    const int64_t groups = (k + 3) / 4;
+    const int64_t blocks = (n + 15) / 16;
+    for (int64_t block = 0; block < blocks; block++) {
+        for (int64_t g = 0; g < groups; g++) {
+            int8_t *out = packed + (block * groups + g) * 64;
+            for (int64_t lane = 0; lane < 16; lane++) {
+                const int64_t j = block * 16 + lane;
+                for (int64_t q = 0; q < 4; q++) {
+                    const int64_t p = g * 4 + q;
+                    out[lane * 4 + q] = (j < n && p < k) ? b[j * ldb + p] : 0;
+                }
+            }
+        }
+    }
+}
+
+int dla_vnni_packed_available(void) {
+    return dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI;
+}
+
+#if defined(__x86_64__)
+/// The activation row's 4-byte group `g`, shifted by +128 (as unsigned bytes) and broadcast;
+/// bytes past the end of the row count as activation 0 (their weights are packed as 0 anyway).
+VNNI_TARGET static inline __m512i broadcast_group(const int8_t *row, int64_t g, int64_t k) {
+    uint32_t word;
+    if (g * 4 + 4 <= k) {
+        __builtin_memcpy(&word, row + g * 4, 4);
+    } else {
+        uint8_t bytes[4] = {0, 0, 0, 0};
+        for (int64_t q = 0; g * 4 + q < k; q++) {
+            bytes[q] = (uint8_t)row[g * 4 + q];
+        }
+        __builtin_memcpy(&word, bytes, 4);
+    }
+    return _mm512_set1_epi32((int)(word ^ 0x80808080u));
+}
+
+/// Stores `acc − 128·Σw` for the (up to 16) valid channels of a block.
+VNNI_TARGET static inline void store_block(int32_t *c, __m512i acc, const int32_t *sums, int64_t valid) {
+    const __mmask16 mask = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
+    const __m512i correction = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, sums), 7);
+    _mm512_mask_storeu_epi32(c, mask, _mm512_sub_epi32(acc, correction));
+}
+
+VNNI_TARGET static void gemm_vnni_packed(int64_t m, int64_t n, int64_t k, const int8_t *a, int64_t lda,
+                                         const int8_t *packed, const int32_t *sums, int32_t *c, int64_t ldc) {
+    const int64_t groups = (k + 3) / 4;
+    const int64_t blocks = (n + 15) / 16;
+    int64_t i = 0;
+    // Four activation rows × four 16-channel blocks: 16 accumulators, each weight load feeds 4 rows.
+    for (; i + 4 <= m; i += 4) {
+        const int8_t *a0 = a + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+        int64_t block = 0;
+        for (; block + 4 <= blocks; block += 4) {
+            __m512i acc[4][4];
+            for (int r = 0; r < 4; r++) for (int b = 0; b < 4; b++) acc[r][b] = _mm512_setzero_si512();
+            const int8_t *w = packed + block * groups * 64;
+            for (int64_t g = 0; g < groups; g++) {
+                const __m512i w0 = _mm512_loadu_si512(w + (0 * groups + g) * 64);
+                const __m512i w1 = _mm512_loadu_si512(w + (1 * groups + g) * 64);
+                const __m512i w2 = _mm512_loadu_si512(w + (2 * groups + g) * 64);
+                const __m512i w3 = _mm512_loadu_si512(w + (3 * groups + g) * 64);
+                const __m512i x0 = broadcast_group(a0, g, k), x1 = broadcast_group(a1, g, k);
+                const __m512i x2 = broadcast_group(a2, g, k), x3 = broadcast_group(a3, g, k);
+                acc[0][0] = _mm512_dpbusd_epi32(acc[0][0], x0, w0); acc[0][1] = _mm512_dpbusd_epi32(acc[0][1], x0, w1);
+                acc[0][2] = _mm512_dpbusd_epi32(acc[0][2], x0, w2); acc[0][3] = _mm512_dpbusd_epi32(acc[0][3], x0, w3);
+                acc[1][0] = _mm512_dpbusd_epi32(acc[1][0], x1, w0); acc[1][1] = _mm512_dpbusd_epi32(acc[1][1], x1, w1);
+                acc[1][2] = _mm512_dpbusd_epi32(acc[1][2], x1, w2); acc[1][3] = _mm512_dpbusd_epi32(acc[1][3], x1, w3);
+                acc[2][0] = _mm512_dpbusd_epi32(acc[2][0], x2, w0); acc[2][1] = _mm512_dpbusd_epi32(acc[2][1], x2, w1);
+                acc[2][2] = _mm512_dpbusd_epi32(acc[2][2], x2, w2); acc[2][3] = _mm512_dpbusd_epi32(acc[2][3], x2, w3);
+                acc[3][0] = _mm512_dpbusd_epi32(acc[3][0], x3, w0); acc[3][1] = _mm512_dpbusd_epi32(acc[3][1], x3, w1);
+                acc[3][2] = _mm512_dpbusd_epi32(acc[3][2], x3, w2); acc[3][3] = _mm512_dpbusd_epi32(acc[3][3], x3, w3);
+            }
+            for (int r = 0; r < 4; r++) {
+                for (int b = 0; b < 4; b++) {
+                    const int64_t first = (block + b) * 16;
+                    store_block(c + (i + r) * ldc + first, acc[r][b], sums + first, n - first);
+                }
+            }
+        }
+        for (; block < blocks; block++) {
+            __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+            __m512i acc2 = _mm512_setzero_si512(), acc3 = _mm512_setzero_si512();
+            const int8_t *w = packed + block * groups * 64;
+            for (int64_t g = 0; g < groups; g++) {
+                const __m512i wv = _mm512_loadu_si512(w + g * 64);
+                acc0 = _mm512_dpbusd_epi32(acc0, broadcast_group(a0, g, k), wv);
+                acc1 = _mm512_dpbusd_epi32(acc1, broadcast_group(a1, g, k), wv);
+                acc2 = _mm512_dpbusd_epi32(acc2, broadcast_group(a2, g, k), wv);
+                acc3 = _mm512_dpbusd_epi32(acc3, broadcast_group(a3, g, k), wv);
+            }
+            const int64_t first = block * 16;
+            store_block(c + (i + 0) * ldc + first, acc0, sums + first, n - first);
+            store_block(c + (i + 1) * ldc + first, acc1, sums + first, n - first);
+            store_block(c + (i + 2) * ldc + first, acc2, sums + first, n - first);
+            store_block(c + (i + 3) * ldc + first, acc3, sums + first, n - first);
+        }
+    }
+    // Remaining rows one at a time, four blocks per pass.
+    for (; i < m; i++) {
+        const int8_t *a0 = a + i * lda;
+        int64_t block = 0;
+        for (; block + 4 <= blocks; block += 4) {
+            __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+            __m512i acc2 = _mm512_setzero_si512(), acc3 = _mm512_setzero_si512();
+            const int8_t *w = packed + block * groups * 64;
+            for (int64_t g = 0; g < groups; g++) {
+                const __m512i x = broadcast_group(a0, g, k);
+                acc0 = _mm512_dpbusd_epi32(acc0, x, _mm512_loadu_si512(w + (0 * groups + g) * 64));
+                acc1 = _mm512_dpbusd_epi32(acc1, x, _mm512_loadu_si512(w + (1 * groups + g) * 64));
+                acc2 = _mm512_dpbusd_epi32(acc2, x, _mm512_loadu_si512(w + (2 * groups + g) * 64));
+                acc3 = _mm512_dpbusd_epi32(acc3, x, _mm512_loadu_si512(w + (3 * groups + g) * 64));
+            }
+            const int64_t first = block * 16;
+            store_block(c + i * ldc + first, acc0, sums + first, n - first);
+            store_block(c + i * ldc + first + 16, acc1, sums + first + 16, n - first - 16);
+            store_block(c + i * ldc + first + 32, acc2, sums + first + 32, n - first - 32);
+            store_block(c + i * ldc + first + 48, acc3, sums + first + 48, n - first - 48);
+        }
+        for (; block < blocks; block++) {
+            __m512i acc = _mm512_setzero_si512();
+            const int8_t *w = packed + block * groups * 64;
+            for (int64_t g = 0; g < groups; g++) {
+                acc = _mm512_dpbusd_epi32(acc, broadcast_group(a0, g, k), _mm512_loadu_si512(w + g * 64));
+            }
+            const int64_t first = block * 16;
+            store_block(c + i * ldc + first, acc, sums + first, n - first);
+        }
+    }
+}
+#endif
+
+void dla_gemm_s8_vnni_packed(int64_t m, int64_t n, int64_t k,
+                             const int8_t *a, int64_t lda,
+                             const int8_t *packed, const int32_t *b_row_sums,
+                             int32_t *c, int64_t ldc) {
+#if defined(__x86_64__)
+    if (m > 0 && n > 0 && dla_vnni_packed_available()) {
+        gemm_vnni_packed(m, n, k, a, lda, packed, b_row_sums, c, ldc);
+    }
+#else
+    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)b_row_sums; (void)c; (void)ldc;
+#endif
+}
+
+// MARK: - im2col
+
+void dla_im2col_s8(int64_t channels, int64_t height, int64_t width,
+                   int64_t kh, int64_t kw, int64_t stride_y, int64_t stride_x,
+                   int64_t pad_top, int64_t pad_left, int64_t dilation_y, int64_t dilation_x,
+                   int64_t out_height, int64_t out_width, int8_t pad_value,
+                   const int8_t *input, int8_t *rows) {
+    const int64_t k = channels * kh * kw;
+    for (int64_t oy = 0; oy < out_height; oy++) {
+        for (int64_t ox = 0; ox < out_width; ox++) {
+            int8_t *row = rows + (oy * out_width + ox) * k;
+            for (int64_t c = 0; c < channels; c++) {
+                const int8_t *plane = input + c * height * width;
+                for (int64_t r = 0; r < kh; r++) {
+                    const int64_t iy = oy * stride_y - pad_top + r * dilation_y;
+                    if (iy < 0 || iy >= height) {
+                        for (int64_t s = 0; s < kw; s++) {
+                            *row++ = pad_value;
+                        }
+                        continue;
+                    }
+                    const int8_t *line = plane + iy * width;
+                    for (int64_t s = 0; s < kw; s++) {
+                        const int64_t ix = ox * stride_x - pad_left + s * dilation_x;
+                        *row++ = (ix >= 0 && ix < width) ? line[ix] : pad_value;
+                    }
+                }
+            }
+        }
+    }
+}
+
 // MARK: - Zero-activation skipping GEMV
 
 /// Plain loops written so the compiler vectorizes the inner `j` loop (int8 -> int32 widening

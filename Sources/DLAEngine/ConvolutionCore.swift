@@ -74,9 +74,14 @@ public enum ConvolutionCore {
             let channels = group * perGroup..<(group + 1) * perGroup
             if k <= Int(DLA_MAX_EXACT_K) {
                 exactProducts(patches: patches, rows: pixels, weights: weights, channels: channels, strategy: chosen, into: &block)
-                for m in 0..<pixels {
-                    for j in 0..<perGroup {
-                        output[(group * perGroup + j) * pixels + m] = truncateExact(block[m * perGroup + j], by: truncation)
+                // [pixel][channel] → [channel][pixel], CACC's truncation on the way.
+                block.withUnsafeBufferPointer { source in
+                    output.withUnsafeMutableBufferPointer { target in
+                        for m in 0..<pixels {
+                            for j in 0..<perGroup {
+                                target[(group * perGroup + j) * pixels + m] = truncateExact(source[m * perGroup + j], by: truncation)
+                            }
+                        }
                     }
                 }
             } else {
@@ -131,18 +136,20 @@ public enum ConvolutionCore {
     }
 
     /// The strategy `int8` picks when none is given, from host measurements (docs/EMULATOR.md):
-    /// one row at a time, skipping zeros wins once half the activations are zero (EIE when the
-    /// weights are sparse too); for batches the dense VNNI GEMM wins unless weights are very sparse.
+    /// one row at a time, skipping zero activations wins once half of them are zero (EIE's
+    /// scattered updates only pay off for very sparse weights); for batches the dense VNNI GEMM
+    /// wins unless weights are very sparse.
     public static func automaticStrategy(weights: Int8ConvolutionWeights, activations: [Int8], rows: Int, groups: Int) -> ConvolutionStrategy {
         guard groups == 1, weights.reductionLength <= Int(DLA_MAX_EXACT_K) else {
             return .dense
         }
+        let verySparseWeights = weights.density <= 0.05
         if rows == 1 {
             let zeros = activations.reduce(0) { $1 == 0 ? $0 + 1 : $0 }
-            guard zeros * 2 >= activations.count else { return .dense }
-            return weights.density <= 0.25 ? .sparseWeightsAndActivations : .skipZeroActivations
+            guard zeros * 2 >= activations.count else { return verySparseWeights ? .sparseWeights : .dense }
+            return verySparseWeights ? .sparseWeightsAndActivations : .skipZeroActivations
         }
-        return weights.density <= 0.15 ? .sparseWeights : .dense
+        return verySparseWeights ? .sparseWeights : .dense
     }
 
     // MARK: FP16 / FP8
@@ -245,28 +252,12 @@ public enum ConvolutionCore {
         input: Tensor<Int8>, parameters p: ConvolutionParameters, geometry g: ConvolutionParameters.Geometry,
         group: Int, paddingValue: Int8, into patches: inout [Int8]
     ) {
-        let h = p.inputHeight, w = p.inputWidth, kh = p.kernelHeight, kw = p.kernelWidth
-        let k = g.reductionLength
         input.scalars.withUnsafeBufferPointer { x in
-            patches.withUnsafeMutableBufferPointer { out in
-                for oy in 0..<g.outputHeight {
-                    for ox in 0..<g.outputWidth {
-                        let row = (oy * g.outputWidth + ox) * k
-                        var column = 0
-                        for ci in 0..<g.channelsPerGroup {
-                            let plane = (group * g.channelsPerGroup + ci) * h * w
-                            for r in 0..<kh {
-                                let iy = oy * p.strideY - p.padTop + r * p.dilationY
-                                for s in 0..<kw {
-                                    let ix = ox * p.strideX - p.padLeft + s * p.dilationX
-                                    out[row + column] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[plane + iy * w + ix] : paddingValue
-                                    column += 1
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            dla_im2col_s8(Int64(g.channelsPerGroup), Int64(p.inputHeight), Int64(p.inputWidth),
+                          Int64(p.kernelHeight), Int64(p.kernelWidth), Int64(p.strideY), Int64(p.strideX),
+                          Int64(p.padTop), Int64(p.padLeft), Int64(p.dilationY), Int64(p.dilationX),
+                          Int64(g.outputHeight), Int64(g.outputWidth), paddingValue,
+                          x.baseAddress! + group * g.channelsPerGroup * p.inputHeight * p.inputWidth, &patches)
         }
     }
 
@@ -284,6 +275,17 @@ public enum ConvolutionCore {
                 let a = aBuffer.baseAddress!, c = cBuffer.baseAddress!
                 switch strategy {
                 case .reference, .dense:
+                    if dla_vnni_packed_available() != 0 && !weights.vnniPacked.isEmpty && first % 16 == 0 {
+                        let groupsOfFour = (k + 3) / 4
+                        weights.vnniPacked.withUnsafeBufferPointer { packed in
+                            weights.rowSums.withUnsafeBufferPointer { sums in
+                                dla_gemm_s8_vnni_packed(Int64(m), Int64(n), Int64(k), a, Int64(k),
+                                                        packed.baseAddress! + (first / 16) * groupsOfFour * 64,
+                                                        sums.baseAddress! + first, c, Int64(n))
+                            }
+                        }
+                        return
+                    }
                     weights.values.withUnsafeBufferPointer { b in
                         weights.rowSums.withUnsafeBufferPointer { sums in
                             dla_gemm_s8s8s32(Int64(m), Int64(n), Int64(k), a, Int64(k), b.baseAddress! + first * k, Int64(k),

@@ -1,3 +1,5 @@
+import CDLAKernels
+
 /// INT8 weights of one convolution or fully connected layer in execution form.
 ///
 /// Loading decodes storage (dense, sparse, codebook) into this form once; every strategy reads the
@@ -23,6 +25,8 @@ public struct Int8ConvolutionWeights: Sendable {
     let columnStart: [Int64]
     let columnRow: [Int32]
     let columnValues: [Int8]
+    /// The VNNI broadcast kernel's layout (`dla_vnni_pack`); empty on CPUs without AVX-512 VNNI.
+    let vnniPacked: [Int8]
 
     /// Fraction of weights that are nonzero.
     public var density: Double {
@@ -86,5 +90,12 @@ public struct Int8ConvolutionWeights: Sendable {
         self.columnStart = columnCounts
         self.columnRow = columnRow
         self.columnValues = columnValues
+        if HostKernels.best == .avx512VNNI {
+            var packed = [Int8](repeating: 0, count: Int(dla_vnni_packed_size(Int64(n), Int64(k))))
+            dla_vnni_pack(Int64(n), Int64(k), values, Int64(k), &packed)
+            self.vnniPacked = packed
+        } else {
+            self.vnniPacked = []
+        }
     }
 }

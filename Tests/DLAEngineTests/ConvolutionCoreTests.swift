@@ -69,6 +69,9 @@ import Testing
             }
         }
         #expect(ConvolutionCore.automaticStrategy(weights: weights, activations: input.scalars, rows: batch, groups: 1)
+            == (batch == 1 ? .skipZeroActivations : .dense))
+        let verySparse = try Int8ConvolutionWeights(outputChannels: 300, reductionLength: 784, values: random.int8s(300 * 784, zeros: 0.97))
+        #expect(ConvolutionCore.automaticStrategy(weights: verySparse, activations: input.scalars, rows: batch, groups: 1)
             == (batch == 1 ? .sparseWeightsAndActivations : .sparseWeights))
     }
 

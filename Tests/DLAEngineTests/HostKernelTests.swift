@@ -34,6 +34,29 @@ import Testing
         }
     }
 
+    /// The packed broadcast kernel (AVX-512 VNNI only) against the same sums, with row and
+    /// channel counts off the 4-row / 16-channel / 4-byte blocking.
+    @Test(arguments: [(1, 1, 1), (1, 300, 784), (3, 17, 63), (4, 64, 64), (5, 70, 65), (9, 100, 3), (8, 33, 577)])
+    func packedVNNIGEMMMatchesReference(shape: (Int, Int, Int)) throws {
+        guard HostKernels.best == .avx512VNNI else { return }
+        let (m, n, k) = shape
+        var random = TestRandom(seed: UInt64(m * 7 + n * 131 + k))
+        let a = random.int8s(m * k, zeros: 0.2)
+        let b = random.int8s(n * k, zeros: 0.2)
+        var sums = [Int32](repeating: 0, count: n)
+        dla_s8_row_sums(Int64(n), Int64(k), b, Int64(k), &sums)
+        var packed = [Int8](repeating: 0, count: Int(dla_vnni_packed_size(Int64(n), Int64(k))))
+        dla_vnni_pack(Int64(n), Int64(k), b, Int64(k), &packed)
+        defer { HostKernels.force(nil) }
+        HostKernels.force(.avx512VNNI)
+        #expect(dla_vnni_packed_available() != 0)
+        var c = [Int32](repeating: -1, count: m * n)
+        dla_gemm_s8_vnni_packed(Int64(m), Int64(n), Int64(k), a, Int64(k), packed, sums, &c, Int64(n))
+        #expect(c == referenceGEMM(m: m, n: n, k: k, a: a, b: b))
+        HostKernels.force(.avx2)
+        #expect(dla_vnni_packed_available() == 0)
+    }
+
     /// All −128: the largest products; the VNNI path's +128 shift wraps int32 lanes here and must
     /// still come out exact.
     @Test func extremeValuesStayExactAtTheReductionLimit() {

@@ -45,6 +45,31 @@ void dla_gemm_s8s8s32(int64_t m, int64_t n, int64_t k,
                       const int8_t *b, int64_t ldb, const int32_t *b_row_sums,
                       int32_t *c, int64_t ldc);
 
+/// Weights packed for the VNNI broadcast kernel: blocks of 16 output channels, each holding for
+/// every group of 4 reduction steps 16 × 4 bytes (channel-major within the group), K padded to a
+/// multiple of 4 and N to a multiple of 16 with zero weights. Size in bytes:
+int64_t dla_vnni_packed_size(int64_t n, int64_t k);
+/// Packs the N x K matrix `b` (K-contiguous rows) into `packed` (dla_vnni_packed_size bytes).
+void dla_vnni_pack(int64_t n, int64_t k, const int8_t *b, int64_t ldb, int8_t *packed);
+/// Whether dla_gemm_s8_vnni_packed can run now (the active path is AVX-512 VNNI).
+int dla_vnni_packed_available(void);
+/// Dense GEMM on packed weights: each 4-byte group of an activation row (shifted +128) is
+/// broadcast and multiplied into 16 output channels at once with vpdpbusd, no horizontal sums.
+/// Same contract and result as dla_gemm_s8s8s32; callable only when dla_vnni_packed_available().
+void dla_gemm_s8_vnni_packed(int64_t m, int64_t n, int64_t k,
+                             const int8_t *a, int64_t lda,
+                             const int8_t *packed, const int32_t *b_row_sums,
+                             int32_t *c, int64_t ldc);
+
+/// im2col for one convolution group: for every output pixel (oy, ox) a row of
+/// `channels × kh × kw` bytes in (c, r, s) order, taps outside the input holding `pad_value`.
+/// `input` points at the group's first channel plane (`height × width` bytes each).
+void dla_im2col_s8(int64_t channels, int64_t height, int64_t width,
+                   int64_t kh, int64_t kw, int64_t stride_y, int64_t stride_x,
+                   int64_t pad_top, int64_t pad_left, int64_t dilation_y, int64_t dilation_x,
+                   int64_t out_height, int64_t out_width, int8_t pad_value,
+                   const int8_t *input, int8_t *rows);
+
 /// Zero-activation skipping GEMV (SCNN-style on the input side): gathers the nonzero entries of `a`
 /// once, then accumulates only those rows of the transposed weights `bt` (K x N, row k holds the N
 /// weights that multiply a[k]). out[n] = sum_k a[k] * bt[k*ldbt + n]. `scratch_index` holds k int32.
