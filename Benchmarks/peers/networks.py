@@ -163,8 +163,8 @@ def magnitude_masks(layers, sparsity):
         if "weight" in layer:
             magnitudes = np.abs(layer["weight"]).ravel()
             pruned = int(round(sparsity * magnitudes.size))
-            threshold_index = np.argsort(magnitudes, kind="stable")[:pruned]
+            smallest = np.argsort(magnitudes, kind="stable")[:pruned]
             mask = np.ones(magnitudes.size, np.float32)
-            mask[threshold_index] = 0.0
+            mask[smallest] = 0.0
             masks[i] = mask.reshape(layer["weight"].shape)
     return masks

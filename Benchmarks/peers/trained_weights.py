@@ -57,7 +57,8 @@ def load_or_train(name, work_dir, mnist, log=print):
     masks = None
     if "start_from" in recipe:
         layers, _ = load_or_train(recipe["start_from"], work_dir, mnist, log)
-        layers = [dict(layer) for layer in layers]
+        layers = [{key: value.copy() if isinstance(value, np.ndarray) else value for key, value in layer.items()}
+                  for layer in layers]
         masks = networks.magnitude_masks(layers, recipe["sparsity"])
         for i, mask in masks.items():
             layers[i]["weight"] = layers[i]["weight"] * mask
