@@ -182,11 +182,12 @@ public enum DLAFile {
             try validate(tensor, context: context)
             let encoder = DLATensorEncoder(tensor)
             let encoding = tensor.encoding ?? encoder.smallest().encoding
-            if let reason = encoder.inapplicability(of: encoding) {
-                throw DLAFormatError(.invalidModel, section: "model", context: context, reason)
+            do {
+                payloads.append(try encoder.encode(encoding))
+            } catch {
+                throw error.within(context)
             }
             encodings.append(encoding)
-            payloads.append(encoder.encode(encoding))
         }
         var directory = ByteWriter()
         directory.count32(tensors.count)
@@ -224,7 +225,7 @@ public enum DLAFile {
                 for tensor in tensors {
                     writer.u8(tensor.values.dataType.rawValue)
                     writer.u8(UInt8(truncatingIfNeeded: tensor.shape.count))
-                    for dimension in tensor.shape { writer.u64(UInt64(dimension)) }
+                    for dimension in tensor.shape { writer.u64(UInt64(truncatingIfNeeded: dimension)) }
                     let data = tensor.values.littleEndianBytes
                     writer.u64(UInt64(data.count))
                     writer.raw(data)

@@ -77,8 +77,11 @@ public struct DLATensorEncoder: Sendable {
         return nil
     }
 
-    /// The payload bytes of `encoding` (which must be applicable, see `inapplicability`).
-    public func encode(_ encoding: DLATensorEncoding) -> [UInt8] {
+    /// The payload bytes of `encoding`; throws if the encoding cannot represent the tensor.
+    public func encode(_ encoding: DLATensorEncoding) throws(DLAFormatError) -> [UInt8] {
+        if let reason = inapplicability(of: encoding) {
+            throw DLAFormatError(.invalidModel, section: "model", reason)
+        }
         if encoding == .dense { return DLATensorValues(codes: codes, dataType: dataType).littleEndianBytes }
         var writer = ByteWriter()
         let entries: (gaps: [UInt8], values: [UInt32])
@@ -91,7 +94,7 @@ public struct DLATensorEncoder: Sendable {
         let valueStream: [UInt8]
         if let bits = encoding.codebookBits {
             let centroids = Array(Set(entries.values)).sorted()
-            writer.u16(UInt16(centroids.count))
+            writer.u16(UInt16(truncatingIfNeeded: centroids.count))
             writer.raw(DLATensorValues(codes: centroids, dataType: dataType).littleEndianBytes)
             var indexOf: [UInt32: UInt32] = [:]
             for (index, centroid) in centroids.enumerated() { indexOf[centroid] = UInt32(index) }

@@ -129,3 +129,11 @@ extension DLATensorValues: Equatable {
         }
     }
 }
+
+extension DLATensorValues: Hashable {
+    /// Hashes type and size only; equal values always hash equally, which is all Hashable needs.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(dataType)
+        hasher.combine(count)
+    }
+}

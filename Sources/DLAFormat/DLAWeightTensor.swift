@@ -19,10 +19,3 @@ public struct DLAWeightTensor: Sendable, Hashable {
 
     public var dataType: DLADataType { values.dataType }
 }
-
-extension DLATensorValues: Hashable {
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(dataType)
-        hasher.combine(count)
-    }
-}

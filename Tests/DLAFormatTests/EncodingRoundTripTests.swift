@@ -117,7 +117,7 @@ import Testing
             let tensor = Self.tensor(dataType, quantization: quantization, seed: 5)
             let encoder = DLATensorEncoder(tensor)
             for candidate in encoder.candidates() {
-                let payload = encoder.encode(candidate.encoding)
+                let payload = try encoder.encode(candidate.encoding)
                 #expect(payload.count == candidate.storedBytes, "\(dataType) \(candidate.encoding)")
                 let decoded = try TensorPayloadDecoder(
                     bytes: payload, payload: 0..<payload.count, dataType: dataType, elementCount: tensor.values.count,
