@@ -14,7 +14,22 @@ public struct ActivationQuantization: Sendable, Hashable {
 /// An activation tensor of a compiled graph: its per-sample shape (without the batch) and type.
 public struct ActivationSpec: Sendable, Hashable {
     public enum ElementType: String, Sendable, Hashable {
-        case int8, int32, float32
+        case int8, int32, float32, float16, fp8e4m3, fp8e5m2
+
+        /// Floating-point types; at run time their values live in FP32 tensors, each value exactly
+        /// representable in the type (rounded on write by `round`).
+        public var isFloatingPoint: Bool { self != .int8 && self != .int32 }
+
+        /// The nearest value the type stores (round to nearest even; FP8 saturates, as ONNX
+        /// `saturate=1` does).
+        public func round(_ x: Float) -> Float {
+            switch self {
+            case .float16: FP16.decode(FP16.encode(x))
+            case .fp8e4m3: FP8.decode(FP8.encode(x, as: .e4m3fn, overflow: .saturate), .e4m3fn)
+            case .fp8e5m2: FP8.decode(FP8.encode(x, as: .e5m2, overflow: .saturate), .e5m2)
+            case .int8, .int32, .float32: x
+            }
+        }
     }
 
     public var name: String
@@ -59,12 +74,59 @@ public struct SDPLayer: Sendable {
     }
 }
 
+/// SDP on the FP16/FP8 pipeline, in FP32: per-channel bias and scale (the compiler folds the
+/// weights' scales in here), an optional element-wise operand, an activation, then the output
+/// multiplier and rounding to the output type. Sigmoid and tanh are evaluated exactly in FP32:
+/// NVDLA's FP16 LUT arithmetic is not emulated.
+public struct FloatSDPLayer: Sendable {
+    public enum Activation: Sendable {
+        case none, relu, sigmoid, tanh
+        case clip(lower: Float, upper: Float)
+        case prelu([Float])
+
+        var usesLookupTable: Bool {
+            switch self {
+            case .sigmoid, .tanh: true
+            default: false
+            }
+        }
+    }
+
+    public var bias: [Float]?
+    public var scale: [Float]?
+    public var elementwise: (operation: SDPLayer.ElementwiseOperation, operandScale: Float)?
+    public var activation: Activation
+    public var outputScale: Float
+    public var outputType: ActivationSpec.ElementType
+
+    /// An integer stage list with the same stage kinds, for the cost model (which counts stage
+    /// kinds and operand bytes, not values).
+    func costEquivalent(elements: Int) throws(EngineError) -> SDPParameters {
+        var stages: [SDPStage] = []
+        if bias != nil { stages.append(.add(.constant(0))) }
+        if scale != nil { stages.append(.multiply(.constant(1), shift: 0)) }
+        if elementwise != nil { stages.append(.add(.elementwise(try Tensor(shape: [elements], repeating: 0)))) }
+        switch activation {
+        case .none: break
+        case .relu, .clip: stages.append(.relu)
+        case .prelu: stages.append(.prelu(slope: .constant(1), shift: 0))
+        case .sigmoid, .tanh: stages.append(.lookup(try LookupTable.activation({ $0 }, inputFractionBits: 8, outputScale: 1)))
+        }
+        return SDPParameters(stages: stages, converter: .identity)
+    }
+}
+
 /// One operation in the engine's typed form, built once from the file's generic attributes.
 public enum EngineOperationKind: Sendable {
     case convolution(ConvolutionParameters, Int8ConvolutionWeights, paddingValue: Int8, truncation: Int)
     case fullyConnected(Int8ConvolutionWeights, truncation: Int)
     case sdp(SDPLayer)
     case pool(PDPParameters)
+    /// FP16/FP8 convolution on decoded values; `precision` is the weights' type.
+    case floatConvolution(ConvolutionParameters, Tensor<Float>, Precision)
+    case floatFullyConnected(Tensor<Float>, Precision)
+    case floatSDP(FloatSDPLayer)
+    case floatPool(PDPParameters)
     case localResponseNormalization(CDPParameters)
     case transpose(permutation: [Int])
     case contract(strideY: Int, strideX: Int)
@@ -103,7 +165,12 @@ public struct EngineOperation: Sendable {
                 + (layer.before + layer.after).compactMap { stage -> (HardwareProfile.Capabilities, String)? in
                     if case .lookup = stage { (.sdpLookupTable, "LUT activation (SDP_LUT)") } else { nil }
                 }
-        case .pool: [(.pdp, "pooling (PDP)")]
+        case .pool, .floatPool: [(.pdp, "pooling (PDP)")]
+        case .floatConvolution(_, _, let precision), .floatFullyConnected(_, let precision):
+            precision == .fp16 ? [(.fp16, "FP16 convolution")] : [(.fp8, "FP8 convolution (our extension)")]
+        case .floatSDP(let layer):
+            (layer.elementwise == nil ? [] : [(.sdpElementwise, "element-wise operand (SDP_EW)")])
+                + (layer.activation.usesLookupTable ? [(.sdpLookupTable, "LUT activation (SDP_LUT)")] : [])
         case .localResponseNormalization: [(.cdp, "local response normalization (CDP)")]
         case .transpose, .contract: [(.rubik, "reshape engine (RUBIK)")]
         case .concatenate, .slice: [(.bdma, "bridge DMA (BDMA)")]

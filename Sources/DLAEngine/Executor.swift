@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import DLANumerics
 import Dispatch
 import Synchronization
@@ -107,6 +114,8 @@ public struct Executor: Sendable {
             case (.int8, .float32(let real)):
                 let q = spec.quantization ?? ActivationQuantization(scale: 1, zeroPoint: 0)
                 prepared.append(.int8(try CPUFallback.quantize(real, scale: q.scale, zeroPoint: q.zeroPoint)))
+            case (.float16, .float32(let real)), (.fp8e4m3, .float32(let real)), (.fp8e5m2, .float32(let real)):
+                prepared.append(try quantizeIfNeeded(real, spec))
             default:
                 throw .invalidParameter(name: "input '\(spec.name)' type", expected: spec.elementType.rawValue, found: value.typeName)
             }
@@ -187,6 +196,33 @@ public struct Executor: Sendable {
             let matrix = try input.reshaped([batch, input.count / max(batch, 1)])
             let result = try ConvolutionCore.int8FullyConnected(input: matrix, weights: weights, truncation: truncation, strategy: strategy)
             return (.int32(result.accumulators), result.strategy, Self.density(input.scalars))
+        case .floatConvolution(let parameters, let weights, _):
+            let input = try floats(operands[0], operation)
+            let out = try perSampleFloat(input, outputSpec) { image throws(EngineError) in
+                try ConvolutionCore.float(input: image, weights: weights, parameters: parameters, atomicC: profile.atomicC)
+            }
+            return (.float32(out), nil, Self.density(input.scalars))
+        case .floatFullyConnected(let weights, _):
+            let input = try floats(operands[0], operation)
+            let features = weights.shape[1]
+            let parameters = ConvolutionParameters.fullyConnected(inputFeatures: features, outputFeatures: weights.shape[0])
+            let kernel = try weights.reshaped([weights.shape[0], features, 1, 1])
+            let flat = try input.reshaped([input.shape[0], features, 1, 1])
+            let out = try perSampleFloat(flat, outputSpec) { image throws(EngineError) in
+                try ConvolutionCore.float(input: image, weights: kernel, parameters: parameters, atomicC: profile.atomicC).reshaped([weights.shape[0]])
+            }
+            return (.float32(out), nil, Self.density(input.scalars))
+        case .floatSDP(let layer):
+            let input = try floats(operands[0], operation)
+            let operand = operands.count > 1 ? try floats(operands[1], operation) : nil
+            return (.float32(try Self.floatSDP(layer, input, operand: operand)), nil, nil)
+        case .floatPool(let p):
+            let input = try floats(operands[0], operation)
+            let out = try perSampleFloat(input, outputSpec) { image throws(EngineError) in
+                let pooled = try PDP.runFloat(image, p, profile: profile)
+                return try Tensor(shape: pooled.shape, scalars: pooled.scalars.map(outputSpec.elementType.round))
+            }
+            return (.float32(out), nil, nil)
         case .sdp(let layer):
             let input = try int32Values(operands[0])
             var operand: Tensor<Int32>?
@@ -209,7 +245,7 @@ public struct Executor: Sendable {
             let input = try int8(operands[0], operation)
             return (.int8(try perSample(input, outputSpec) { image throws(EngineError) in try CDP.run(image, p, profile: profile) }), nil, nil)
         case .transpose(let permutation):
-            return (try mapTensor(operands[0]) { t throws(EngineError) in try Rubik.transpose(t, permutation: permutation, profile: profile) }, nil, nil)
+            return (try operands[0].transformed(Transpose(permutation: permutation, profile: profile)), nil, nil)
         case .contract(let strideY, let strideX):
             let input = try int8(operands[0], operation)
             return (.int8(try perSample(input, outputSpec) { image throws(EngineError) in
@@ -219,10 +255,9 @@ public struct Executor: Sendable {
             let parts = try operands.map { value throws(EngineError) in try int8(value, operation) }
             return (.int8(try BDMA.concatenate(parts, axis: axis, profile: profile)), nil, nil)
         case .slice(let axis, let range):
-            return (try mapTensor(operands[0]) { t throws(EngineError) in try BDMA.slice(t, axis: axis, range: range, profile: profile) }, nil, nil)
+            return (try operands[0].transformed(Slice(axis: axis, range: range, profile: profile)), nil, nil)
         case .reshape:
-            let shape = [operands[0].shape[0]] + outputSpec.sampleShape
-            return (try mapTensor(operands[0]) { t throws(EngineError) in try t.reshaped(shape) }, nil, nil)
+            return (try operands[0].transformed(Reshape(shape: [operands[0].shape[0]] + outputSpec.sampleShape)), nil, nil)
         case .softmax:
             let real = try self.real(operands[0], model.tensors[operation.inputs[0]])
             let probabilities = try CPUFallback.softmax(real)
@@ -254,7 +289,9 @@ public struct Executor: Sendable {
     private func real(_ value: EngineValue, _ spec: ActivationSpec) throws(EngineError) -> Tensor<Float> {
         let q = spec.quantization ?? ActivationQuantization(scale: 1, zeroPoint: 0)
         switch value {
-        case .float32(let t): return t
+        case .float32(let t):
+            // FP16/FP8 tensors store `real / scale`; FP32 tensors hold real values.
+            return spec.elementType == .float32 || q.scale == 1 ? t : try Tensor(shape: t.shape, scalars: t.scalars.map { $0 * q.scale })
         case .int8(let t): return try CPUFallback.dequantize(t, scale: q.scale, zeroPoint: q.zeroPoint)
         case .int32(let t):
             return try Tensor(shape: t.shape, scalars: t.scalars.map { AffineQuantization.dequantize($0, scale: q.scale, zeroPoint: q.zeroPoint) })
@@ -267,9 +304,65 @@ public struct Executor: Sendable {
         case .int8:
             let q = spec.quantization ?? ActivationQuantization(scale: 1, zeroPoint: 0)
             return .int8(try CPUFallback.quantize(real, scale: q.scale, zeroPoint: q.zeroPoint))
+        case .float16, .fp8e4m3, .fp8e5m2:
+            let scale = spec.quantization?.scale ?? 1
+            return .float32(try Tensor(shape: real.shape, scalars: real.scalars.map { spec.elementType.round($0 / scale) }))
         case .int32:
-            throw .invalidParameter(name: "CPU fallback output '\(spec.name)'", expected: "float32 or int8", found: "int32")
+            throw .invalidParameter(name: "CPU fallback output '\(spec.name)'", expected: "a float type or int8", found: "int32")
         }
+    }
+
+    private func floats(_ value: EngineValue, _ operation: EngineOperation) throws(EngineError) -> Tensor<Float> {
+        guard case .float32(let tensor) = value else {
+            throw .invalidParameter(name: "operation '\(operation.name)' input type", expected: "a floating type", found: value.typeName)
+        }
+        return tensor
+    }
+
+    private func perSampleFloat(_ input: Tensor<Float>, _ outputSpec: ActivationSpec,
+                                _ body: (Tensor<Float>) throws(EngineError) -> Tensor<Float>) throws(EngineError) -> Tensor<Float> {
+        let batch = input.shape[0]
+        let sample = input.count / max(batch, 1)
+        var scalars: [Float] = []
+        for row in 0..<batch {
+            let image = try Tensor(shape: Array(input.shape.dropFirst()), scalars: Array(input.scalars[(row * sample)..<((row + 1) * sample)]))
+            let result = try body(image)
+            guard result.shape == outputSpec.sampleShape else {
+                throw .shapeMismatch(what: "output '\(outputSpec.name)'", expected: outputSpec.sampleShape, found: result.shape)
+            }
+            scalars.append(contentsOf: result.scalars)
+        }
+        return try Tensor(shape: [batch] + outputSpec.sampleShape, scalars: scalars)
+    }
+
+    /// The FP32 SDP pipeline on a `[batch, C, ...]` tensor (see `FloatSDPLayer`).
+    static func floatSDP(_ layer: FloatSDPLayer, _ input: Tensor<Float>, operand: Tensor<Float>?) throws(EngineError) -> Tensor<Float> {
+        let channels = input.shape.count > 1 ? input.shape[1] : 1
+        let inner = input.shape.dropFirst(2).reduce(1, *)
+        if let operand, operand.shape != input.shape {
+            throw .shapeMismatch(what: "SDP element-wise operand", expected: input.shape, found: operand.shape)
+        }
+        var out = input.scalars
+        for i in out.indices {
+            let c = (i / inner) % channels
+            var x = out[i]
+            if let bias = layer.bias { x += bias[c] }
+            if let scale = layer.scale { x *= scale[c] }
+            if let (operation, operandScale) = layer.elementwise, let operand {
+                let y = operand.scalars[i] * operandScale
+                x = operation == .add ? x + y : max(x, y)
+            }
+            switch layer.activation {
+            case .none: break
+            case .relu: x = max(x, 0)
+            case .clip(let lower, let upper): x = min(max(x, lower), upper)
+            case .prelu(let slopes): if x < 0 { x *= slopes[c] }
+            case .sigmoid: x = 1 / (1 + expf(-x))
+            case .tanh: x = tanhf(x)
+            }
+            out[i] = layer.outputType.round(x * layer.outputScale)
+        }
+        return try Tensor(shape: input.shape, scalars: out)
     }
 
     private func perSample(_ input: Tensor<Int8>, _ outputSpec: ActivationSpec, _ body: (Tensor<Int8>) throws(EngineError) -> Tensor<Int8>) throws(EngineError) -> Tensor<Int8> {
@@ -287,18 +380,11 @@ public struct Executor: Sendable {
         return try Tensor(shape: [batch] + outputSpec.sampleShape, scalars: scalars)
     }
 
-    private func mapTensor(_ value: EngineValue, _ body: (Tensor<Int8>) throws(EngineError) -> Tensor<Int8>) throws(EngineError) -> EngineValue {
-        guard case .int8(let t) = value else {
-            throw .invalidParameter(name: "data movement input type", expected: "int8", found: value.typeName)
-        }
-        return .int8(try body(t))
-    }
-
     static func nanoseconds(_ duration: Duration) -> UInt64 {
         UInt64(max(0, duration.components.seconds)) * 1_000_000_000 + UInt64(max(0, duration.components.attoseconds) / 1_000_000_000)
     }
 
-    static func density(_ values: [Int8]) -> Double {
+    static func density<T: Numeric>(_ values: [T]) -> Double {
         values.isEmpty ? 1 : Double(values.reduce(0) { $1 != 0 ? $0 + 1 : $0 }) / Double(values.count)
     }
 
@@ -347,8 +433,19 @@ public struct Executor: Sendable {
             let fused = producer?.unit == .convolution
             return try model.sdp(layer.parameters(operand: operand), elements: outputElements,
                                  channels: output.sampleShape.first ?? 1, fused: fused)
-        case .pool(let p):
+        case .pool(let p), .floatPool(let p):
             return try model.pdp(p, channels: input.sampleShape[0] * batch, height: input.sampleShape[1], width: input.sampleShape[2])
+        case .floatConvolution(let p, let weights, let precision):
+            return try model.convolution(p, precision: precision, batch: batch, weightDensity: Self.density(weights.scalars),
+                                         activationDensity: activationDensity)
+        case .floatFullyConnected(let weights, let precision):
+            let p = ConvolutionParameters.fullyConnected(inputFeatures: weights.shape[1], outputFeatures: weights.shape[0])
+            return try model.convolution(p, precision: precision, batch: batch, weightDensity: Self.density(weights.scalars),
+                                         activationDensity: activationDensity)
+        case .floatSDP(let layer):
+            let producer = self.model.operations.first { $0.outputs.contains(operation.inputs[0]) }
+            return try model.sdp(try layer.costEquivalent(elements: outputElements), elements: outputElements,
+                                 channels: output.sampleShape.first ?? 1, fused: producer?.unit == .convolution)
         case .localResponseNormalization(let p):
             return try model.cdp(p, elements: inputElements)
         case .transpose, .contract:
@@ -381,5 +478,44 @@ private final class SliceResults: Sendable {
         let (results, failure) = state.withLock { ($0.results, $0.failure) }
         if let failure { throw failure }
         return results.compactMap { $0 }
+    }
+}
+
+/// A shape transformation that works on tensors of any element type.
+protocol TensorTransform {
+    func callAsFunction<T: Sendable>(_ tensor: Tensor<T>) throws(EngineError) -> Tensor<T>
+}
+
+struct Transpose: TensorTransform {
+    let permutation: [Int]
+    let profile: HardwareProfile
+    func callAsFunction<T: Sendable>(_ tensor: Tensor<T>) throws(EngineError) -> Tensor<T> {
+        try Rubik.transpose(tensor, permutation: permutation, profile: profile)
+    }
+}
+
+struct Slice: TensorTransform {
+    let axis: Int
+    let range: Range<Int>
+    let profile: HardwareProfile
+    func callAsFunction<T: Sendable>(_ tensor: Tensor<T>) throws(EngineError) -> Tensor<T> {
+        try BDMA.slice(tensor, axis: axis, range: range, profile: profile)
+    }
+}
+
+struct Reshape: TensorTransform {
+    let shape: [Int]
+    func callAsFunction<T: Sendable>(_ tensor: Tensor<T>) throws(EngineError) -> Tensor<T> {
+        try tensor.reshaped(shape)
+    }
+}
+
+extension EngineValue {
+    func transformed(_ transform: some TensorTransform) throws(EngineError) -> EngineValue {
+        switch self {
+        case .int8(let t): .int8(try transform(t))
+        case .int32(let t): .int32(try transform(t))
+        case .float32(let t): .float32(try transform(t))
+        }
     }
 }

@@ -52,8 +52,11 @@ public enum ModelAdapter {
         case .int8: type = .int8
         case .int32: type = .int32
         case .float32: type = .float32
-        default:
-            throw .unsupported(unit: "executor", capability: "\(spec.dataType) activations (tensor '\(spec.name)'; INT8 graphs with FP32 fallback only)", profile: "any")
+        case .float16: type = .float16
+        case .fp8e4m3: type = .fp8e4m3
+        case .fp8e5m2: type = .fp8e5m2
+        case .uint8:
+            throw .unsupported(unit: "executor", capability: "uint8 activations (tensor '\(spec.name)'; shift them to int8 with zero point − 128)", profile: "any")
         }
         let quantization: ActivationQuantization?
         switch spec.quantization {
@@ -91,12 +94,12 @@ public enum ModelAdapter {
         switch (op.unit, op.type) {
         case (.convolution, "conv"):
             let input = try tensor(0, "input")
-            guard input.sampleShape.count == 3, input.elementType == .int8 else {
-                throw .shapeMismatch(what: "operation '\(op.name)' input (int8 [C, H, W])", expected: [-1, -1, -1], found: input.sampleShape)
+            guard input.sampleShape.count == 3, input.elementType != .int32, input.elementType != .float32 else {
+                throw .shapeMismatch(what: "operation '\(op.name)' input (int8, fp16 or fp8 [C, H, W])", expected: [-1, -1, -1], found: input.sampleShape)
             }
-            let weight = try r.int8Weight("weight")
-            guard weight.shape.count == 4 else {
-                throw .shapeMismatch(what: "operation '\(op.name)' weight [K, C/groups, R, S]", expected: [-1, -1, -1, -1], found: weight.shape)
+            let weightShape = try r.weightShape("weight")
+            guard weightShape.count == 4 else {
+                throw .shapeMismatch(what: "operation '\(op.name)' weight [K, C/groups, R, S]", expected: [-1, -1, -1, -1], found: weightShape)
             }
             let stride = try r.ints("stride", count: 2, default: [1, 1])
             let padding = try r.ints("padding", count: 4, default: [0, 0, 0, 0])
@@ -104,26 +107,40 @@ public enum ModelAdapter {
             let groups = try r.int("groups", default: 1)
             let parameters = ConvolutionParameters(
                 inputChannels: input.sampleShape[0], inputHeight: input.sampleShape[1], inputWidth: input.sampleShape[2],
-                outputChannels: weight.shape[0], kernelHeight: weight.shape[2], kernelWidth: weight.shape[3],
+                outputChannels: weightShape[0], kernelHeight: weightShape[2], kernelWidth: weightShape[3],
                 strideY: stride[0], strideX: stride[1], padTop: padding[0], padBottom: padding[1], padLeft: padding[2], padRight: padding[3],
                 dilationY: dilation[0], dilationX: dilation[1], groups: groups)
             let geometry = try parameters.validated()
-            guard weight.shape[1] == geometry.channelsPerGroup else {
-                throw .shapeMismatch(what: "operation '\(op.name)' weight", expected: [weight.shape[0], geometry.channelsPerGroup, weight.shape[2], weight.shape[3]], found: weight.shape)
+            guard weightShape[1] == geometry.channelsPerGroup else {
+                throw .shapeMismatch(what: "operation '\(op.name)' weight", expected: [weightShape[0], geometry.channelsPerGroup, weightShape[2], weightShape[3]], found: weightShape)
+            }
+            if input.elementType.isFloatingPoint {
+                let decoded = try r.floatWeight("weight")
+                try expectOutput(try output(), shape: [parameters.outputChannels, geometry.outputHeight, geometry.outputWidth], type: .float32)
+                return make(.convolution, .floatConvolution(parameters, try Tensor(shape: decoded.shape, scalars: decoded.values), decoded.precision))
             }
             let pad = try r.int("pad_value", default: Int(input.quantization?.zeroPoint ?? 0))
             try EngineError.require("operation '\(op.name)' pad_value", pad, in: -128...127)
-            let weights = try Int8ConvolutionWeights(outputChannels: weight.shape[0], reductionLength: geometry.reductionLength, values: weight.values)
+            let weights = try Int8ConvolutionWeights(outputChannels: weightShape[0], reductionLength: geometry.reductionLength,
+                                                     values: try r.int8Weight("weight").values)
             try expectOutput(try output(), shape: [parameters.outputChannels, geometry.outputHeight, geometry.outputWidth], type: .int32)
             return make(.convolution, .convolution(parameters, weights, paddingValue: Int8(pad), truncation: try r.int("truncate", default: 0)))
 
         case (.convolution, "fc"):
             let input = try tensor(0, "input")
-            guard input.elementType == .int8 else {
-                throw .invalidParameter(name: "operation '\(op.name)' input type", expected: "int8", found: input.elementType.rawValue)
+            guard input.elementType != .int32, input.elementType != .float32 else {
+                throw .invalidParameter(name: "operation '\(op.name)' input type", expected: "int8, fp16 or fp8", found: input.elementType.rawValue)
+            }
+            let features = input.sampleShape.reduce(1, *)
+            if input.elementType.isFloatingPoint {
+                let decoded = try r.floatWeight("weight")
+                guard decoded.shape.count == 2, decoded.shape[1] == features else {
+                    throw .shapeMismatch(what: "operation '\(op.name)' weight [outputs, inputs]", expected: [decoded.shape.first ?? -1, features], found: decoded.shape)
+                }
+                try expectOutput(try output(), shape: [decoded.shape[0]], type: .float32)
+                return make(.convolution, .floatFullyConnected(try Tensor(shape: decoded.shape, scalars: decoded.values), decoded.precision))
             }
             let weight = try r.int8Weight("weight")
-            let features = input.sampleShape.reduce(1, *)
             guard weight.shape.count == 2, weight.shape[1] == features else {
                 throw .shapeMismatch(what: "operation '\(op.name)' weight [outputs, inputs]", expected: [weight.shape.first ?? -1, features], found: weight.shape)
             }
@@ -134,6 +151,9 @@ public enum ModelAdapter {
         case (.sdp, "sdp"):
             let input = try tensor(0, "input")
             let out = try output()
+            if input.elementType.isFloatingPoint {
+                return make(.sdp, .floatSDP(try floatSDP(op, r, input: input, output: out, tensors: tensors)))
+            }
             guard input.sampleShape == out.sampleShape, input.elementType != .float32 else {
                 throw .shapeMismatch(what: "operation '\(op.name)' output '\(out.name)' (same shape as the int input)", expected: input.sampleShape, found: out.sampleShape)
             }
@@ -193,15 +213,15 @@ public enum ModelAdapter {
                                             scale: Int16(clamping: try r.int("cvt_scale", default: 1)),
                                             shift: UInt8(clamping: try r.int("cvt_shift", default: 0)))
             case .int32: converter = nil
-            case .float32:
-                throw .invalidParameter(name: "operation '\(op.name)' output type", expected: "int8 or int32", found: "float32")
+            case .float32, .float16, .fp8e4m3, .fp8e5m2:
+                throw .invalidParameter(name: "operation '\(op.name)' output type", expected: "int8 or int32", found: out.elementType.rawValue)
             }
             return make(.sdp, .sdp(SDPLayer(before: before, elementwise: elementwise, after: after, converter: converter, outputType: .int8)))
 
         case (.pdp, "pool"):
             let input = try tensor(0, "input")
-            guard input.sampleShape.count == 3, input.elementType == .int8 else {
-                throw .shapeMismatch(what: "operation '\(op.name)' input (int8 [C, H, W])", expected: [-1, -1, -1], found: input.sampleShape)
+            guard input.sampleShape.count == 3, input.elementType != .int32 else {
+                throw .shapeMismatch(what: "operation '\(op.name)' input (int8 or floating [C, H, W])", expected: [-1, -1, -1], found: input.sampleShape)
             }
             let method: PDPParameters.Method
             switch try r.string("method", default: "max") {
@@ -217,7 +237,14 @@ public enum ModelAdapter {
                                   padTop: padding[0], padBottom: padding[1], padLeft: padding[2], padRight: padding[3],
                                   paddingValue: Int32(clamping: try r.int("pad_value", default: Int(input.quantization?.zeroPoint ?? 0))))
             let (oh, ow) = try p.outputSize(height: input.sampleShape[1], width: input.sampleShape[2])
-            try expectOutput(try output(), shape: [input.sampleShape[0], oh, ow], type: .int8)
+            let out = try output()
+            if input.elementType.isFloatingPoint {
+                guard out.elementType.isFloatingPoint, out.sampleShape == [input.sampleShape[0], oh, ow] else {
+                    throw .shapeMismatch(what: "operation '\(op.name)' output '\(out.name)' (floating)", expected: [input.sampleShape[0], oh, ow], found: out.sampleShape)
+                }
+                return make(.pdp, .floatPool(p))
+            }
+            try expectOutput(out, shape: [input.sampleShape[0], oh, ow], type: .int8)
             return make(.pdp, .pool(p))
 
         case (.cdp, "lrn"):
@@ -281,6 +308,54 @@ public enum ModelAdapter {
         default:
             throw .invalidParameter(name: "operation '\(op.name)'", expected: "a known unit/type (see docs/EMULATOR.md, Operation vocabulary)", found: "\(op.unit) \(op.type)")
         }
+    }
+}
+
+extension ModelAdapter {
+    /// SDP on the floating pipeline: attributes as for the integer SDP, with float values
+    /// (`bias`, `scale`, `prelu_slope` float32 weights; `clip` floats; `ew_scale`, `cvt_scale`
+    /// floats). The output is rounded to the output tensor's type.
+    static func floatSDP(_ op: DLAOperation, _ r: AttributeReader, input: ActivationSpec, output: ActivationSpec,
+                         tensors: [ActivationSpec]) throws(EngineError) -> FloatSDPLayer {
+        guard input.sampleShape == output.sampleShape, output.elementType.isFloatingPoint else {
+            throw .shapeMismatch(what: "operation '\(op.name)' output '\(output.name)' (floating, same shape)", expected: input.sampleShape, found: output.sampleShape)
+        }
+        let channels = input.sampleShape.first ?? 1
+        var elementwise: (operation: SDPLayer.ElementwiseOperation, operandScale: Float)?
+        if op.inputs.count > 1 {
+            let operand = tensors[op.inputs[1]]
+            guard operand.sampleShape == input.sampleShape, operand.elementType.isFloatingPoint else {
+                throw .shapeMismatch(what: "operation '\(op.name)' element-wise operand '\(operand.name)' (floating)", expected: input.sampleShape, found: operand.sampleShape)
+            }
+            let operation: SDPLayer.ElementwiseOperation
+            switch try r.string("ew_op", default: "add") {
+            case "add": operation = .add
+            case "max": operation = .maximum
+            case let other: throw .invalidParameter(name: "operation '\(op.name)' ew_op", expected: "add or max", found: other)
+            }
+            elementwise = (operation, try r.float("ew_scale", default: 1))
+        }
+        let activation: FloatSDPLayer.Activation
+        switch try r.string("activation", default: "none") {
+        case "none": activation = .none
+        case "relu": activation = .relu
+        case "sigmoid": activation = .sigmoid
+        case "tanh": activation = .tanh
+        case "clip":
+            let bounds = try r.floats("clip", count: 2)
+            activation = .clip(lower: bounds[0], upper: bounds[1])
+        case "prelu":
+            if let slopes = try r.float32Weight("prelu_slope", count: channels) {
+                activation = .prelu(slopes)
+            } else {
+                activation = .prelu([Float](repeating: try r.float("prelu_constant", default: 0), count: channels))
+            }
+        case let other:
+            throw .invalidParameter(name: "operation '\(op.name)' activation", expected: "none, relu, clip, prelu, sigmoid or tanh", found: other)
+        }
+        return FloatSDPLayer(bias: try r.float32Weight("bias", count: channels), scale: try r.float32Weight("scale", count: channels),
+                             elementwise: elementwise, activation: activation, outputScale: try r.float("cvt_scale", default: 1),
+                             outputType: output.elementType)
     }
 }
 
@@ -355,6 +430,41 @@ struct AttributeReader {
         default: throw fail(key, "symmetric weights (zero point 0)", .string("\(tensor.quantization)"))
         }
         return (tensor.shape, values)
+    }
+
+    func floats(_ key: String, count: Int) throws(EngineError) -> [Float] {
+        switch operation.attribute(key) {
+        case .floats(let values)? where values.count == count && values.allSatisfy(\.isFinite): return values
+        case let other: throw fail(key, "\(count) finite floats", other)
+        }
+    }
+
+    /// The shape of a referenced weight tensor, whatever its type.
+    func weightShape(_ key: String) throws(EngineError) -> [Int] {
+        guard let tensor = try weightTensor(key) else { throw fail(key, "a weight reference", nil) }
+        return tensor.shape
+    }
+
+    /// FP16 or FP8 weights decoded to Float (exactly). Their scales are not applied here: the
+    /// compiler folds them into SDP's `scale`. FP32 weights are refused: their products with
+    /// FP16 data are not exact in FP32.
+    func floatWeight(_ key: String) throws(EngineError) -> (shape: [Int], values: [Float], precision: Precision) {
+        guard let tensor = try weightTensor(key) else { throw fail(key, "a weight reference", nil) }
+        switch tensor.values {
+        case .float16(let codes): return (tensor.shape, codes.map(FP16.decode), .fp16)
+        case .fp8e4m3(let codes): return (tensor.shape, codes.map { FP8.decode($0, .e4m3fn) }, .fp8)
+        case .fp8e5m2(let codes): return (tensor.shape, codes.map { FP8.decode($0, .e5m2) }, .fp8)
+        default: throw fail(key, "fp16 or fp8 weights", .string(tensor.dataType.description))
+        }
+    }
+
+    /// A per-channel FP32 vector of `count` values, or nil when the attribute is absent.
+    func float32Weight(_ key: String, count: Int) throws(EngineError) -> [Float]? {
+        guard let tensor = try weightTensor(key) else { return nil }
+        guard case .float32(let values) = tensor.values, values.count == count else {
+            throw fail(key, "\(count) float32 values", .string("\(tensor.dataType) × \(tensor.elementCount)"))
+        }
+        return values
     }
 
     /// A per-channel INT32 vector of `count` values, or nil when the attribute is absent.

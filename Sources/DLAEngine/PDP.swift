@@ -58,3 +58,43 @@ public enum PDP {
         return try Tensor(shape: [channels, oh, ow], scalars: output)
     }
 }
+
+extension PDP {
+    /// Pooling on the FP16/FP8 pipeline, in FP32 (values already decoded): max/min ignore
+    /// padding; averages divide the window sum (padded taps count as 0) by the full kernel area in
+    /// Float64, then round to FP32. NVDLA's FP17 reciprocal arithmetic is not emulated; the caller
+    /// rounds the result to the output type.
+    public static func runFloat(_ input: Tensor<Float>, _ p: PDPParameters, profile: HardwareProfile) throws(EngineError) -> Tensor<Float> {
+        guard profile.capabilities.contains(.pdp) else {
+            throw .unsupported(unit: "PDP", capability: "pooling (PDP)", profile: profile.name)
+        }
+        let (channels, height, width) = try input.featureMapDimensions("PDP input")
+        let (oh, ow) = try p.outputSize(height: height, width: width)
+        var output = [Float](repeating: 0, count: channels * oh * ow)
+        for c in 0..<channels {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var sum = 0.0
+                    var best: Float? = nil
+                    for r in 0..<p.kernelHeight {
+                        let iy = oy * p.strideY - p.padTop + r
+                        for s in 0..<p.kernelWidth {
+                            let ix = ox * p.strideX - p.padLeft + s
+                            guard iy >= 0, iy < height, ix >= 0, ix < width else { continue }
+                            let x = input.scalars[(c * height + iy) * width + ix]
+                            sum += Double(x)
+                            switch p.method {
+                            case .maximum: best = max(best ?? x, x)
+                            case .minimum: best = min(best ?? x, x)
+                            case .average: break
+                            }
+                        }
+                    }
+                    output[(c * oh + oy) * ow + ox] = p.method == .average
+                        ? Float(sum / Double(p.kernelHeight * p.kernelWidth)) : (best ?? 0)
+                }
+            }
+        }
+        return try Tensor(shape: [channels, oh, ow], scalars: output)
+    }
+}
