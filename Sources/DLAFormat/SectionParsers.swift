@@ -203,7 +203,6 @@ struct WeightsParser {
         entries.reserveCapacity(count)
         let byteBudget = min(options.maxDecodedBytes, bytes.count.multipliedReportingOverflow(by: 4096).partialValue + (64 << 20))
         var decodedBytes = 0
-        var expectedPayload = 0
         for index in 0..<count {
             reader.context = "tensor \(index)"
             let name = try reader.string("tensor name", limit: 1 << 16)
@@ -237,16 +236,13 @@ struct WeightsParser {
             }
             decodedBytes += tensorBytes
             let quantization = try reader.quantization(dataType: dataType, shape: shape.map(Int64.init))
-            let offsetField = reader.position
             let payloadOffset = try reader.size64("payload offset", limit: range.count)
             let payloadLength = try reader.size64("payload length", limit: range.count)
             entries.append(Entry(name: name, dataType: dataType, encoding: encoding, shape: shape, elementCount: elements,
                                  quantization: quantization, payload: payloadOffset..<payloadOffset + payloadLength, context: context))
-            _ = offsetField
         }
         reader.context = nil
-        let directoryEnd = reader.position - range.lowerBound
-        expectedPayload = directoryEnd
+        var expectedPayload = reader.position - range.lowerBound
         var loaded: [DLALoadedTensor] = []
         loaded.reserveCapacity(entries.count)
         for entry in entries {
