@@ -459,6 +459,16 @@ void dla_im2col_s8(int64_t channels, int64_t height, int64_t width,
     }
 }
 
+// MARK: - Counting
+
+int64_t dla_count_nonzero_s8(int64_t n, const int8_t *a) {
+    int64_t count = 0;
+    for (int64_t i = 0; i < n; i++) {
+        count += a[i] != 0;
+    }
+    return count;
+}
+
 // MARK: - Zero-activation skipping GEMV
 
 /// Plain loops written so the compiler vectorizes the inner `j` loop (int8 -> int32 widening

@@ -145,7 +145,7 @@ public enum ConvolutionCore {
         }
         let verySparseWeights = weights.density <= 0.05
         if rows == 1 {
-            let zeros = activations.reduce(0) { $1 == 0 ? $0 + 1 : $0 }
+            let zeros = activations.count - IntegerArithmetic.nonzeroCount(activations)
             guard zeros * 2 >= activations.count else { return verySparseWeights ? .sparseWeights : .dense }
             return verySparseWeights ? .sparseWeightsAndActivations : .skipZeroActivations
         }
@@ -237,7 +237,7 @@ public enum ConvolutionCore {
     /// CACC on a sum already exact in Int32: truncation only shrinks it, so it cannot saturate.
     @inline(__always)
     private static func truncateExact(_ sum: Int32, by truncation: Int) -> Int32 {
-        truncation == 0 ? sum : Int32(FixedPoint.roundHalfAwayShiftRight(Int64(sum), by: truncation))
+        truncation == 0 ? sum : Int32(IntegerArithmetic.roundHalfAwayShiftRight(Int64(sum), by: truncation))
     }
 
     private static func finish(sums: [Int64], shape: [Int], truncation: Int, strategy: ConvolutionStrategy) throws(EngineError) -> ConvolutionResult {

@@ -384,8 +384,14 @@ public struct Executor: Sendable {
         UInt64(max(0, duration.components.seconds)) * 1_000_000_000 + UInt64(max(0, duration.components.attoseconds) / 1_000_000_000)
     }
 
-    static func density<T: Numeric>(_ values: [T]) -> Double {
-        values.isEmpty ? 1 : Double(values.reduce(0) { $1 != 0 ? $0 + 1 : $0 }) / Double(values.count)
+    static func density(_ values: [Int8]) -> Double {
+        values.isEmpty ? 1 : Double(IntegerArithmetic.nonzeroCount(values)) / Double(values.count)
+    }
+
+    static func density(_ values: [Float]) -> Double {
+        var nonzero = 0
+        for value in values where value != 0 { nonzero += 1 }
+        return values.isEmpty ? 1 : Double(nonzero) / Double(values.count)
     }
 
     // MARK: - Emulated cost

@@ -17,8 +17,18 @@ public enum SDP {
     ) throws(EngineError) -> Tensor<Int8> {
         let values = try runStages(input, parameters.stages, profile: profile, channelAxis: channelAxis)
         let range = parameters.outputType.range
-        let converted = values.map { Int8(truncatingIfNeeded: parameters.converter.convert(Int64($0), to: range)) }
+        let converter = parameters.converter
+        let converted = values.map { Int8(truncatingIfNeeded: convert($0, converter, to: range)) }
         return try Tensor(shape: input.shape, scalars: converted)
+    }
+
+    /// `OutputConverter.convert` for INT32 inputs, in Int64: |x − offset| < 2^32 and |scale| ≤ 2^15,
+    /// so the product stays below 2^47 and no wider type is needed. Same result bit for bit (tested).
+    @inline(__always)
+    static func convert(_ x: Int32, _ converter: OutputConverter, to range: ClosedRange<Int32>) -> Int32 {
+        let product = (Int64(x) - Int64(converter.offset)) * Int64(converter.scale)
+        let shifted = IntegerArithmetic.roundHalfAwayShiftRight(product, by: Int(converter.shift))
+        return Int32(clamping: min(max(shifted, Int64(range.lowerBound)), Int64(range.upperBound)))
     }
 
     /// The stages alone, for results that stay INT32 (a graph output read back dequantized).
@@ -57,22 +67,18 @@ public enum SDP {
     }
 
     private static func apply(_ stage: SDPStage, to values: inout [Int32], shape: [Int], channels: Int, inner: Int) throws(EngineError) {
-        func saturate(_ x: Int64) -> Int32 { FixedPoint.saturate(x, to: Int32.min...Int32.max) }
+        func saturate(_ x: Int64) -> Int32 { IntegerArithmetic.saturateToInt32(x) }
         switch stage {
         case .add(let operand):
-            let b = try expand(operand, shape: shape, channels: channels, inner: inner, count: values.count)
-            for i in values.indices { values[i] = saturate(Int64(values[i]) + Int64(b(i))) }
+            try combine(&values, operand, shape: shape, channels: channels, inner: inner) { saturate(Int64($0) + Int64($1)) }
         case .maximum(let operand):
-            let b = try expand(operand, shape: shape, channels: channels, inner: inner, count: values.count)
-            for i in values.indices { values[i] = max(values[i], b(i)) }
+            try combine(&values, operand, shape: shape, channels: channels, inner: inner) { max($0, $1) }
         case .minimum(let operand):
-            let b = try expand(operand, shape: shape, channels: channels, inner: inner, count: values.count)
-            for i in values.indices { values[i] = min(values[i], b(i)) }
+            try combine(&values, operand, shape: shape, channels: channels, inner: inner) { min($0, $1) }
         case .multiply(let operand, let shift):
             try EngineError.require("SDP multiplier shift", shift, in: 0...63)
-            let m = try expand(operand, shape: shape, channels: channels, inner: inner, count: values.count)
-            for i in values.indices {
-                values[i] = saturate(FixedPoint.roundHalfAwayShiftRight(Int64(values[i]) * Int64(m(i)), by: shift))
+            try combine(&values, operand, shape: shape, channels: channels, inner: inner) {
+                saturate(IntegerArithmetic.roundHalfAwayShiftRight(Int64($0) * Int64($1), by: shift))
             }
         case .relu:
             for i in values.indices where values[i] < 0 { values[i] = 0 }
@@ -83,31 +89,45 @@ public enum SDP {
             for i in values.indices { values[i] = min(max(values[i], lower), upper) }
         case .prelu(let slope, let shift):
             try EngineError.require("SDP PReLU shift", shift, in: 0...63)
-            let k = try expand(slope, shape: shape, channels: channels, inner: inner, count: values.count)
-            for i in values.indices where values[i] < 0 {
-                values[i] = saturate(FixedPoint.roundHalfAwayShiftRight(Int64(values[i]) * Int64(k(i)), by: shift))
+            try combine(&values, slope, shape: shape, channels: channels, inner: inner) { x, k in
+                x < 0 ? saturate(IntegerArithmetic.roundHalfAwayShiftRight(Int64(x) * Int64(k), by: shift)) : x
             }
         case .lookup(let table):
             for i in values.indices { values[i] = Int32(table.evaluate(Int64(values[i]))) }
         }
     }
 
-    /// The operand as a function of the element index.
-    private static func expand(_ operand: SDPOperand, shape: [Int], channels: Int, inner: Int, count: Int) throws(EngineError) -> (Int) -> Int32 {
+    /// `values[i] = f(values[i], operand at i)`, looping per channel so per-channel operands are
+    /// read once per run of `inner` elements.
+    @inline(__always)
+    private static func combine(_ values: inout [Int32], _ operand: SDPOperand, shape: [Int], channels: Int, inner: Int,
+                                _ f: (Int32, Int32) -> Int32) throws(EngineError) {
         switch operand {
         case .constant(let value):
-            return { _ in value }
-        case .perChannel(let values):
-            guard values.count == channels else {
-                throw .elementCountMismatch(what: "SDP per-channel operand", expected: channels, found: values.count)
+            for i in values.indices { values[i] = f(values[i], value) }
+        case .perChannel(let perChannel):
+            guard perChannel.count == channels else {
+                throw .elementCountMismatch(what: "SDP per-channel operand", expected: channels, found: perChannel.count)
             }
-            return { values[($0 / inner) % channels] }
+            values.withUnsafeMutableBufferPointer { v in
+                perChannel.withUnsafeBufferPointer { p in
+                    var i = 0
+                    while i < v.count {
+                        for c in 0..<channels {
+                            let k = p[c]
+                            for _ in 0..<inner {
+                                v[i] = f(v[i], k)
+                                i += 1
+                            }
+                        }
+                    }
+                }
+            }
         case .elementwise(let tensor):
             guard tensor.shape == shape else {
                 throw .shapeMismatch(what: "SDP element-wise operand", expected: shape, found: tensor.shape)
             }
-            let scalars = tensor.scalars
-            return { scalars[$0] }
+            for i in values.indices { values[i] = f(values[i], tensor.scalars[i]) }
         }
     }
 }

@@ -58,3 +58,26 @@ struct SDPTests {
         }
     }
 }
+
+struct IntegerArithmeticTests {
+    /// The inlined rounding and the SDP converter fast path against DLANumerics, extremes included.
+    @Test func inlinedRoundingAndConverterMatchDLANumerics() {
+        var random = TestRandom(seed: 17)
+        let extremes: [Int64] = [0, 1, -1, 2, -2, 3, -3, Int64.max, Int64.min, Int64.max - 1, Int64.min + 1, 1 << 62, -(1 << 62)]
+        for x in extremes + (0..<2000).map({ _ in Int64(bitPattern: random.next()) >> Int64(random.int(in: 0...62)) }) {
+            for shift in [0, 1, 2, 7, 31, 32, 62, 63] {
+                #expect(IntegerArithmetic.roundHalfAwayShiftRight(x, by: shift) == FixedPoint.roundHalfAwayShiftRight(x, by: shift), "\(x) >> \(shift)")
+            }
+        }
+        let inputs: [Int32] = [0, 1, -1, Int32.max, Int32.min, 12345, -12345]
+        for _ in 0..<500 {
+            let converter = OutputConverter(offset: Int32(truncatingIfNeeded: random.next()), scale: Int16(truncatingIfNeeded: random.next()),
+                                            shift: UInt8(random.int(in: 0...63)))
+            for x in inputs + [Int32(truncatingIfNeeded: random.next())] {
+                for range in [IntegerQuantType.int8.range, Int32.min...Int32.max] {
+                    #expect(SDP.convert(x, converter, to: range) == converter.convert(Int64(x), to: range))
+                }
+            }
+        }
+    }
+}

@@ -70,6 +70,9 @@ void dla_im2col_s8(int64_t channels, int64_t height, int64_t width,
                    int64_t out_height, int64_t out_width, int8_t pad_value,
                    const int8_t *input, int8_t *rows);
 
+/// Number of nonzero bytes in `a` (activation density for strategy choice and stats).
+int64_t dla_count_nonzero_s8(int64_t n, const int8_t *a);
+
 /// Zero-activation skipping GEMV (SCNN-style on the input side): gathers the nonzero entries of `a`
 /// once, then accumulates only those rows of the transposed weights `bt` (K x N, row k holds the N
 /// weights that multiply a[k]). out[n] = sum_k a[k] * bt[k*ldbt + n]. `scratch_index` holds k int32.
