@@ -66,6 +66,28 @@ public struct DLATensorEncoder: Sendable {
         candidates().min { $0.storedBytes < $1.storedBytes } ?? Candidate(encoding: .dense, storedBytes: codes.count * dataType.byteWidth)
     }
 
+    /// What the compiler prints per tensor: the chosen encoding and what it costs.
+    public struct Report: Sendable, Hashable {
+        public var encoding: DLATensorEncoding
+        /// Payload bytes (scales and zero points not included).
+        public var storedBytes: Int
+        public var elementCount: Int
+        public var nonzeroCount: Int
+        /// Every applicable encoding with its size, simplest first.
+        public var candidates: [Candidate]
+
+        public var density: Double { elementCount == 0 ? 0 : Double(nonzeroCount) / Double(elementCount) }
+        public var bitsPerWeight: Double { elementCount == 0 ? 0 : Double(storedBytes * 8) / Double(elementCount) }
+    }
+
+    /// The smallest encoding with the statistics of the tensor under it.
+    public func report() -> Report {
+        let all = candidates()
+        let best = all.min { $0.storedBytes < $1.storedBytes } ?? Candidate(encoding: .dense, storedBytes: codes.count * dataType.byteWidth)
+        return Report(encoding: best.encoding, storedBytes: best.storedBytes, elementCount: elementCount,
+                      nonzeroCount: nonzeroCount, candidates: all)
+    }
+
     /// Why an encoding cannot represent this tensor, or nil if it can.
     public func inapplicability(of encoding: DLATensorEncoding) -> String? {
         guard encoding.applies(to: dataType) else { return "encoding \(encoding) does not apply to \(dataType) tensors" }

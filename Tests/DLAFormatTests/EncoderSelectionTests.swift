@@ -16,6 +16,19 @@ import Testing
         }
     }
 
+    @Test func reportDescribesTheChoice() {
+        let values = ModelFixtures.sparseInt8(count: 1000, density: 0.25, distinct: 8)
+        let tensor = DLAWeightTensor(name: "w", shape: [10, 100], values: .int8(values))
+        let encoder = DLATensorEncoder(tensor)
+        let report = encoder.report()
+        #expect(report.encoding == encoder.smallest().encoding)
+        #expect(report.storedBytes == encoder.smallest().storedBytes)
+        #expect(report.nonzeroCount == values.filter { $0 != 0 }.count)
+        #expect(report.density == Double(report.nonzeroCount) / 1000)
+        #expect(report.bitsPerWeight == Double(report.storedBytes * 8) / 1000)
+        #expect(report.candidates == encoder.candidates())
+    }
+
     @Test func denseFloat32OnlyHasDenseAndSparseForms() {
         let tensor = DLAWeightTensor(name: "b", shape: [300], values: .float32((0..<300).map { Float($0) * 0.37 }))
         let candidates = DLATensorEncoder(tensor).candidates()
