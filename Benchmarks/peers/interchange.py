@@ -50,7 +50,7 @@ def write(directory, model, training_report, onnx_bytes, tflite_bytes, reference
         "reference": {"images": "../../mnist/test_images.npy", "labels": "../../mnist/test_labels.npy",
                       "output_codes": "reference_output_codes.npy"},
         "peers": {"onnx": "model.onnx", "litert": "model.tflite"},
-        "training": training_report,
+        "training": dict(sorted(training_report.items())),
     }
     temporary = directory / "model.json.partial"
     temporary.write_text(json.dumps(document, indent=2) + "\n")
