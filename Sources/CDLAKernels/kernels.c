@@ -419,7 +419,10 @@ void dla_gemm_s8_vnni_packed(int64_t m, int64_t n, int64_t k,
                              const int8_t *packed, const int32_t *b_row_sums,
                              int32_t *c, int64_t ldc) {
 #if defined(__x86_64__)
-    if (m > 0 && n > 0 && dla_vnni_packed_available()) {
+    // Checked against the CPU, not the active path: another thread may force a different path
+    // between the caller's dla_vnni_packed_available() and this call; every path gives the same
+    // result, so running the packed kernel then is still exact.
+    if (m > 0 && n > 0 && dla_kernels_best_isa() == DLA_ISA_AVX512_VNNI) {
         gemm_vnni_packed(m, n, k, a, lda, packed, b_row_sums, c, ldc);
     }
 #else

@@ -55,7 +55,8 @@ void dla_vnni_pack(int64_t n, int64_t k, const int8_t *b, int64_t ldb, int8_t *p
 int dla_vnni_packed_available(void);
 /// Dense GEMM on packed weights: each 4-byte group of an activation row (shifted +128) is
 /// broadcast and multiplied into 16 output channels at once with vpdpbusd, no horizontal sums.
-/// Same contract and result as dla_gemm_s8s8s32; callable only when dla_vnni_packed_available().
+/// Same contract and result as dla_gemm_s8s8s32. Call it when dla_vnni_packed_available(); on a
+/// CPU without AVX-512 VNNI it does nothing.
 void dla_gemm_s8_vnni_packed(int64_t m, int64_t n, int64_t k,
                              const int8_t *a, int64_t lda,
                              const int8_t *packed, const int32_t *b_row_sums,
