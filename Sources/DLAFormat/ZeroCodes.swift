@@ -30,7 +30,7 @@ struct ZeroCodes {
                 innerStride = 1
             } else {
                 channelCodes = codes
-                innerStride = shape.dropFirst(axis + 1).reduce(1, *)
+                innerStride = max(1, shape.dropFirst(axis + 1).reduce(1, *))
             }
         }
     }

@@ -129,6 +129,24 @@ import Testing
         #expect(tried > 400)
     }
 
+    /// Several random bytes changed at once, re-sealed: a cheap fuzzer with a fixed seed.
+    @Test func randomMultiByteDamage() {
+        var random = ModelFixtures.Random(state: 77)
+        let body = DLAFileLayout.headerSize..<(Self.file.count - DLAFileLayout.trailerSize)
+        for round in 0..<400 {
+            var bytes = Self.file
+            for _ in 0...random.below(4) {
+                bytes[body.lowerBound + random.below(body.count)] = UInt8(truncatingIfNeeded: random.next())
+            }
+            FileSurgery.reseal(&bytes)
+            do {
+                _ = try DLAFile.read(bytes)
+            } catch {
+                expectLocated(error, "round \(round)")
+            }
+        }
+    }
+
     @Test func errorNamesSectionTensorAndOffset() throws {
         var bytes = Self.file
         let weights = try #require(FileSurgery.section(bytes, kind: .weights))
