@@ -23,6 +23,9 @@ public struct Executor: Sendable {
     public let strategy: ConvolutionStrategy?
 
     private let lastUse: [Int: Int]
+    /// Per operation: whether its first input comes straight from a convolution (SDP then reads
+    /// CACC's output on the fly, no DRAM).
+    private let fedByConvolution: [Bool]
 
     public init(model: CompiledModel, profile: HardwareProfile, threads: Int = 1, strategy: ConvolutionStrategy? = nil) throws(EngineError) {
         try EngineError.require("threads", threads, in: 1...256)
@@ -36,6 +39,11 @@ public struct Executor: Sendable {
             for id in operation.inputs { lastUse[id] = index }
         }
         self.lastUse = lastUse
+        var producers: [Int: ExecutionUnit] = [:]
+        for operation in model.operations {
+            for id in operation.outputs { producers[id] = operation.unit }
+        }
+        self.fedByConvolution = model.operations.map { producers[$0.inputs[0]] == .convolution }
     }
 
     public struct Result: Sendable {
@@ -409,7 +417,8 @@ public struct Executor: Sendable {
             let activationDensity = seen.isEmpty ? 1 : seen.reduce(0, +) / Double(seen.count)
             var total: [OperationCost] = []
             for (core, slice) in coreSlices.enumerated() {
-                let cost = try self.cost(of: operation, batch: slice.count, activationDensity: activationDensity, model: model)
+                let cost = try self.cost(of: operation, batch: slice.count, activationDensity: activationDensity,
+                                         fused: fedByConvolution[index], model: model)
                 coreCycles[core] += cost.hardwareCycles
                 coreSkipping[core] += cost.zeroSkippingCycles
                 total.append(cost)
@@ -422,7 +431,8 @@ public struct Executor: Sendable {
                 Double(coreSkipping.max() ?? 0) / profile.clockHertz)
     }
 
-    private func cost(of operation: EngineOperation, batch: Int, activationDensity: Double, model: PerformanceModel) throws(EngineError) -> OperationCost {
+    private func cost(of operation: EngineOperation, batch: Int, activationDensity: Double, fused: Bool,
+                      model: PerformanceModel) throws(EngineError) -> OperationCost {
         let input = self.model.tensors[operation.inputs[0]]
         let output = self.model.tensors[operation.outputs[0]]
         let inputElements = input.sampleShape.reduce(1, *) * batch
@@ -435,8 +445,6 @@ public struct Executor: Sendable {
             return try model.convolution(p, precision: .int8, batch: batch, weightDensity: weights.density, activationDensity: activationDensity)
         case .sdp(let layer):
             let operand: Tensor<Int32>? = layer.elementwise == nil ? nil : try Tensor(shape: [outputElements], repeating: 0)
-            let producer = self.model.operations.first { $0.outputs.contains(operation.inputs[0]) }
-            let fused = producer?.unit == .convolution
             return try model.sdp(layer.parameters(operand: operand), elements: outputElements,
                                  channels: output.sampleShape.first ?? 1, fused: fused)
         case .pool(let p), .floatPool(let p):
@@ -449,9 +457,8 @@ public struct Executor: Sendable {
             return try model.convolution(p, precision: precision, batch: batch, weightDensity: Self.density(weights.scalars),
                                          activationDensity: activationDensity)
         case .floatSDP(let layer):
-            let producer = self.model.operations.first { $0.outputs.contains(operation.inputs[0]) }
             return try model.sdp(try layer.costEquivalent(elements: outputElements), elements: outputElements,
-                                 channels: output.sampleShape.first ?? 1, fused: producer?.unit == .convolution)
+                                 channels: output.sampleShape.first ?? 1, fused: fused)
         case .localResponseNormalization(let p):
             return try model.cdp(p, elements: inputElements)
         case .transpose, .contract:
