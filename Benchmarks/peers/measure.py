@@ -19,9 +19,9 @@ import onnxruntime
 from ai_edge_litert.interpreter import Interpreter
 
 import interchange
-import mnist_data
 import prepare
 import quantization
+from mnistlib import mnist_data
 
 SCHEMA = "dlad-peer-benchmarks/1"
 BATCH_SIZES = (1, 64)

@@ -19,15 +19,14 @@ import numpy as np
 
 import interchange
 import litert_export
-import mnist_data
-import networks
 import onnx_export
 import quantization
-import trained_weights
+from mnistlib import mnist_data, networks, trained_weights
 
 MODELS = ("lenet-300-100", "lenet-300-100-pruned90", "lenet-5")
 CALIBRATION_IMAGES = 10_000  # the first training images
 IDENTITY_WIDTH = 784
+SOURCES = [*Path(__file__).resolve().parent.glob("*.py"), *Path(networks.__file__).parent.glob("*.py")]
 
 
 def log(message):
@@ -40,7 +39,7 @@ def prepare(work_dir: Path):
     log(f"MNIST: {', '.join(f'{k} {len(v[1])}' for k, v in mnist.items())} images in {work_dir / 'mnist'}")
     calibration = mnist["train"][0][:CALIBRATION_IMAGES]
     test_images, test_labels = mnist["test"]
-    newest_source = max(path.stat().st_mtime for path in Path(__file__).resolve().parent.glob("*.py"))
+    newest_source = max(path.stat().st_mtime for path in SOURCES)
     for name in MODELS:
         layers, report = trained_weights.load_or_train(name, work_dir, mnist, log)
         model_json = work_dir / "models" / name / "model.json"

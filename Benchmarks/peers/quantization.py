@@ -19,7 +19,7 @@ Requantization (`reference_forward`) is the float32 form that ONNX Runtime (MLAS
 """
 import numpy as np
 
-import networks
+from mnistlib import networks
 
 INPUT_SCALE = np.float32(1.0 / 256.0)
 INPUT_ZERO_POINT = -128

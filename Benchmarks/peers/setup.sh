@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates Benchmarks/.venv with the pinned peer runtimes. Idempotent: when the venv already
 # holds exactly requirements.txt (recorded by a stamp), it returns at once without touching pip.
+# The venv also finds the repository's shared Python packages (tools/, e.g. mnistlib) via a .pth file.
 set -euo pipefail
 
 peers_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -9,8 +10,15 @@ venv="$bench_dir/.venv"
 requirements="$peers_dir/requirements.txt"
 stamp="$venv/.requirements-installed"
 python="${PYTHON:-python3}"
+tools_dir="$(dirname "$bench_dir")/tools"
+
+link_tools() {
+  site_packages="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  echo "$tools_dir" > "$site_packages/dlad-tools.pth"
+}
 
 if [ -f "$stamp" ] && cmp -s "$requirements" "$stamp" && [ -x "$venv/bin/python" ]; then
+  link_tools
   exit 0
 fi
 
@@ -19,3 +27,4 @@ echo "setting up $venv"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$requirements"
 cp "$requirements" "$stamp"
+link_tools

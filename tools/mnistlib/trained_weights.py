@@ -1,4 +1,4 @@
-"""Trains the benchmark networks once and caches their float weights in Benchmarks/.work/weights.
+"""Trains the MNIST networks once and caches their float weights in <work dir>/weights.
 
 A cache file carries the recipe it was trained with; a changed recipe retrains.
 Fixed seeds and OPENBLAS_NUM_THREADS=1 make a retrain reproduce the same weights.
@@ -8,15 +8,17 @@ import time
 
 import numpy as np
 
-import networks
+from mnistlib import networks
 
 RECIPES = {
     "lenet-300-100": {"architecture": "lenet-300-100", "seed": 1, "epochs": 12, "learning_rate": 0.05, "decay": 0.8},
     "lenet-300-100-pruned90": {"architecture": "lenet-300-100", "start_from": "lenet-300-100",
                                "sparsity": 0.9, "seed": 2, "epochs": 8, "learning_rate": 0.02, "decay": 0.8},
     "lenet-5": {"architecture": "lenet-5", "seed": 3, "epochs": 2, "learning_rate": 0.01},
+    "lenet-5-small": {"architecture": "lenet-5-small", "seed": 4, "epochs": 3, "learning_rate": 0.02, "decay": 0.7},
 }
-ARCHITECTURES = {"lenet-300-100": networks.lenet_300_100, "lenet-5": networks.lenet_5}
+ARCHITECTURES = {"lenet-300-100": networks.lenet_300_100, "lenet-5": networks.lenet_5,
+                 "lenet-5-small": networks.lenet_5_small}
 
 
 def _save(path, layers, recipe, report):
