@@ -33,6 +33,12 @@ run: build
 	mkdir -p $(STATE_DIR)
 	$(SWIFT) run $(SWIFT_FLAGS) dlad --state-dir $(STATE_DIR) --firmware-models $(CURDIR)/firmware-models
 
+# Benchmarks, release mode: the store (ordo-one/benchmark, its own package in Benchmarks/) and the
+# peers (ONNX Runtime, LiteRT) on real MNIST; results land in Benchmarks/results/.
+bench: deps
+	Benchmarks/peers/run.sh
+	$(SWIFT) package --package-path Benchmarks --allow-writing-to-package-directory benchmark
+
 # Fuzzing: release builds instrumented with ASan + SanitizerCoverage, linked with the toolchain's
 # libFuzzer (no-main variant: each target starts it through LLVMFuzzerRunDriver).
 FUZZ_SECONDS ?= 60

@@ -19,7 +19,7 @@ import Testing
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
     private func write(_ bytes: [UInt8], _ name: String) {
-        FileManager.default.createFile(atPath: root + "/fw/" + name, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: root + "/fw/" + name, contents: Data(bytes)))
     }
 
     private func hex(_ bytes: [UInt8]) -> String {
@@ -105,7 +105,7 @@ import Testing
     @Test func stateDirectoryIsCreatedAndAFileInItsPlaceIsRefused() throws {
         let state = try StateDirectory.prepare(root + "/state/nested")
         #expect(state.databasePath == root + "/state/nested/dlad.sqlite")
-        FileManager.default.createFile(atPath: root + "/plain", contents: Data())
+        #expect(FileManager.default.createFile(atPath: root + "/plain", contents: Data()))
         #expect(throws: StateDirectoryError.notADirectory(root + "/plain")) {
             try StateDirectory.prepare(root + "/plain")
         }
