@@ -270,8 +270,8 @@ public enum ModelAdapter {
         case (.rubik, "transpose"):
             let input = try tensor(0, "input")
             let permutation = try r.ints("perm", count: input.sampleShape.count + 1, default: nil)
-            guard permutation.first == 0 else {
-                throw .invalidParameter(name: "operation '\(op.name)' perm", expected: "the batch (axis 0) kept first", found: "\(permutation)")
+            guard permutation.first == 0, permutation.sorted() == Array(0...input.sampleShape.count) else {
+                throw .invalidParameter(name: "operation '\(op.name)' perm", expected: "a permutation of all axes keeping the batch (axis 0) first", found: "\(permutation)")
             }
             try expectOutput(try output(), shape: permutation.dropFirst().map { input.sampleShape[$0 - 1] }, type: input.elementType)
             return make(.rubik, .transpose(permutation: permutation))
@@ -371,7 +371,8 @@ struct AttributeReader {
     func int(_ key: String, default fallback: Int?) throws(EngineError) -> Int {
         switch operation.attribute(key) {
         case .int(let value)?:
-            guard let result = Int(exactly: value), abs(result) <= 1 << 40 else { throw fail(key, "a moderate integer", .int(value)) }
+            guard value.magnitude <= 1 << 40 else { throw fail(key, "an integer of magnitude at most 2^40", .int(value)) }
+            let result = Int(value)
             return result
         case nil:
             guard let fallback else { throw fail(key, "an integer", nil) }
@@ -382,7 +383,7 @@ struct AttributeReader {
 
     func ints(_ key: String, count: Int, default fallback: [Int]?) throws(EngineError) -> [Int] {
         switch operation.attribute(key) {
-        case .ints(let values)? where values.count == count && values.allSatisfy({ abs($0) <= 1 << 40 }):
+        case .ints(let values)? where values.count == count && values.allSatisfy({ $0.magnitude <= 1 << 40 }):
             return values.map { Int($0) }
         case nil:
             guard let fallback else { throw fail(key, "\(count) integers", nil) }
