@@ -26,11 +26,11 @@ public enum DLAStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case sqlite(code: Int32, message: String)
 
     /// Classifies an SQLite result code into the cases callers act on differently.
-    init(sqliteCode code: Int32, message: String) {
+    init(sqliteCode code: Int32, message: String, path: String) {
         switch code & 0xFF {
         case SQLITE_FULL: self = .diskFull(detail: message)
         case SQLITE_BUSY, SQLITE_LOCKED: self = .busy(attempts: 1, detail: message)
-        case SQLITE_CORRUPT, SQLITE_NOTADB: self = .corrupt(path: "", integrityCheck: [message])
+        case SQLITE_CORRUPT, SQLITE_NOTADB: self = .corrupt(path: path, integrityCheck: [message])
         default: self = .sqlite(code: code, message: message)
         }
     }

@@ -20,7 +20,7 @@ final class SQLiteConnection {
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close_v2(db)
-            throw DLAStoreError(sqliteCode: rc, message: "cannot open \(path): \(message)")
+            throw DLAStoreError(sqliteCode: rc, message: "cannot open \(path): \(message)", path: path)
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
@@ -46,7 +46,7 @@ final class SQLiteConnection {
         if rc != SQLITE_OK {
             let message = errorMessage.map { String(cString: $0) } ?? lastErrorMessage
             sqlite3_free(errorMessage)
-            throw DLAStoreError(sqliteCode: rc, message: message)
+            throw DLAStoreError(sqliteCode: rc, message: message, path: path)
         }
     }
 
@@ -69,7 +69,7 @@ final class SQLiteConnection {
         let flags = persistent ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
         let rc = sqlite3_prepare_v3(handle, sql, -1, flags, &statement, nil)
         guard rc == SQLITE_OK, let statement else {
-            throw DLAStoreError(sqliteCode: rc, message: "\(lastErrorMessage) in: \(sql)")
+            throw DLAStoreError(sqliteCode: rc, message: "\(lastErrorMessage) in: \(sql)", path: path)
         }
         return SQLiteStatement(handle: statement)
     }
@@ -105,15 +105,15 @@ final class SQLiteConnection {
         guard let backup = sqlite3_backup_init(destination.handle, "main", handle, "main") else {
             throw DLAStoreError(
                 sqliteCode: sqlite3_errcode(destination.handle),
-                message: "backup to \(destination.path): \(destination.lastErrorMessage)")
+                message: "backup to \(destination.path): \(destination.lastErrorMessage)", path: destination.path)
         }
         let stepCode = sqlite3_backup_step(backup, -1)
         let finishCode = sqlite3_backup_finish(backup)
         if stepCode != SQLITE_DONE {
-            throw DLAStoreError(sqliteCode: stepCode, message: "backup to \(destination.path) failed")
+            throw DLAStoreError(sqliteCode: stepCode, message: "backup to \(destination.path) failed", path: path)
         }
         if finishCode != SQLITE_OK {
-            throw DLAStoreError(sqliteCode: finishCode, message: "backup to \(destination.path) failed")
+            throw DLAStoreError(sqliteCode: finishCode, message: "backup to \(destination.path) failed", path: path)
         }
     }
 

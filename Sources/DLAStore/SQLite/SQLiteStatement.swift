@@ -14,6 +14,9 @@ final class SQLiteStatement {
     }
 
     private var lastErrorMessage: String { String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))) }
+    private var databasePath: String {
+        sqlite3_db_filename(sqlite3_db_handle(handle), "main").map { String(cString: $0) } ?? ""
+    }
 
     deinit { sqlite3_finalize(handle) }
 
@@ -32,7 +35,7 @@ final class SQLiteStatement {
         default:
             let message = lastErrorMessage
             sqlite3_reset(handle)
-            throw DLAStoreError(sqliteCode: rc, message: message)
+            throw DLAStoreError(sqliteCode: rc, message: message, path: databasePath)
         }
     }
 
@@ -64,7 +67,7 @@ final class SQLiteStatement {
                 }
             }
             if rc != SQLITE_OK {
-                throw DLAStoreError(sqliteCode: rc, message: "binding parameter \(index): \(lastErrorMessage)")
+                throw DLAStoreError(sqliteCode: rc, message: "binding parameter \(index): \(lastErrorMessage)", path: databasePath)
             }
         }
     }
