@@ -40,23 +40,8 @@ enum FileSurgery {
         sections(bytes).first { $0.kind == kind.rawValue }
     }
 
-    /// Recomputes every checksum that still has a well-defined range: section CRCs, the
-    /// header CRC and the trailer digest.
+    /// Re-seals the checksums so that an edit reaches the parsers behind them.
     static func reseal(_ bytes: inout [UInt8]) {
-        guard bytes.count >= DLAFileLayout.headerSize else { return }
-        let count = min(Int(u32(bytes, at: 12)), 16)
-        for index in 0..<count {
-            let entry = DLAFileLayout.headerSize + index * DLAFileLayout.sectionEntrySize
-            guard entry + DLAFileLayout.sectionEntrySize <= bytes.count else { break }
-            let offset = u64(bytes, at: entry + 8), length = u64(bytes, at: entry + 16)
-            guard offset <= UInt64(bytes.count), length <= UInt64(bytes.count) - offset else { continue }
-            setU32(&bytes, at: entry + 24, CRC32C.checksum(bytes, range: Int(offset)..<Int(offset + length)))
-        }
-        setU32(&bytes, at: 28, CRC32C.checksum(bytes, range: 0..<28))
-        let trailer = bytes.count - DLAFileLayout.trailerSize
-        if trailer >= 0 {
-            let digest = DLAFile.sha256(bytes, upTo: trailer)
-            bytes.replaceSubrange(trailer + 8..<trailer + 40, with: digest)
-        }
+        bytes = DLAFile.resealingChecksums(bytes)
     }
 }
