@@ -10,7 +10,7 @@ struct DLACtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlactl",
         abstract: "Inspect, sign and run compressed .dla models on the emulated DLA.",
-        subcommands: [Inspect.self, Keygen.self]
+        subcommands: [Inspect.self, Run.self, Perf.self, Keygen.self]
     )
 }
 
@@ -34,6 +34,9 @@ enum DLACtlMain {
         } catch let error as ValidationError {
             DLACtl.exit(withError: error)
         } catch {
+            // `--help` parses to ArgumentParser's help command, whose run() throws a help request
+            // (exit code 0): only ArgumentParser can print it.
+            if DLACtl.exitCode(for: error) == .success { DLACtl.exit(withError: error) }
             printError(String(describing: error))
             exit(1)
         }
