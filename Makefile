@@ -5,7 +5,7 @@ STATE_DIR    ?= $(CURDIR)/state
 APT_PACKAGES := libsqlite3-dev libsystemd-dev pkg-config python3-venv python3-pip
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test run bench fuzz fuzz-build fuzz-seeds clean
+.PHONY: deps build release test run bench fixtures fuzz fuzz-build fuzz-seeds clean
 
 # Installs the Debian packages that are missing (and only then touches apt).
 deps:
@@ -38,6 +38,13 @@ run: build
 bench: deps
 	Benchmarks/peers/run.sh
 	$(SWIFT) package --package-path Benchmarks --allow-writing-to-package-directory benchmark
+
+# Regenerates the ONNX compiler's committed test fixtures (Tests/Fixtures) in the pinned
+# Benchmarks/.venv (numpy, onnx, onnxruntime, ml_dtypes); MNIST and trained weights are cached
+# in Benchmarks/.work. Needs PyPI once; `make test` never runs this.
+fixtures: deps
+	Benchmarks/peers/setup.sh
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 Benchmarks/.venv/bin/python tools/fixtures/generate.py
 
 # Fuzzing: release builds instrumented with ASan + SanitizerCoverage, linked with the toolchain's
 # libFuzzer (no-main variant: each target starts it through LLVMFuzzerRunDriver).
