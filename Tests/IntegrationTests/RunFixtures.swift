@@ -61,10 +61,10 @@ enum RunFixtures {
                 DLAOperation(name: "fc1", unit: .convolution, type: "fc", inputs: [0], outputs: [1], attributes: [DLAAttribute("weight", .weight(0))]),
                 DLAOperation(name: "sdp1", unit: .sdp, type: "sdp", inputs: [1], outputs: [2],
                              attributes: [DLAAttribute("bias", .weight(1)), DLAAttribute("activation", .string(activation)),
-                                          DLAAttribute("cvt_scale", .int(5)), DLAAttribute("cvt_shift", .int(7))]),
+                                          DLAAttribute("cvt_scale", .int(5)), DLAAttribute("cvt_shift", .int(11))]),
                 DLAOperation(name: "fc2", unit: .convolution, type: "fc", inputs: [2], outputs: [3], attributes: [DLAAttribute("weight", .weight(2))]),
                 DLAOperation(name: "sdp2", unit: .sdp, type: "sdp", inputs: [3], outputs: [4],
-                             attributes: [DLAAttribute("bias", .weight(3)), DLAAttribute("cvt_scale", .int(3)), DLAAttribute("cvt_shift", .int(6))]),
+                             attributes: [DLAAttribute("bias", .weight(3)), DLAAttribute("cvt_scale", .int(3)), DLAAttribute("cvt_shift", .int(10))]),
                 DLAOperation(name: "softmax", unit: .cpu, type: "softmax", inputs: [4], outputs: [5]),
             ]
             let weights = [
@@ -85,13 +85,13 @@ enum RunFixtures {
                 var sum = 0
                 for k in 0..<16 { sum += Int(w1[o * 16 + k]) * Int(codes[k]) }
                 fc1.append(Int32(sum))
-                hidden.append(convert(max(sum + Int(b1[o]), 0), scale: 5, shift: 7))
+                hidden.append(convert(max(sum + Int(b1[o]), 0), scale: 5, shift: 11))
             }
             var logits: [Int8] = []
             for o in 0..<4 {
                 var sum = Int(b2[o])
                 for k in 0..<8 { sum += Int(w2[o * 8 + k]) * Int(hidden[k]) }
-                logits.append(convert(sum, scale: 3, shift: 6))
+                logits.append(convert(sum, scale: 3, shift: 10))
             }
             return (fc1, hidden, logits, softmax(logits.map { Float($0) * Self.logitScale }))
         }
@@ -124,7 +124,7 @@ enum RunFixtures {
                              attributes: [DLAAttribute("weight", .weight(0)), DLAAttribute("padding", .ints([1, 1, 1, 1]))]),
                 DLAOperation(name: "conv1_sdp", unit: .sdp, type: "sdp", inputs: [1], outputs: [2],
                              attributes: [DLAAttribute("bias", .weight(1)), DLAAttribute("activation", .string("relu")),
-                                          DLAAttribute("cvt_scale", .int(1)), DLAAttribute("cvt_shift", .int(4))]),
+                                          DLAAttribute("cvt_scale", .int(1)), DLAAttribute("cvt_shift", .int(9))]),
                 DLAOperation(name: "pool1", unit: .pdp, type: "pool", inputs: [2], outputs: [3],
                              attributes: [DLAAttribute("method", .string("max")), DLAAttribute("kernel", .ints([2, 2]))]),
             ]
@@ -149,7 +149,7 @@ enum RunFixtures {
                         for ky in 0..<3 {
                             for kx in 0..<3 { sum += Int(weights[k * 9 + ky * 3 + kx]) * pixel(y + ky - 1, x + kx - 1) }
                         }
-                        activations[k].append(Int(convert(max(sum + Int(bias[k]), 0), scale: 1, shift: 4)))
+                        activations[k].append(Int(convert(max(sum + Int(bias[k]), 0), scale: 1, shift: 9)))
                     }
                 }
             }
