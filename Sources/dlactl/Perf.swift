@@ -136,13 +136,13 @@ struct Perf: ParsableCommand {
     }
 
     static func summary(_ r: Report) -> String {
-        func us(_ value: Double) -> String { InspectReport.fixed(value, 2) + " µs" }
+        func us(_ micros: Double) -> String { durationText(seconds: micros / 1e6) }
         let l = r.latencyMicros
         return """
             model       \(r.model) on \(r.profile) (host kernels \(r.isa))
             runs        \(r.iterations) timed after \(r.warmup) warmup, batch \(r.batchSize), \(r.threads) thread\(r.threads == 1 ? "" : "s")
             latency     p50 \(us(l.p50))  p90 \(us(l.p90))  p99 \(us(l.p99))  mean \(us(l.mean))  (min \(us(l.min)), max \(us(l.max))) per inference
-            throughput  \(InspectReport.fixed(r.inferencesPerSecond, 0)) inferences/s
+            throughput  \(r.inferencesPerSecond < 1e15 ? "\(Int(r.inferencesPerSecond.rounded()))" : "\(r.inferencesPerSecond)") inferences/s
             """
     }
 

@@ -99,13 +99,9 @@ struct RunStatistics {
         lines.append("DRAM bytes              \(t.dramBytes)")
         lines.append("SRAM bytes              \(t.cbufBytes + t.accumulatorBytes) (CBUF \(t.cbufBytes), accumulators \(t.accumulatorBytes))")
         lines.append("energy                  \(InspectReport.fixed(t.energyPicojoules / 1e6, 4)) µJ hardware, \(InspectReport.fixed(t.zeroSkippingEnergyPicojoules / 1e6, 4)) µJ zero-skipping")
-        lines.append("emulated latency        \(Self.micros(emulatedSeconds)) µs hardware, \(Self.micros(zeroSkippingSeconds)) µs zero-skipping (busiest core; \(Self.micros(emulatedSeconds / Double(max(rows, 1)))) µs per sample)")
-        lines.append("host time               \(Self.micros(Double(engineNanoseconds) / 1e9)) µs in the engine, \(Self.micros(Double(wallNanoseconds) / 1e9)) µs wall with file I/O (\(instructionSet), \(hostThreads) thread\(hostThreads == 1 ? "" : "s"))")
+        lines.append("emulated latency        \(durationText(seconds: emulatedSeconds)) hardware, \(durationText(seconds: zeroSkippingSeconds)) zero-skipping (busiest core; \(durationText(seconds: emulatedSeconds / Double(max(rows, 1)))) per sample)")
+        lines.append("host time               \(durationText(seconds: Double(engineNanoseconds) / 1e9)) in the engine, \(durationText(seconds: Double(wallNanoseconds) / 1e9)) wall with file I/O (\(instructionSet), \(hostThreads) thread\(hostThreads == 1 ? "" : "s"))")
         return lines.joined(separator: "\n")
-    }
-
-    private static func micros(_ seconds: Double) -> String {
-        InspectReport.fixed(seconds * 1e6, 3)
     }
 
     // MARK: - JSON

@@ -288,5 +288,10 @@ import Testing
             #expect(result.status == 64, "\(arguments)")
             #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
         }
+        for command in ["run", "perf"] {
+            let help = try Executables.run("dlactl", [command, "--help"])
+            #expect(help.status == 0, "\(help.stderr)")
+            #expect(help.stdout.contains("USAGE: dlactl \(command) <model> --input <x.npy> ..."), "\(help.stdout)")
+        }
     }
 }
