@@ -127,6 +127,40 @@ import Testing
         #expect(read.values == mlp.expected(codes: sample.codes).logits.map { Float($0) * RunFixtures.MLP.logitScale })
     }
 
+    @Test func severalInputsInTheModelsOrder() throws {
+        let directory = try TemporaryDirectory()
+        let model = directory.file("add.dla")
+        try RunFixtures.write(RunFixtures.ElementwiseAdd.model, to: model)
+        let rows = 5
+        var random = RunFixtures.Random(state: 17)
+        let a = (0..<(rows * 4)).map { _ in Int8(random.int(in: -40...40)) }
+        let bCodes = (0..<(rows * 4)).map { _ in Int8(random.int(in: -60...60)) }
+        let aPath = directory.file("a.npy"), bPath = directory.file("b.npy")
+        try RunFixtures.writeNPY(try NPYArray(int8: a, shape: [rows, 4]), aPath)
+        // b as floats that quantize exactly to its codes.
+        let bReal = bCodes.map { Float(Int($0) - RunFixtures.ElementwiseAdd.bZeroPoint) * RunFixtures.ElementwiseAdd.bScale }
+        try RunFixtures.writeNPY(try NPYArray(float32: bReal, shape: [rows, 4]), bPath)
+        let output = directory.file("sum.npy")
+        let result = try Executables.run("dlactl", ["run", model, "--input", aPath, "--input", bPath, "--output", output])
+        #expect(result.status == 0, "\(result.stderr)")
+        let expected = zip(a, bCodes).map { Float(RunFixtures.ElementwiseAdd.expected(a: $0, b: $1)) * Float(0.25) }
+        let sum = try RunFixtures.readFloats(output)
+        #expect(sum.shape == [rows, 4] && sum.values == expected)
+        #expect(Set(expected).count > 10 && !expected.contains(127 * 0.25) && !expected.contains(-128 * 0.25), "\(expected)")
+
+        let short = directory.file("b-short.npy")
+        try RunFixtures.writeNPY(try NPYArray(float32: Array(bReal.prefix(8)), shape: [2, 4]), short)
+        let disagree = try Executables.run("dlactl", ["run", model, "--input", aPath, "--input", short, "--output", output])
+        #expect(disagree.status == 1)
+        #expect(disagree.stderr == "error: inputs disagree on the number of samples: \(aPath) has 5, \(short) has 2\n")
+        let missing = try Executables.run("dlactl", ["run", model, "--input", aPath, "--output", output])
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "error: the model has 2 inputs (a, b), got 1 --input\n")
+        let refused = try Executables.run("dlactl", ["run", model, "--input", aPath, "--input", bPath, "--output", output, "--profile", "nv_small"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("'add'") && refused.stderr.contains("SDP_EW"), "\(refused.stderr)")
+    }
+
     @Test func statsTableAndJSON() throws {
         let directory = try TemporaryDirectory()
         let rows = 6

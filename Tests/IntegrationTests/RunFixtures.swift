@@ -166,17 +166,48 @@ enum RunFixtures {
         }
     }
 
+    // MARK: - two inputs → sdp element-wise add
+
+    /// `out = cvt(a + align(b))`: SDP's element-wise operand `b`, aligned by its own converter
+    /// (`(b − 2)·3 >> 1`, its zero point subtracted), added to `a`, then the output converter.
+    enum ElementwiseAdd {
+        static let bScale: Float = 0.5
+        static let bZeroPoint = 2
+
+        static var model: DLAModel {
+            let a = DLATensorSpec(name: "a", shape: [-1, 4], dataType: .int8, quantization: .perTensor(scale: 1, zeroPoint: 0))
+            let b = DLATensorSpec(name: "b", shape: [-1, 4], dataType: .int8, quantization: .perTensor(scale: bScale, zeroPoint: Int32(bZeroPoint)))
+            let sum = DLATensorSpec(name: "sum", shape: [-1, 4], dataType: .int8, quantization: .perTensor(scale: 0.25, zeroPoint: 0))
+            let operations = [
+                DLAOperation(name: "add", unit: .sdp, type: "sdp", inputs: [0, 1], outputs: [2],
+                             attributes: [DLAAttribute("ew_op", .string("add")), DLAAttribute("ew_scale", .int(3)), DLAAttribute("ew_shift", .int(1)),
+                                          DLAAttribute("cvt_scale", .int(3)), DLAAttribute("cvt_shift", .int(2))]),
+            ]
+            return DLAModel(metadata: metadata("two-inputs", inputs: [a, b], outputs: [sum]),
+                            graph: DLAGraph(tensors: [a, b, sum], inputs: [0, 1], outputs: [2], operations: operations), weights: [])
+        }
+
+        static func expected(a: Int8, b: Int8) -> Int8 {
+            let aligned = Int(convert(Int(b) - bZeroPoint, scale: 3, shift: 1, range: Int(Int32.min)...Int(Int32.max)))
+            return Int8(convert(Int(a) + aligned, scale: 3, shift: 2, range: -128...127))
+        }
+    }
+
     // MARK: - Arithmetic
 
     /// SDP's output converter with offset 0: `saturate(round_half_away(x·scale / 2^shift))` to INT8.
     static func convert(_ x: Int, scale: Int, shift: Int) -> Int8 {
+        Int8(convert(x, scale: scale, shift: shift, range: -128...127))
+    }
+
+    static func convert(_ x: Int, scale: Int, shift: Int, range: ClosedRange<Int>) -> Int {
         let product = x * scale
         var shifted = product
         if shift > 0 {
             let half = 1 << (shift - 1)
             shifted = product >= 0 ? (product + half) >> shift : -((-product + half) >> shift)
         }
-        return Int8(min(max(shifted, -128), 127))
+        return min(max(shifted, range.lowerBound), range.upperBound)
     }
 
     /// ONNX QuantizeLinear to INT8: `saturate(roundHalfEven(x / scale) + zeroPoint)`.
