@@ -114,10 +114,9 @@ struct Run: ParsableCommand {
 
         for (path, tensor) in zip(outputs, collected) { try tensor.write(to: path, batched: batched) }
         if let dumpLayers {
-            let digits = max(2, String(layers.count - 1).count)
             for (index, (operation, tensor)) in zip(loaded.compiled.operations, layers).enumerated() {
-                let number = String(repeating: "0", count: max(0, digits - String(index).count)) + String(index)
-                try tensor.write(to: dumpLayers + "/" + number + "-" + Self.fileName(operation.name) + ".npy", batched: batched)
+                let path = dumpLayers + "/" + Self.dumpFileName(index: index, of: layers.count, operation: operation.name)
+                try tensor.write(to: path, batched: batched)
             }
         }
         let wall = Self.nanoseconds(ContinuousClock.now - wallStart)
@@ -130,10 +129,13 @@ struct Run: ParsableCommand {
         }
     }
 
-    /// An operation name made safe as a file name: path separators and control characters become `_`.
-    static func fileName(_ name: String) -> String {
+    /// `NN-opname.npy`: the index zero-padded to at least two digits (so names sort in execution
+    /// order), and the name with path separators, newlines and NUL made `_`.
+    static func dumpFileName(index: Int, of count: Int, operation name: String) -> String {
+        let digits = max(2, String(max(count - 1, 0)).count)
+        let number = String(repeating: "0", count: max(0, digits - String(index).count)) + String(index)
         let safe = String(name.map { $0 == "/" || $0 == "\\" || $0.isNewline || $0 == "\0" ? "_" : $0 })
-        return safe.isEmpty || safe == "." || safe == ".." ? "op" : safe
+        return number + "-" + (safe.isEmpty ? "op" : safe) + ".npy"
     }
 
     static func nanoseconds(_ duration: Duration) -> UInt64 {
