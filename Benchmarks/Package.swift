@@ -21,6 +21,17 @@ let package = Package(
             path: "Benchmarks/StoreBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // dlad's engine against the peers (Benchmarks/peers): a plain executable, no framework.
+        //   swift run -c release --package-path Benchmarks EngineBenchmarks
+        .executableTarget(
+            name: "EngineBenchmarks",
+            dependencies: [
+                .product(name: "DLAEngine", package: "dlad"),
+                .product(name: "DLAFormat", package: "dlad"),
+                .product(name: "DLANumerics", package: "dlad"),
+            ],
+            path: "Benchmarks/EngineBenchmarks"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -452,6 +452,12 @@ void dla_im2col_s8(int64_t channels, int64_t height, int64_t width,
                         continue;
                     }
                     const int8_t *line = plane + iy * width;
+                    const int64_t x0 = ox * stride_x - pad_left;
+                    if (dilation_x == 1 && x0 >= 0 && x0 + kw <= width) {
+                        __builtin_memcpy(row, line + x0, (size_t)kw);
+                        row += kw;
+                        continue;
+                    }
                     for (int64_t s = 0; s < kw; s++) {
                         const int64_t ix = ox * stride_x - pad_left + s * dilation_x;
                         *row++ = (ix >= 0 && ix < width) ? line[ix] : pad_value;
@@ -653,4 +659,184 @@ void dla_spmv_csc_s8_skip_zero(int64_t k, int64_t n,
             out[row[q]] += x * (int32_t)values[q];
         }
     }
+}
+
+// MARK: - Peak probe
+
+#if defined(__x86_64__)
+VNNI_TARGET static int64_t vnni_peak(int64_t iterations) {
+    __m512i acc[16];
+    for (int r = 0; r < 16; r++) acc[r] = _mm512_set1_epi32(r);
+    const __m512i x = _mm512_set1_epi8(1), w = _mm512_set1_epi8(-1);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int r = 0; r < 16; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], x, w);
+        // Keeps the loop from being folded: the accumulators feed an opaque register each round.
+        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]),
+                              "+v"(acc[4]), "+v"(acc[5]), "+v"(acc[6]), "+v"(acc[7]));
+        __asm__ volatile("" : "+v"(acc[8]), "+v"(acc[9]), "+v"(acc[10]), "+v"(acc[11]),
+                              "+v"(acc[12]), "+v"(acc[13]), "+v"(acc[14]), "+v"(acc[15]));
+    }
+    __m512i total = acc[0];
+    for (int r = 1; r < 16; r++) total = _mm512_add_epi32(total, acc[r]);
+    volatile int32_t sink = _mm512_reduce_add_epi32(total);
+    (void)sink;
+    return iterations * 16 * 64;
+}
+#endif
+
+int64_t dla_vnni_peak_macs(int64_t iterations) {
+#if defined(__x86_64__)
+    if (iterations > 0 && dla_kernels_best_isa() == DLA_ISA_AVX512_VNNI) {
+        return vnni_peak(iterations);
+    }
+#endif
+    (void)iterations;
+    return 0;
+}
+
+// MARK: - PDP
+
+void dla_pool_s8(int64_t planes, int64_t height, int64_t width, int64_t kh, int64_t kw,
+                 int64_t stride_y, int64_t stride_x, int64_t out_height, int64_t out_width, int minimum,
+                 const int8_t *input, int8_t *output) {
+    for (int64_t plane = 0; plane < planes; plane++) {
+        const int8_t *in = input + plane * height * width;
+        int8_t *out = output + plane * out_height * out_width;
+        for (int64_t oy = 0; oy < out_height; oy++) {
+            for (int64_t ox = 0; ox < out_width; ox++) {
+                const int8_t *window = in + oy * stride_y * width + ox * stride_x;
+                int8_t best = window[0];
+                for (int64_t r = 0; r < kh; r++) {
+                    for (int64_t s = 0; s < kw; s++) {
+                        const int8_t x = window[r * width + s];
+                        best = minimum ? (x < best ? x : best) : (x > best ? x : best);
+                    }
+                }
+                out[oy * out_width + ox] = best;
+            }
+        }
+    }
+}
+
+// MARK: - SDP
+
+/// x / 2^shift rounded half away from zero; |x| < 2^62 here.
+static inline int64_t round_half_away_shift(int64_t x, int shift) {
+    if (shift == 0) {
+        return x;
+    }
+    const uint64_t magnitude = ((x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x) + ((uint64_t)1 << (shift - 1))) >> shift;
+    return x < 0 ? -(int64_t)magnitude : (int64_t)magnitude;
+}
+
+static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) {
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+static inline int8_t sdp_element(int32_t in, int64_t bias, int64_t multiplier, const dla_sdp_program *p) {
+    int64_t x = clamp64((int64_t)in + bias, INT32_MIN, INT32_MAX);
+    x = clamp64(round_half_away_shift(x * multiplier, p->shift), INT32_MIN, INT32_MAX);
+    if (p->relu && x < 0) {
+        x = 0;
+    }
+    const int64_t converted = round_half_away_shift((x - (int64_t)p->cvt_offset) * (int64_t)p->cvt_scale, p->cvt_shift);
+    return (int8_t)clamp64(converted, p->lo, p->hi);
+}
+
+static void sdp_portable(int64_t rows, int64_t channels, int64_t inner, const int32_t *in,
+                         const int32_t *bias, const int32_t *multiplier, const dla_sdp_program *p, int8_t *out) {
+    int64_t i = 0;
+    for (int64_t row = 0; row < rows; row++) {
+        for (int64_t c = 0; c < channels; c++) {
+            const int64_t b = bias[c], m = multiplier[c];
+            for (int64_t e = 0; e < inner; e++, i++) {
+                out[i] = sdp_element(in[i], b, m, p);
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#define SDP_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+
+SDP_TARGET static inline __m512i round_half_away_shift_v(__m512i x, int shift) {
+    if (shift == 0) {
+        return x;
+    }
+    const __mmask8 negative = _mm512_cmplt_epi64_mask(x, _mm512_setzero_si512());
+    const __m512i magnitude = _mm512_srli_epi64(_mm512_add_epi64(_mm512_abs_epi64(x), _mm512_set1_epi64((int64_t)1 << (shift - 1))), (unsigned)shift);
+    return _mm512_mask_sub_epi64(magnitude, negative, _mm512_setzero_si512(), magnitude);
+}
+
+/// Eight elements: bias and multiplier per lane (int64), the rest from the program.
+SDP_TARGET static inline void sdp_vector(const int32_t *in, __m512i bias, __m512i multiplier, const dla_sdp_program *p,
+                                         __mmask8 mask, int8_t *out) {
+    const __m512i int32_min = _mm512_set1_epi64(INT32_MIN), int32_max = _mm512_set1_epi64(INT32_MAX);
+    __m512i x = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, in));
+    x = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(x, bias), int32_min), int32_max);
+    x = round_half_away_shift_v(_mm512_mul_epi32(x, multiplier), p->shift);
+    x = _mm512_min_epi64(_mm512_max_epi64(x, int32_min), int32_max);
+    if (p->relu) {
+        x = _mm512_max_epi64(x, _mm512_setzero_si512());
+    }
+    x = _mm512_mullo_epi64(_mm512_sub_epi64(x, _mm512_set1_epi64(p->cvt_offset)), _mm512_set1_epi64(p->cvt_scale));
+    x = round_half_away_shift_v(x, p->cvt_shift);
+    x = _mm512_min_epi64(_mm512_max_epi64(x, _mm512_set1_epi64(p->lo)), _mm512_set1_epi64(p->hi));
+    _mm512_mask_cvtepi64_storeu_epi8(out, mask, x);
+}
+
+SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner, const int32_t *in,
+                                  const int32_t *bias, const int32_t *multiplier, const dla_sdp_program *p, int8_t *out) {
+    if (inner == 1) {
+        // Fully connected rows: bias and multiplier change every element.
+        for (int64_t row = 0; row < rows; row++) {
+            const int32_t *source = in + row * channels;
+            int8_t *target = out + row * channels;
+            for (int64_t c = 0; c < channels; c += 8) {
+                const int64_t remaining = channels - c;
+                const __mmask8 mask = remaining >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << remaining) - 1);
+                const __m512i b = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, bias + c));
+                const __m512i m = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, multiplier + c));
+                sdp_vector(source + c, b, m, p, mask, target + c);
+            }
+        }
+        return;
+    }
+    int64_t i = 0;
+    for (int64_t row = 0; row < rows; row++) {
+        for (int64_t c = 0; c < channels; c++, i += inner) {
+            const __m512i b = _mm512_set1_epi64(bias[c]), m = _mm512_set1_epi64(multiplier[c]);
+            for (int64_t e = 0; e < inner; e += 8) {
+                const int64_t remaining = inner - e;
+                const __mmask8 mask = remaining >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << remaining) - 1);
+                sdp_vector(in + i + e, b, m, p, mask, out + i + e);
+            }
+        }
+    }
+}
+
+static int has_avx512dq(void) {
+    static int cached = -1;
+    int value = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (value < 0) {
+        __builtin_cpu_init();
+        value = __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") ? 1 : 0;
+        __atomic_store_n(&cached, value, __ATOMIC_RELAXED);
+    }
+    return value;
+}
+#endif
+
+void dla_sdp_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *input,
+                const int32_t *bias, const int32_t *multiplier, const dla_sdp_program *program, int8_t *output) {
+    if (rows <= 0 || channels <= 0 || inner <= 0) {
+        return;
+    }
+#if defined(__x86_64__)
+    if (dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI && has_avx512dq()) {
+        sdp_avx512(rows, channels, inner, input, bias, multiplier, program, output);
+        return;
+    }
+#endif
+    sdp_portable(rows, channels, inner, input, bias, multiplier, program, output);
 }

@@ -22,10 +22,16 @@ public struct Executor: Sendable {
     /// Forces a convolution strategy (tests, benchmarks); nil picks per layer.
     public let strategy: ConvolutionStrategy?
 
-    private let lastUse: [Int: Int]
+    /// Per operation: the tensors whose last reader it is (graph outputs excluded), freed after it.
+    private let releases: [[Int]]
     /// Per operation: whether its first input comes straight from a convolution (SDP then reads
     /// CACC's output on the fly, no DRAM).
     private let fedByConvolution: [Bool]
+    /// Per operation: SDP programs that run in one fused pass (nil: stage by stage).
+    private let fusedSDP: [FusedSDP?]
+    /// Emulated costs per batch size: they depend on shapes and weights, only the zero-skipping
+    /// estimate on the activations.
+    private let costPlans = CostPlanCache()
 
     public init(model: CompiledModel, profile: HardwareProfile, threads: Int = 1, strategy: ConvolutionStrategy? = nil) throws(EngineError) {
         try EngineError.require("threads", threads, in: 1...256)
@@ -38,12 +44,20 @@ public struct Executor: Sendable {
         for (index, operation) in model.operations.enumerated() {
             for id in operation.inputs { lastUse[id] = index }
         }
-        self.lastUse = lastUse
+        let keep = Set(model.outputs)
+        self.releases = model.operations.indices.map { index in
+            Array(Set(model.operations[index].inputs.filter { lastUse[$0] == index && !keep.contains($0) })).sorted()
+        }
         var producers: [Int: ExecutionUnit] = [:]
         for operation in model.operations {
             for id in operation.outputs { producers[id] = operation.unit }
         }
         self.fedByConvolution = model.operations.map { producers[$0.inputs[0]] == .convolution }
+        self.fusedSDP = model.operations.map { operation in
+            guard case .sdp(let layer) = operation.kind, layer.elementwise == nil, layer.converter != nil,
+                  operation.inputs.count == 1, let input = model.tensors[operation.inputs[0]].sampleShape.first else { return nil }
+            return FusedSDP(layer.parameters(operand: nil), channels: input)
+        }
     }
 
     public struct Result: Sendable {
@@ -61,26 +75,25 @@ public struct Executor: Sendable {
             throw .invalidParameter(name: "batch", expected: "at least one row", found: "\(batch)")
         }
         let workers = min(threads, batch)
-        let slices = Self.split(batch, into: workers)
-        let collected = SliceResults(count: slices.count)
-        let work: @Sendable (Int) -> Void = { [self, prepared] worker in
-            do throws(EngineError) {
-                let slice = slices[worker]
-                let sliced = try prepared.map { value throws(EngineError) in try value.batchSlice(slice) }
-                collected.store(try self.runSlice(sliced), at: worker)
-            } catch {
-                collected.fail(error)
-            }
-        }
+        let parts: [Result]
         if workers == 1 {
-            work(0)
+            parts = [try runSlice(prepared)]
         } else {
-            DispatchQueue.concurrentPerform(iterations: workers, execute: work)
+            let slices = Self.split(batch, into: workers)
+            let collected = SliceResults(count: slices.count)
+            DispatchQueue.concurrentPerform(iterations: workers) { [self, prepared] worker in
+                do throws(EngineError) {
+                    let sliced = try prepared.map { value throws(EngineError) in try value.batchSlice(slices[worker]) }
+                    collected.store(try self.runSlice(sliced), at: worker)
+                } catch {
+                    collected.fail(error)
+                }
+            }
+            parts = try collected.results()
         }
-        let parts = try collected.results()
         var outputs: [EngineValue] = []
         for index in model.outputs.indices {
-            outputs.append(try EngineValue.joinBatches(parts.map { $0.outputs[index] }))
+            outputs.append(parts.count == 1 ? parts[0].outputs[index] : try EngineValue.joinBatches(parts.map { $0.outputs[index] }))
         }
         var operations = parts[0].stats.operations
         for part in parts.dropFirst() {
@@ -140,28 +153,28 @@ public struct Executor: Sendable {
 
     /// Runs every operation on one batch slice; the stats carry host times and input densities.
     private func runSlice(_ inputs: [EngineValue]) throws(EngineError) -> Result {
-        var values: [Int: EngineValue] = [:]
+        var values = [EngineValue?](repeating: nil, count: model.tensors.count)
         for (position, id) in model.inputs.enumerated() { values[id] = inputs[position] }
-        let keep = Set(model.outputs)
+        let placeholderCost = PerformanceModel(profile: profile).cpu()
         var stats: [OperationStats] = []
+        stats.reserveCapacity(model.operations.count)
         for (index, operation) in model.operations.enumerated() {
             let start = ContinuousClock.now
             var operands: [EngineValue] = []
+            operands.reserveCapacity(operation.inputs.count)
             for id in operation.inputs {
                 guard let value = values[id] else {
                     throw .invalidParameter(name: "operation '\(operation.name)' input", expected: "tensor \(id) computed earlier", found: "not yet computed")
                 }
                 operands.append(value)
             }
-            let (output, strategy, activationDensity) = try execute(operation, operands)
+            let (output, strategy, activationDensity) = try execute(operation, operands, fused: fusedSDP[index])
             values[operation.outputs[0]] = output
-            for id in operation.inputs where lastUse[id] == index && !keep.contains(id) {
-                values[id] = nil
-            }
+            for id in releases[index] { values[id] = nil }
             let elapsed = ContinuousClock.now - start
             // The emulated cost is filled in once all slices are done (see `emulatedCosts`).
             stats.append(OperationStats(name: operation.name, unit: operation.unit, type: operation.type,
-                                        cost: PerformanceModel(profile: profile).cpu(), strategy: strategy,
+                                        cost: placeholderCost, strategy: strategy,
                                         inputDensity: activationDensity, hostNanoseconds: Self.nanoseconds(elapsed)))
         }
         var outputs: [EngineValue] = []
@@ -172,14 +185,14 @@ public struct Executor: Sendable {
             outputs.append(value)
         }
         let placeholder = ExecutionStats(profile: profile.name, batch: inputs.first?.shape.first ?? 0, emulatedCores: 1, hostThreads: 1,
-                                         hostInstructionSet: "", operations: stats, total: PerformanceModel(profile: profile).cpu(),
+                                         hostInstructionSet: "", operations: stats, total: placeholderCost,
                                          emulatedSeconds: 0, zeroSkippingSeconds: 0, hostNanoseconds: 0)
         return Result(outputs: outputs, stats: placeholder)
     }
 
     /// Runs one operation on a slice; returns its output, the strategy a convolution took and
     /// the nonzero fraction of a convolution's input (nil for other units).
-    private func execute(_ operation: EngineOperation, _ operands: [EngineValue]) throws(EngineError) -> (EngineValue, ConvolutionStrategy?, Double?) {
+    private func execute(_ operation: EngineOperation, _ operands: [EngineValue], fused: FusedSDP?) throws(EngineError) -> (EngineValue, ConvolutionStrategy?, Double?) {
         let outputSpec = model.tensors[operation.outputs[0]]
         switch operation.kind {
         case .convolution(let parameters, let weights, let padding, let truncation):
@@ -232,6 +245,16 @@ public struct Executor: Sendable {
             }
             return (.float32(out), nil, nil)
         case .sdp(let layer):
+            if let fused, case .int32(let input) = operands[0], input.shape.count >= 2, input.shape[1] == fused.channels {
+                let inner = input.shape.dropFirst(2).reduce(1, *)
+                let out = input.scalars.withUnsafeBufferPointer { source in
+                    [Int8](unsafeUninitializedCapacity: source.count) { buffer, initialized in
+                        fused.run(source, inner: inner, into: buffer)
+                        initialized = source.count
+                    }
+                }
+                return (.int8(try Tensor(shape: input.shape, scalars: out)), nil, nil)
+            }
             let input = try int32Values(operands[0])
             var operand: Tensor<Int32>?
             if let elementwise = layer.elementwise, operands.count > 1 {
@@ -248,6 +271,9 @@ public struct Executor: Sendable {
             return (.int8(try SDP.run(input, parameters, profile: profile, channelAxis: 1)), nil, nil)
         case .pool(let p):
             let input = try int8(operands[0], operation)
+            if let pooled = try PDP.runUnpaddedBatch(input, p) {
+                return (.int8(pooled), nil, nil)
+            }
             return (.int8(try perSample(input, outputSpec) { image throws(EngineError) in try PDP.run(image, p, profile: profile) }), nil, nil)
         case .localResponseNormalization(let p):
             let input = try int8(operands[0], operation)
@@ -406,67 +432,127 @@ public struct Executor: Sendable {
 
     private func emulatedCosts(batch: Int, host: [OperationStats], densities: [ExecutionStats]) throws(EngineError)
         -> (operations: [OperationStats], cores: Int, seconds: Double, zeroSkippingSeconds: Double) {
-        let model = PerformanceModel(profile: profile)
-        let coreSlices = Self.split(batch, into: profile.cores)
+        let plan: CostPlan
+        if let cached = costPlans.plan(batch: batch) {
+            plan = cached
+        } else {
+            plan = try costPlan(batch: batch)
+            costPlans.store(plan, batch: batch)
+        }
         var operations = host
-        var coreCycles = [Int](repeating: 0, count: coreSlices.count)
-        var coreSkipping = [Int](repeating: 0, count: coreSlices.count)
-        for (index, operation) in self.model.operations.enumerated() {
+        var coreCycles = [Int](repeating: 0, count: plan.cores)
+        var coreSkipping = [Int](repeating: 0, count: plan.cores)
+        for index in self.model.operations.indices {
             // Mean input density the slices saw, weighted equally (slices differ by one row at most).
-            let seen = densities.compactMap { $0.operations[index].inputDensity }
-            let activationDensity = seen.isEmpty ? 1 : seen.reduce(0, +) / Double(seen.count)
+            var seen = 0.0, count = 0
+            for slice in densities {
+                if let density = slice.operations[index].inputDensity {
+                    seen += density
+                    count += 1
+                }
+            }
+            let activationDensity = count == 0 ? 1 : seen / Double(count)
             var total: [OperationCost] = []
-            for (core, slice) in coreSlices.enumerated() {
-                let cost = try self.cost(of: operation, batch: slice.count, activationDensity: activationDensity,
-                                         fused: fedByConvolution[index], model: model)
+            total.reserveCapacity(plan.cores)
+            for (core, planned) in plan.operations[index].enumerated() {
+                let cost = planned.cost(activationDensity: activationDensity)
                 coreCycles[core] += cost.hardwareCycles
                 coreSkipping[core] += cost.zeroSkippingCycles
                 total.append(cost)
             }
-            var summed = OperationCost.total(total, unit: operation.unit)
-            summed.unit = operation.unit
+            var summed = OperationCost.total(total, unit: self.model.operations[index].unit)
+            summed.unit = self.model.operations[index].unit
             operations[index].cost = summed
         }
-        return (operations, coreSlices.count, Double(coreCycles.max() ?? 0) / profile.clockHertz,
+        return (operations, plan.cores, Double(coreCycles.max() ?? 0) / profile.clockHertz,
                 Double(coreSkipping.max() ?? 0) / profile.clockHertz)
     }
 
-    private func cost(of operation: EngineOperation, batch: Int, activationDensity: Double, fused: Bool,
-                      model: PerformanceModel) throws(EngineError) -> OperationCost {
+    /// Every operation's cost on every emulated core for a batch of `batch` rows.
+    private func costPlan(batch: Int) throws(EngineError) -> CostPlan {
+        let model = PerformanceModel(profile: profile)
+        let coreSlices = Self.split(batch, into: profile.cores)
+        var operations: [[PlannedCost]] = []
+        for (index, operation) in self.model.operations.enumerated() {
+            var perCore: [PlannedCost] = []
+            for slice in coreSlices {
+                perCore.append(try cost(of: operation, batch: slice.count, fused: fedByConvolution[index], model: model))
+            }
+            operations.append(perCore)
+        }
+        return CostPlan(cores: coreSlices.count, operations: operations)
+    }
+
+    private func cost(of operation: EngineOperation, batch: Int, fused: Bool, model: PerformanceModel) throws(EngineError) -> PlannedCost {
         let input = self.model.tensors[operation.inputs[0]]
         let output = self.model.tensors[operation.outputs[0]]
         let inputElements = input.sampleShape.reduce(1, *) * batch
         let outputElements = output.sampleShape.reduce(1, *) * batch
         switch operation.kind {
         case .convolution(let p, let weights, _, _):
-            return try model.convolution(p, precision: .int8, batch: batch, weightDensity: weights.density, activationDensity: activationDensity)
+            return .convolution(try model.convolutionCost(p, precision: .int8, batch: batch, weightDensity: weights.density))
         case .fullyConnected(let weights, _):
             let p = ConvolutionParameters.fullyConnected(inputFeatures: weights.reductionLength, outputFeatures: weights.outputChannels)
-            return try model.convolution(p, precision: .int8, batch: batch, weightDensity: weights.density, activationDensity: activationDensity)
+            return .convolution(try model.convolutionCost(p, precision: .int8, batch: batch, weightDensity: weights.density))
         case .sdp(let layer):
             let operand: Tensor<Int32>? = layer.elementwise == nil ? nil : try Tensor(shape: [outputElements], repeating: 0)
-            return try model.sdp(layer.parameters(operand: operand), elements: outputElements,
-                                 channels: output.sampleShape.first ?? 1, fused: fused)
+            return .fixed(try model.sdp(layer.parameters(operand: operand), elements: outputElements,
+                                        channels: output.sampleShape.first ?? 1, fused: fused))
         case .pool(let p), .floatPool(let p):
-            return try model.pdp(p, channels: input.sampleShape[0] * batch, height: input.sampleShape[1], width: input.sampleShape[2])
+            return .fixed(try model.pdp(p, channels: input.sampleShape[0] * batch, height: input.sampleShape[1], width: input.sampleShape[2]))
         case .floatConvolution(let p, let weights, let precision):
-            return try model.convolution(p, precision: precision, batch: batch, weightDensity: Self.density(weights.scalars),
-                                         activationDensity: activationDensity)
+            return .convolution(try model.convolutionCost(p, precision: precision, batch: batch, weightDensity: Self.density(weights.scalars)))
         case .floatFullyConnected(let weights, let precision):
             let p = ConvolutionParameters.fullyConnected(inputFeatures: weights.shape[1], outputFeatures: weights.shape[0])
-            return try model.convolution(p, precision: precision, batch: batch, weightDensity: Self.density(weights.scalars),
-                                         activationDensity: activationDensity)
+            return .convolution(try model.convolutionCost(p, precision: precision, batch: batch, weightDensity: Self.density(weights.scalars)))
         case .floatSDP(let layer):
-            return try model.sdp(try layer.costEquivalent(elements: outputElements), elements: outputElements,
-                                 channels: output.sampleShape.first ?? 1, fused: fused)
+            return .fixed(try model.sdp(try layer.costEquivalent(elements: outputElements), elements: outputElements,
+                                        channels: output.sampleShape.first ?? 1, fused: fused))
         case .localResponseNormalization(let p):
-            return try model.cdp(p, elements: inputElements)
+            return .fixed(try model.cdp(p, elements: inputElements))
         case .transpose, .contract:
-            return try model.dataMovement(.rubik, bytes: inputElements)
+            return .fixed(try model.dataMovement(.rubik, bytes: inputElements))
         case .concatenate, .slice:
-            return try model.dataMovement(.bdma, bytes: outputElements)
+            return .fixed(try model.dataMovement(.bdma, bytes: outputElements))
         case .reshape, .softmax, .quantize, .dequantize:
-            return model.cpu()
+            return .fixed(model.cpu())
+        }
+    }
+}
+
+/// One operation's emulated cost on one core, as far as it is known before the run.
+enum PlannedCost: Sendable {
+    case fixed(OperationCost)
+    /// Convolutions: the zero-skipping estimate waits for the activation density.
+    case convolution(ConvolutionCost)
+
+    func cost(activationDensity: Double) -> OperationCost {
+        switch self {
+        case .fixed(let cost): cost
+        case .convolution(let cost): cost.cost(activationDensity: activationDensity)
+        }
+    }
+}
+
+/// Every operation's planned cost per emulated core, for one batch size.
+struct CostPlan: Sendable {
+    var cores: Int
+    var operations: [[PlannedCost]]
+}
+
+/// Cost plans by batch size, shared by copies of an executor and its threads. Sizes beyond a
+/// few dozen are not kept (a server cycling through every batch size would grow it unboundedly).
+final class CostPlanCache: Sendable {
+    private static let capacity = 64
+    private let plans = Mutex<[Int: CostPlan]>([:])
+
+    func plan(batch: Int) -> CostPlan? {
+        plans.withLock { $0[batch] }
+    }
+
+    func store(_ plan: CostPlan, batch: Int) {
+        plans.withLock { plans in
+            if plans.count < Self.capacity { plans[batch] = plan }
         }
     }
 }

@@ -26,3 +26,12 @@ public enum HostKernels {
         dla_kernels_force_isa(isa?.rawValue ?? -1) == 0
     }
 }
+
+extension HostKernels {
+    /// Runs `iterations` rounds of the C peak probe (16 independent `vpdpbusd` per round) and
+    /// returns the INT8 MACs it performed: 0 on CPUs without AVX-512 VNNI. Time the call to get
+    /// the machine's VNNI peak, the ceiling for achieved GOPS.
+    public static func vnniPeakMACs(iterations: Int) -> Int {
+        Int(dla_vnni_peak_macs(Int64(iterations)))
+    }
+}

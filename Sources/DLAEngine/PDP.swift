@@ -1,3 +1,4 @@
+import CDLAKernels
 import DLANumerics
 
 /// The planar data processor: max, min and average pooling over each channel's plane.
@@ -60,6 +61,28 @@ public enum PDP {
 }
 
 extension PDP {
+    /// Max or min pooling of a batch `[N, C, H, W]` in one C pass when no window touches padding
+    /// (the common case: kernel = stride, no padding); nil otherwise, and for averages. Same bits
+    /// as `run` per sample (tested); the caller has checked the profile has PDP.
+    static func runUnpaddedBatch(_ input: Tensor<Int8>, _ p: PDPParameters) throws(EngineError) -> Tensor<Int8>? {
+        guard p.method != .average, p.padTop == 0, p.padLeft == 0, input.shape.count == 4 else { return nil }
+        let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let (oh, ow) = try p.outputSize(height: height, width: width)
+        guard oh >= 1, ow >= 1, (oh - 1) * p.strideY + p.kernelHeight <= height, (ow - 1) * p.strideX + p.kernelWidth <= width else {
+            return nil
+        }
+        let count = batch * channels * oh * ow
+        let output = input.scalars.withUnsafeBufferPointer { source in
+            [Int8](unsafeUninitializedCapacity: count) { target, initialized in
+                dla_pool_s8(Int64(batch * channels), Int64(height), Int64(width), Int64(p.kernelHeight), Int64(p.kernelWidth),
+                            Int64(p.strideY), Int64(p.strideX), Int64(oh), Int64(ow), p.method == .minimum ? 1 : 0,
+                            source.baseAddress, target.baseAddress)
+                initialized = count
+            }
+        }
+        return try Tensor(shape: [batch, channels, oh, ow], scalars: output)
+    }
+
     /// Pooling on the FP16/FP8 pipeline, in FP32 (values already decoded): max/min ignore
     /// padding; averages divide the window sum (padded taps count as 0) by the full kernel area in
     /// Float64, then round to FP32. NVDLA's FP17 reciprocal arithmetic is not emulated; the caller

@@ -43,6 +43,14 @@ public struct PerformanceModel: Sendable {
         _ p: ConvolutionParameters, precision: Precision, batch: Int = 1,
         weightDensity: Double = 1, activationDensity: Double = 1
     ) throws(EngineError) -> OperationCost {
+        try convolutionCost(p, precision: precision, batch: batch, weightDensity: weightDensity).cost(activationDensity: activationDensity)
+    }
+
+    /// Everything of `convolution` that does not depend on the activation density, so that an
+    /// executor computes it once per batch size and only the zero-skipping estimate per run.
+    func convolutionCost(
+        _ p: ConvolutionParameters, precision: Precision, batch: Int, weightDensity: Double
+    ) throws(EngineError) -> ConvolutionCost {
         let g = try p.validated()
         try EngineError.require("batch", batch, in: 1...65536)
         let rate = try macsPerCycle(precision)
@@ -71,17 +79,16 @@ public struct PerformanceModel: Sendable {
         let cbuf = dram + dataReads + weightReads
         let accumulator = atomicOps * atomicK * Self.accumulatorEntryBytes * 2
 
-        let effective = Int((Double(macs) * clamp(weightDensity) * clamp(activationDensity)).rounded(.up))
         let skippingDRAM = inputDRAM + min(denseWeightBytes, compressedWeightBytes)
-        let skippingCycles = max(ceilDiv(effective, rate), ceilDiv(skippingDRAM, profile.dramBytesPerCycle))
-
         let sram = Double(cbuf + accumulator) * energy.sramPerByte
         let hardwareEnergy = Double(macs) * energy.mac(precision) + sram + Double(dram) * energy.dramPerByte
-        let skippingEnergy = Double(effective) * energy.mac(precision) + sram + Double(skippingDRAM) * energy.dramPerByte
-        return OperationCost(unit: .convolution, macs: macs, effectiveMACs: effective,
-                             hardwareCycles: max(computeCycles, dramCycles), zeroSkippingCycles: skippingCycles,
-                             macUtilization: utilization, dramBytes: dram, cbufBytes: cbuf, accumulatorBytes: accumulator,
-                             energyPicojoules: hardwareEnergy, zeroSkippingEnergyPicojoules: skippingEnergy)
+        let hardware = OperationCost(unit: .convolution, macs: macs, effectiveMACs: 0,
+                                     hardwareCycles: max(computeCycles, dramCycles), zeroSkippingCycles: 0,
+                                     macUtilization: utilization, dramBytes: dram, cbufBytes: cbuf, accumulatorBytes: accumulator,
+                                     energyPicojoules: hardwareEnergy, zeroSkippingEnergyPicojoules: 0)
+        return ConvolutionCost(hardware: hardware, weightedMACs: Double(macs) * clamp(weightDensity), rate: rate,
+                               skippingDRAMCycles: ceilDiv(skippingDRAM, profile.dramBytesPerCycle), macEnergy: energy.mac(precision),
+                               sram: sram, skippingDRAMEnergy: Double(skippingDRAM) * energy.dramPerByte)
     }
 
     /// SDP over `elements` values of `channels` channels. `fused` input arrives from CACC on the
@@ -196,3 +203,28 @@ public struct PerformanceModel: Sendable {
 }
 
 func ceilDiv(_ a: Int, _ b: Int) -> Int { b <= 0 ? a : (a + b - 1) / b }
+
+/// A convolution's cost with the activation density left open: NVDLA's cycles, bytes and energy
+/// are fixed by shapes and weights; only the zero-skipping estimate follows the activations.
+struct ConvolutionCost: Sendable {
+    let hardware: OperationCost
+    /// MACs × weight density, the first factor of the effective MACs.
+    let weightedMACs: Double
+    let rate: Int
+    let skippingDRAMCycles: Int
+    let macEnergy: Double
+    let sram: Double
+    let skippingDRAMEnergy: Double
+
+    /// The full cost: effective MACs = MACs × weight density × activation density, packed
+    /// perfectly onto the array, bounded below by DRAM time with compressed weights.
+    func cost(activationDensity: Double) -> OperationCost {
+        let density = activationDensity.isNaN ? 1 : min(max(activationDensity, 0), 1)
+        let effective = Int((weightedMACs * density).rounded(.up))
+        var cost = hardware
+        cost.effectiveMACs = effective
+        cost.zeroSkippingCycles = max(ceilDiv(effective, rate), skippingDRAMCycles)
+        cost.zeroSkippingEnergyPicojoules = Double(effective) * macEnergy + sram + skippingDRAMEnergy
+        return cost
+    }
+}

@@ -107,6 +107,38 @@ void dla_spmv_csc_s8_skip_zero(int64_t k, int64_t n,
                                const int64_t *column_start, const int32_t *row, const int8_t *values,
                                int32_t *out);
 
+/// Max (or, with `minimum` nonzero, min) pooling of `planes` INT8 planes without padding: every
+/// window lies inside the plane ((out_height − 1)·stride_y + kh <= height, likewise for width).
+void dla_pool_s8(int64_t planes, int64_t height, int64_t width, int64_t kh, int64_t kw,
+                 int64_t stride_y, int64_t stride_x, int64_t out_height, int64_t out_width, int minimum,
+                 const int8_t *input, int8_t *output);
+
+/// SDP's bias → multiplier → ReLU → output converter program (see DLAEngine's `FusedSDP`).
+typedef struct {
+    /// Multiplier truncation, 0...63.
+    int32_t shift;
+    /// Nonzero: clamp negative values to 0 after the multiplier.
+    int32_t relu;
+    /// Output converter: saturate(round_half_away(((x − cvt_offset)·cvt_scale) >> cvt_shift)).
+    int32_t cvt_offset;
+    int32_t cvt_scale;
+    int32_t cvt_shift;
+    /// Saturation range of the output type.
+    int32_t lo;
+    int32_t hi;
+} dla_sdp_program;
+
+/// `rows × channels × inner` INT32 values (channel-major within a row) to INT8:
+/// x = sat32(in + bias[c]); x = sat32(round_half_away(x·multiplier[c] >> shift)); ReLU; converter.
+/// multiplier values must fit 16 bits (SDP's multiplier), cvt_scale too; every path agrees bit for bit.
+void dla_sdp_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *input,
+                const int32_t *bias, const int32_t *multiplier, const dla_sdp_program *program, int8_t *output);
+
+/// Throughput probe: `iterations` rounds of 16 independent vpdpbusd (16 × 64 = 1024 INT8 MACs each),
+/// so that latency never limits the rate. Returns the MACs performed (0 without AVX-512 VNNI).
+/// Benchmarks time it to quote the machine's peak beside achieved GOPS.
+int64_t dla_vnni_peak_macs(int64_t iterations);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,74 @@
+import CDLAKernels
+import DLANumerics
+
+/// SDP's most common program in one pass over the data: bias (ALU add), per-channel multiplier
+/// with truncation (batch-norm scale or requantization), optional ReLU, then the output converter
+/// to INT8. The general stage-by-stage `SDP.run` is its reference twin: both saturate to INT32
+/// after every stage and round half away from zero, and tests check they agree bit for bit.
+struct FusedSDP: @unchecked Sendable {
+    /// Per-channel addends (zeros without an add stage; a constant is repeated per channel).
+    let bias: [Int32]
+    /// Per-channel multipliers (ones without a multiply stage).
+    let multiplier: [Int32]
+    let channels: Int
+    /// Shift, ReLU and converter as the C kernel takes them (plain integers; hence the unchecked
+    /// Sendable, which the imported C struct cannot declare).
+    let program: dla_sdp_program
+
+    /// The fused form of `parameters` for `channels` channels, or nil when its stages are not
+    /// `[add]? [multiply]? [relu]?` with constant or per-channel operands of the right length.
+    init?(_ parameters: SDPParameters, channels: Int) {
+        guard channels >= 1 else { return nil }
+        var stages = parameters.stages[...]
+        func perChannel(_ operand: SDPOperand) -> [Int32]? {
+            switch operand {
+            case .constant(let value): return [Int32](repeating: value, count: channels)
+            case .perChannel(let values): return values.count == channels ? values : nil
+            case .elementwise: return nil
+            }
+        }
+        var bias = [Int32](repeating: 0, count: channels)
+        if case .add(let operand)? = stages.first {
+            guard let values = perChannel(operand) else { return nil }
+            bias = values
+            stages = stages.dropFirst()
+        }
+        var multiplier = [Int32](repeating: 1, count: channels)
+        var shift = 0
+        if case .multiply(let operand, let s)? = stages.first {
+            guard let values = perChannel(operand), (0...63).contains(s) else { return nil }
+            multiplier = values
+            shift = s
+            stages = stages.dropFirst()
+        }
+        var relu = false
+        if case .relu? = stages.first {
+            relu = true
+            stages = stages.dropFirst()
+        }
+        guard stages.isEmpty else { return nil }
+        let converter = parameters.converter
+        let range = parameters.outputType.range
+        self.bias = bias
+        self.multiplier = multiplier
+        self.channels = channels
+        self.program = dla_sdp_program(shift: Int32(shift), relu: relu ? 1 : 0, cvt_offset: converter.offset,
+                                       cvt_scale: Int32(converter.scale), cvt_shift: Int32(min(converter.shift, OutputConverter.maxShift)),
+                                       lo: range.lowerBound, hi: range.upperBound)
+    }
+
+    /// `input` holds rows of `channels × inner` values, channel-major within a row; `output` as
+    /// many INT8 values.
+    func run(_ input: UnsafeBufferPointer<Int32>, inner: Int, into output: UnsafeMutableBufferPointer<Int8>) {
+        let rowLength = channels * inner
+        guard rowLength > 0, let source = input.baseAddress, let target = output.baseAddress else { return }
+        bias.withUnsafeBufferPointer { b in
+            multiplier.withUnsafeBufferPointer { m in
+                withUnsafePointer(to: program) { program in
+                    dla_sdp_s8(Int64(input.count / rowLength), Int64(channels), Int64(inner), source, b.baseAddress, m.baseAddress,
+                               program, target)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import DLANumerics
+import Testing
+@testable import DLAEngine
+
+extension InstructionSetForcing {
+    /// The executor's C fast paths against the units' Swift programs, on every instruction set.
+    @Suite struct KernelTwinTests {
+        /// INT32 accumulators with the extremes that make stages saturate.
+        static func accumulators(_ count: Int, _ random: inout TestRandom) -> [Int32] {
+            (0..<count).map { _ in
+                switch random.int(in: 0...9) {
+                case 0: Int32.max
+                case 1: Int32.min
+                case 2: Int32(truncatingIfNeeded: random.next())
+                default: Int32(random.int(in: -100_000...100_000))
+                }
+            }
+        }
+
+        @Test func fusedSDPMatchesTheStageByStageProgramBitForBit() throws {
+            var random = TestRandom(seed: 7)
+            defer { HostKernels.force(nil) }
+            for trial in 0..<200 {
+                // inner 1 is the fully connected layout (per-lane operands); longer runs cross the 8-lane vectors.
+                let rows = random.int(in: 1...3), channels = random.int(in: 1...19), inner = [1, 1, 3, 8, 13][random.int(in: 0...4)]
+                var stages: [SDPStage] = []
+                if random.int(in: 0...3) > 0 {
+                    stages.append(.add(random.int(in: 0...1) == 0 ? .constant(Int32(random.int(in: -5000...5000)))
+                                                                    : .perChannel(KernelTwinTests.accumulators(channels, &random))))
+                }
+                if random.int(in: 0...3) > 0 {
+                    let wide = random.int(in: 0...4) == 0
+                    let multipliers = (0..<channels).map { _ in wide ? Int32(truncatingIfNeeded: random.next()) : Int32(random.int(in: -32768...32767)) }
+                    stages.append(.multiply(.perChannel(multipliers), shift: random.int(in: 0...40)))
+                }
+                if random.int(in: 0...1) == 0 { stages.append(.relu) }
+                let converter = OutputConverter(offset: Int32(random.int(in: -300...300)), scale: random.int(in: 0...4) == 0 ? Int16(truncatingIfNeeded: random.next()) : Int16(random.int(in: -4...300)),
+                                                shift: UInt8(random.int(in: 0...20)))
+                let parameters = SDPParameters(stages: stages, converter: converter)
+                let input = try Tensor(shape: [rows, channels, inner], scalars: KernelTwinTests.accumulators(rows * channels * inner, &random))
+                let expected = try SDP.run(input, parameters, profile: .nvFull, channelAxis: 1)
+                let fused = try #require(FusedSDP(parameters, channels: channels))
+                for isa in HostKernels.available {
+                    #expect(HostKernels.force(isa))
+                    var output = [Int8](repeating: 0, count: input.count)
+                    input.scalars.withUnsafeBufferPointer { source in
+                        output.withUnsafeMutableBufferPointer { fused.run(source, inner: inner, into: $0) }
+                    }
+                    #expect(output == expected.scalars, "trial \(trial) on \(isa): \(stages) \(converter)")
+                }
+            }
+        }
+
+        @Test func unpaddedBatchPoolingMatchesPDPPerSample() throws {
+            var random = TestRandom(seed: 11)
+            for (method, kernel, stride, height, width) in [(PDPParameters.Method.maximum, 2, 2, 24, 24), (.minimum, 3, 2, 9, 8),
+                                                          (.maximum, 3, 1, 5, 7), (.maximum, 1, 1, 1, 1)] {
+                let p = PDPParameters(method: method, kernelHeight: kernel, kernelWidth: kernel, strideY: stride, strideX: stride)
+                let batch = 3, channels = 4
+                let input = try Tensor(shape: [batch, channels, height, width], scalars: random.int8s(batch * channels * height * width, zeros: 0.3))
+                let pooled = try #require(try PDP.runUnpaddedBatch(input, p))
+                var expected: [Int8] = []
+                for n in 0..<batch {
+                    let sample = Array(input.scalars[(n * channels * height * width)..<((n + 1) * channels * height * width)])
+                    expected += try PDP.run(try Tensor(shape: [channels, height, width], scalars: sample), p, profile: .nvFull).scalars
+                }
+                #expect(pooled.scalars == expected, "\(method) \(kernel)/\(stride) on \(height)×\(width)")
+            }
+            let padded = PDPParameters(method: .maximum, kernelHeight: 2, kernelWidth: 2, strideY: 2, strideX: 2, padTop: 1)
+            #expect(try PDP.runUnpaddedBatch(try Tensor(shape: [1, 1, 4, 4], repeating: 0), padded) == nil)
+            let average = PDPParameters(method: .average, kernelHeight: 2, kernelWidth: 2, strideY: 2, strideX: 2)
+            #expect(try PDP.runUnpaddedBatch(try Tensor(shape: [1, 1, 4, 4], repeating: 0), average) == nil)
+        }
+    }
+}
