@@ -9,13 +9,14 @@ let package = Package(
     name: "dlad-fuzz",
     dependencies: [.package(name: "dlad", path: "..")],
     targets: [
+        .target(name: "FuzzDriver"),
         .executableTarget(
             name: "FuzzDLAReader",
-            dependencies: [.product(name: "DLAFormat", package: "dlad")],
+            dependencies: ["FuzzDriver", .product(name: "DLAFormat", package: "dlad")],
         ),
         .executableTarget(
             name: "FuzzNPYReader",
-            dependencies: [.product(name: "DLAFormat", package: "dlad")],
+            dependencies: ["FuzzDriver", .product(name: "DLAFormat", package: "dlad")],
         ),
         .executableTarget(
             name: "FuzzSeeds",

@@ -1,7 +1,5 @@
 import DLAFormat
-#if canImport(Glibc)
-import Glibc
-#endif
+import FuzzDriver
 
 /// libFuzzer entry: any byte string must either decode or throw a `DLAFormatError`; a crash,
 /// a trap or a sanitizer report is a bug. Each input is read twice: as it is, and with its
@@ -16,15 +14,4 @@ func fuzzDLAReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// libFuzzer's driver from `libclang_rt.fuzzer_no_main`: SwiftPM gives every executable its own
-/// entry point, so the fuzzer is started from top-level code instead of libFuzzer's `main`.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
-var argumentCount = CommandLine.argc
-var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argumentCount, &arguments) { data, size in fuzzDLAReader(data, size) })
+runFuzzer { data, size in fuzzDLAReader(data, size) }

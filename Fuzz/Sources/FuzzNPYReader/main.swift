@@ -1,7 +1,5 @@
 import DLAFormat
-#if canImport(Glibc)
-import Glibc
-#endif
+import FuzzDriver
 
 /// libFuzzer entry: any byte string must either parse as `.npy` or throw an `NPYError`.
 /// A parsed array is also converted, so the element accessors are exercised on it.
@@ -15,15 +13,4 @@ func fuzzNPYReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// libFuzzer's driver from `libclang_rt.fuzzer_no_main`: SwiftPM gives every executable its own
-/// entry point, so the fuzzer is started from top-level code instead of libFuzzer's `main`.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
-var argumentCount = CommandLine.argc
-var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argumentCount, &arguments) { data, size in fuzzNPYReader(data, size) })
+runFuzzer { data, size in fuzzNPYReader(data, size) }
