@@ -840,3 +840,52 @@ void dla_sdp_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *in
 #endif
     sdp_portable(rows, channels, inner, input, bias, multiplier, program, output);
 }
+
+// MARK: - Input converter
+
+static void quantize_portable(int64_t n, const float *x, float scale, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out) {
+    for (int64_t i = 0; i < n; i++) {
+        const float rounded = __builtin_roundevenf(x[i] / scale);
+        int64_t steps = 0;
+        if (rounded == rounded) {
+            const float limited = rounded < -0x1p40f ? -0x1p40f : (rounded > 0x1p40f ? 0x1p40f : rounded);
+            steps = (int64_t)limited;
+        }
+        out[i] = (int8_t)clamp64(steps + (int64_t)zero_point, lo, hi);
+    }
+}
+
+#if defined(__x86_64__)
+/// clamp(steps + zp, lo, hi) = clamp(steps, lo − zp, hi − zp) + zp: with |zp| ≤ 2^20 both bounds
+/// are exact floats, so the clamp happens before the (then exact) conversion to int32.
+SDP_TARGET static void quantize_avx512(int64_t n, const float *x, float scale, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out) {
+    const __m512 divisor = _mm512_set1_ps(scale);
+    const __m512 lower = _mm512_set1_ps((float)(lo - zero_point)), upper = _mm512_set1_ps((float)(hi - zero_point));
+    const __m512i zp = _mm512_set1_epi32(zero_point);
+    for (int64_t i = 0; i < n; i += 16) {
+        const int64_t remaining = n - i;
+        const __mmask16 mask = remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1);
+        __m512 r = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(mask, x + i), divisor),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __mmask16 ordered = _mm512_cmp_ps_mask(r, r, _CMP_ORD_Q);
+        r = _mm512_maskz_mov_ps(ordered, r);
+        r = _mm512_min_ps(_mm512_max_ps(r, lower), upper);
+        const __m512i q = _mm512_add_epi32(_mm512_cvttps_epi32(r), zp);
+        _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, q);
+    }
+}
+#endif
+
+void dla_quantize_f32_s8(int64_t n, const float *x, float scale, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out) {
+    if (n <= 0) {
+        return;
+    }
+#if defined(__x86_64__)
+    if (dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI && has_avx512dq() && zero_point >= -(1 << 20) && zero_point <= (1 << 20)
+        && lo >= -(1 << 20) && hi <= (1 << 20)) {
+        quantize_avx512(n, x, scale, zero_point, lo, hi, out);
+        return;
+    }
+#endif
+    quantize_portable(n, x, scale, zero_point, lo, hi, out);
+}

@@ -68,7 +68,7 @@ public struct Executor: Sendable {
     /// Runs the graph. `inputs` follow the model's input order with the batch as dimension 0; an
     /// INT8 input may also be given as FP32, which the input converter quantizes.
     public func run(_ inputs: [EngineValue]) throws(EngineError) -> Result {
-        let start = ContinuousClock.now
+        let start = Self.monotonicNanoseconds()
         let prepared = try prepare(inputs)
         let batch = prepared.first?.shape.first ?? 0
         guard batch >= 1 else {
@@ -102,13 +102,13 @@ public struct Executor: Sendable {
             }
         }
         let costs = try emulatedCosts(batch: batch, host: operations, densities: parts.map(\.stats))
-        let elapsed = ContinuousClock.now - start
+        let elapsed = Self.monotonicNanoseconds() &- start
         let stats = ExecutionStats(
             profile: profile.name, batch: batch, emulatedCores: costs.cores, hostThreads: workers,
             hostInstructionSet: HostKernels.active.description, operations: costs.operations,
             total: OperationCost.total(costs.operations.map(\.cost)), emulatedSeconds: costs.seconds,
             zeroSkippingSeconds: costs.zeroSkippingSeconds,
-            hostNanoseconds: Self.nanoseconds(elapsed))
+            hostNanoseconds: elapsed)
         return Result(outputs: outputs, stats: stats)
     }
 
@@ -158,24 +158,26 @@ public struct Executor: Sendable {
         let placeholderCost = PerformanceModel(profile: profile).cpu()
         var stats: [OperationStats] = []
         stats.reserveCapacity(model.operations.count)
-        for (index, operation) in model.operations.enumerated() {
-            let start = ContinuousClock.now
+        // Indexed access borrows each operation in place; iterating by value would copy its
+        // weights' arrays (a retain and release each) on every run.
+        for index in model.operations.indices {
+            let start = Self.monotonicNanoseconds()
             var operands: [EngineValue] = []
-            operands.reserveCapacity(operation.inputs.count)
-            for id in operation.inputs {
+            operands.reserveCapacity(model.operations[index].inputs.count)
+            for id in model.operations[index].inputs {
                 guard let value = values[id] else {
-                    throw .invalidParameter(name: "operation '\(operation.name)' input", expected: "tensor \(id) computed earlier", found: "not yet computed")
+                    throw .invalidParameter(name: "operation '\(model.operations[index].name)' input", expected: "tensor \(id) computed earlier", found: "not yet computed")
                 }
                 operands.append(value)
             }
-            let (output, strategy, activationDensity) = try execute(operation, operands, fused: fusedSDP[index])
-            values[operation.outputs[0]] = output
+            let (output, strategy, activationDensity) = try execute(model.operations[index], operands, fused: fusedSDP[index])
+            values[model.operations[index].outputs[0]] = output
             for id in releases[index] { values[id] = nil }
-            let elapsed = ContinuousClock.now - start
+            let elapsed = Self.monotonicNanoseconds() &- start
             // The emulated cost is filled in once all slices are done (see `emulatedCosts`).
-            stats.append(OperationStats(name: operation.name, unit: operation.unit, type: operation.type,
+            stats.append(OperationStats(name: model.operations[index].name, unit: model.operations[index].unit, type: model.operations[index].type,
                                         cost: placeholderCost, strategy: strategy,
-                                        inputDensity: activationDensity, hostNanoseconds: Self.nanoseconds(elapsed)))
+                                        inputDensity: activationDensity, hostNanoseconds: elapsed))
         }
         var outputs: [EngineValue] = []
         for id in model.outputs {
@@ -414,8 +416,12 @@ public struct Executor: Sendable {
         return try Tensor(shape: [batch] + outputSpec.sampleShape, scalars: scalars)
     }
 
-    static func nanoseconds(_ duration: Duration) -> UInt64 {
-        UInt64(max(0, duration.components.seconds)) * 1_000_000_000 + UInt64(max(0, duration.components.attoseconds) / 1_000_000_000)
+    /// The monotonic clock in nanoseconds (`CLOCK_MONOTONIC`, what `ContinuousClock` reads on
+    /// Linux), without `Duration`'s attosecond arithmetic: a run reads it twice per operation.
+    static func monotonicNanoseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(max(0, time.tv_sec)) &* 1_000_000_000 &+ UInt64(max(0, time.tv_nsec))
     }
 
     static func density(_ values: [Int8]) -> Double {
@@ -452,15 +458,12 @@ public struct Executor: Sendable {
                 }
             }
             let activationDensity = count == 0 ? 1 : seen / Double(count)
-            var total: [OperationCost] = []
-            total.reserveCapacity(plan.cores)
-            for (core, planned) in plan.operations[index].enumerated() {
-                let cost = planned.cost(activationDensity: activationDensity)
+            let perCore = plan.operations[index].map { $0.cost(activationDensity: activationDensity) }
+            for (core, cost) in perCore.enumerated() {
                 coreCycles[core] += cost.hardwareCycles
                 coreSkipping[core] += cost.zeroSkippingCycles
-                total.append(cost)
             }
-            var summed = OperationCost.total(total, unit: self.model.operations[index].unit)
+            var summed = OperationCost.total(perCore, unit: self.model.operations[index].unit)
             summed.unit = self.model.operations[index].unit
             operations[index].cost = summed
         }

@@ -7,7 +7,10 @@ public enum HostKernels {
         case avx2 = 1
         case avx512VNNI = 2
 
-        public var description: String { String(cString: dla_isa_name(rawValue)) }
+        public var description: String { Self.names[Int(rawValue)] }
+
+        /// The C layer's names, read once: stats quote the instruction set on every run.
+        private static let names = allCases.map { String(cString: dla_isa_name($0.rawValue)) }
     }
 
     /// The best path this CPU supports.

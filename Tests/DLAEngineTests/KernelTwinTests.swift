@@ -71,5 +71,22 @@ extension InstructionSetForcing {
             let average = PDPParameters(method: .average, kernelHeight: 2, kernelWidth: 2, strideY: 2, strideX: 2)
             #expect(try PDP.runUnpaddedBatch(try Tensor(shape: [1, 1, 4, 4], repeating: 0), average) == nil)
         }
+
+        @Test func inputConverterMatchesAffineQuantization() throws {
+            var random = TestRandom(seed: 13)
+            let scale: Float = 0.0123
+            var values: [Float] = [.nan, .infinity, -.infinity, 0, -0.0, 1e30, -1e30, .leastNonzeroMagnitude]
+            values += (-300...300).map { Float($0) * scale + scale / 2 }  // ties after the division, more or less
+            values += (0..<2000).map { _ in Float(random.unit() * 8 - 4) }
+            defer { HostKernels.force(nil) }
+            for zeroPoint in [Int32(-128), 0, 37] {
+                let expected = values.map { Int8(truncatingIfNeeded: AffineQuantization.quantize($0, scale: scale, zeroPoint: zeroPoint, type: .int8)) }
+                for isa in HostKernels.available {
+                    #expect(HostKernels.force(isa))
+                    let codes = try CPUFallback.quantize(try Tensor(shape: [values.count], scalars: values), scale: scale, zeroPoint: zeroPoint)
+                    #expect(codes.scalars == expected, "zero point \(zeroPoint) on \(isa)")
+                }
+            }
+        }
     }
 }

@@ -24,12 +24,19 @@ struct Options {
     var minimumSeconds = 2.0
     /// Images for accuracy and agreement (all by default; fewer for quick profiling runs).
     var accuracyImages = Int.max
+    var batchSizes = [1, 64]
+    /// Prints each operation's median host time and strategy per batch size.
+    var operationTimes = false
     /// Overrides the minimum timed calls per batch size (profiling runs).
     var minimumCalls: Int?
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]
         while let flag = rest.popFirst() {
+            if flag == "--operation-times" {
+                operationTimes = true
+                continue
+            }
             guard let value = rest.popFirst() else { throw BenchmarkError("\(flag) needs a value") }
             switch flag {
             case "--work": workDirectory = value
@@ -41,18 +48,21 @@ struct Options {
             case "--min-calls":
                 guard let count = Int(value), count >= 1 else { throw BenchmarkError("--min-calls: expected a positive integer, found \(value)") }
                 minimumCalls = count
+            case "--batch-sizes":
+                let sizes = value.split(separator: ",").compactMap { Int($0) }
+                guard !sizes.isEmpty, sizes.allSatisfy({ $0 >= 1 }) else { throw BenchmarkError("--batch-sizes: expected positive integers, found \(value)") }
+                batchSizes = sizes
             case "--models": models = value.split(separator: ",").map(String.init)
             case "--min-seconds":
                 guard let seconds = Double(value), seconds > 0 else { throw BenchmarkError("--min-seconds: expected a positive number, found \(value)") }
                 minimumSeconds = seconds
                 warmupSeconds = min(warmupSeconds, seconds / 4)
-            default: throw BenchmarkError("unknown option \(flag) (known: --work, --peers, --output, --models, --min-seconds, --accuracy-images, --min-calls)")
+            default: throw BenchmarkError("unknown option \(flag) (known: --work, --peers, --output, --models, --min-seconds, --accuracy-images, --min-calls, --batch-sizes, --operation-times)")
             }
         }
     }
 }
 
-let batchSizes = [1, 64]
 let minimumCalls = [1: 2000, 64: 300]
 let profile = HardwareProfile.nvFull
 
@@ -163,13 +173,31 @@ func run() throws {
                 identicalLogitsFraction: Double(identical) / Double(outputs.count), maxAbsDiffLsb: maxDiff,
                 top1Agreement: Double(agreeing) / Double(imageCount), outputsIdenticalToReference: identical == outputs.count))
 
-        for batch in batchSizes {
+        for batch in options.batchSizes {
             let inputs = try batches(images.values, imageSize: imageSize, shape: interchange.input.shape, batch: batch)
             let samples = try LatencyMeasurement.measure(warmupSeconds: options.warmupSeconds, minimumSeconds: options.minimumSeconds,
                                                          minimumCalls: options.minimumCalls ?? minimumCalls[batch] ?? 300, inputs: inputs.count) { index in
                 _ = try executor.run(inputs[index])
             }
             let summary = LatencySummary(microseconds: samples.map { $0 / Double(batch) })
+            if options.operationTimes {
+                var perOperation: [[Double]] = []
+                var strategies: [String] = []
+                var totals: [Double] = []
+                for index in 0..<min(inputs.count, 2000) {
+                    let stats = try executor.run(inputs[index]).stats
+                    if perOperation.isEmpty {
+                        perOperation = stats.operations.map { _ in [] }
+                        strategies = stats.operations.map { "\($0.name) \($0.strategy?.rawValue ?? "")" }
+                    }
+                    for (i, operation) in stats.operations.enumerated() { perOperation[i].append(Double(operation.hostNanoseconds) / 1000) }
+                    totals.append(Double(stats.hostNanoseconds) / 1000)
+                }
+                for (name, times) in zip(strategies, perOperation) {
+                    print("  \(name): p50 \(fixed(LatencySummary(microseconds: times).p50, 2)) µs per call")
+                }
+                print("  \(name) batch \(batch): run() p50 \(fixed(LatencySummary(microseconds: totals).p50, 2)) µs per call (stats' own clock)")
+            }
             var ratios: [String: Double] = [:]
             for runtime in ["litert", "onnxruntime"] {
                 if let peer = peers?.entry(model: name, runtime: runtime, batch: batch) {
@@ -189,7 +217,7 @@ func run() throws {
                                  loadAverage1Min: EngineResults.LoadAverage(before: loadBefore, after: loadAverage())),
         peak: EngineResults.Peak(vnniGops: peak, probe: "16 independent vpdpbusd zmm per round, 2^22 rounds, best of 5, one thread"),
         settings: EngineResults.Settings(
-            threads: 1, profile: profile.name, batchSizes: batchSizes, warmupSeconds: options.warmupSeconds,
+            threads: 1, profile: profile.name, batchSizes: options.batchSizes, warmupSeconds: options.warmupSeconds,
             minSeconds: options.minimumSeconds, minCalls: Dictionary(uniqueKeysWithValues: minimumCalls.map { ("\($0.key)", $0.value) }),
             timedCall: "Executor.run([float32 batch]) incl. input quantization and stats", timerOverheadUs: timerOverhead),
         models: modelResults, latency: latencies, peersFile: options.peers, peersCreated: peers?.created)

@@ -134,6 +134,11 @@ typedef struct {
 void dla_sdp_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *input,
                 const int32_t *bias, const int32_t *multiplier, const dla_sdp_program *program, int8_t *output);
 
+/// The input converter (ONNX QuantizeLinear): out[i] = saturate(round_half_even(x[i] / scale) + zero_point)
+/// into lo...hi (an 8-bit range), the division in float32; NaN gives zero_point. Same bits as
+/// DLANumerics' AffineQuantization.quantize on every path.
+void dla_quantize_f32_s8(int64_t n, const float *x, float scale, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out);
+
 /// Throughput probe: `iterations` rounds of 16 independent vpdpbusd (16 × 64 = 1024 INT8 MACs each),
 /// so that latency never limits the rate. Returns the MACs performed (0 without AVX-512 VNNI).
 /// Benchmarks time it to quote the machine's peak beside achieved GOPS.
