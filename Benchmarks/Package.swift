@@ -32,6 +32,18 @@ let package = Package(
             ],
             path: "Benchmarks/EngineBenchmarks"
         ),
+        // Scale check: an INT8 ResNet-18 (1.8 GMAC at 224×224) built in the engine's vocabulary, timed
+        // at batch 1 on one thread, with emulated cycles and peak memory.
+        //   swift run -c release --package-path Benchmarks ResNetBenchmark
+        .executableTarget(
+            name: "ResNetBenchmark",
+            dependencies: [
+                .product(name: "DLAEngine", package: "dlad"),
+                .product(name: "DLAFormat", package: "dlad"),
+                .product(name: "DLANumerics", package: "dlad"),
+            ],
+            path: "Benchmarks/ResNetBenchmark"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
