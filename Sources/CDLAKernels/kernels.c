@@ -432,6 +432,23 @@ void dla_gemm_s8_vnni_packed(int64_t m, int64_t n, int64_t k,
 
 // MARK: - im2col
 
+/// Copies `n` bytes in fixed-size pieces the compiler inlines: kernel rows are short (LeNet: 5
+/// bytes), where a call to memcpy costs more than the copy.
+static inline void copy_short(int8_t *dst, const int8_t *src, int64_t n) {
+    while (n >= 8) {
+        __builtin_memcpy(dst, src, 8);
+        dst += 8; src += 8; n -= 8;
+    }
+    if (n >= 4) {
+        __builtin_memcpy(dst, src, 4);
+        dst += 4; src += 4; n -= 4;
+    }
+    while (n > 0) {
+        *dst++ = *src++;
+        n--;
+    }
+}
+
 void dla_im2col_s8(int64_t channels, int64_t height, int64_t width,
                    int64_t kh, int64_t kw, int64_t stride_y, int64_t stride_x,
                    int64_t pad_top, int64_t pad_left, int64_t dilation_y, int64_t dilation_x,
@@ -454,7 +471,7 @@ void dla_im2col_s8(int64_t channels, int64_t height, int64_t width,
                     const int8_t *line = plane + iy * width;
                     const int64_t x0 = ox * stride_x - pad_left;
                     if (dilation_x == 1 && x0 >= 0 && x0 + kw <= width) {
-                        __builtin_memcpy(row, line + x0, (size_t)kw);
+                        copy_short(row, line + x0, kw);
                         row += kw;
                         continue;
                     }
@@ -699,20 +716,31 @@ int64_t dla_vnni_peak_macs(int64_t iterations) {
 void dla_pool_s8(int64_t planes, int64_t height, int64_t width, int64_t kh, int64_t kw,
                  int64_t stride_y, int64_t stride_x, int64_t out_height, int64_t out_width, int minimum,
                  const int8_t *input, int8_t *output) {
+    // Tap by tap over a whole output row, so the inner loop (over ox) has no data-dependent branch.
     for (int64_t plane = 0; plane < planes; plane++) {
         const int8_t *in = input + plane * height * width;
         int8_t *out = output + plane * out_height * out_width;
         for (int64_t oy = 0; oy < out_height; oy++) {
+            int8_t *row = out + oy * out_width;
+            const int8_t *top = in + oy * stride_y * width;
             for (int64_t ox = 0; ox < out_width; ox++) {
-                const int8_t *window = in + oy * stride_y * width + ox * stride_x;
-                int8_t best = window[0];
-                for (int64_t r = 0; r < kh; r++) {
-                    for (int64_t s = 0; s < kw; s++) {
-                        const int8_t x = window[r * width + s];
-                        best = minimum ? (x < best ? x : best) : (x > best ? x : best);
+                row[ox] = top[ox * stride_x];
+            }
+            for (int64_t r = 0; r < kh; r++) {
+                for (int64_t s = 0; s < kw; s++) {
+                    const int8_t *tap = top + r * width + s;
+                    if (minimum) {
+                        for (int64_t ox = 0; ox < out_width; ox++) {
+                            const int8_t x = tap[ox * stride_x];
+                            row[ox] = x < row[ox] ? x : row[ox];
+                        }
+                    } else {
+                        for (int64_t ox = 0; ox < out_width; ox++) {
+                            const int8_t x = tap[ox * stride_x];
+                            row[ox] = x > row[ox] ? x : row[ox];
+                        }
                     }
                 }
-                out[oy * out_width + ox] = best;
             }
         }
     }
@@ -839,6 +867,23 @@ void dla_sdp_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *in
     }
 #endif
     sdp_portable(rows, channels, inner, input, bias, multiplier, program, output);
+}
+
+// MARK: - CACC output order
+
+void dla_transpose_truncate_s32(int64_t rows, int64_t cols, const int32_t *src, int32_t *dst, int64_t ldd, int shift) {
+    for (int64_t j = 0; j < cols; j++) {
+        int32_t *target = dst + j * ldd;
+        if (shift == 0) {
+            for (int64_t m = 0; m < rows; m++) {
+                target[m] = src[m * cols + j];
+            }
+        } else {
+            for (int64_t m = 0; m < rows; m++) {
+                target[m] = (int32_t)round_half_away_shift(src[m * cols + j], shift);
+            }
+        }
+    }
 }
 
 // MARK: - Input converter

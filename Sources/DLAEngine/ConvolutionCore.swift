@@ -64,9 +64,12 @@ public enum ConvolutionCore {
         }
         let k = geometry.reductionLength
         let perGroup = geometry.outputChannelsPerGroup
-        var output = [Int32](repeating: 0, count: parameters.outputChannels * pixels)
+        // Every element of `output` and `patches` is written below (transposition, im2col).
+        var output = [Int32](unsafeUninitializedCapacity: parameters.outputChannels * pixels) { _, count in
+            count = parameters.outputChannels * pixels
+        }
         var saturated = 0
-        var patches = [Int8](repeating: 0, count: pixels * k)
+        var patches = [Int8](unsafeUninitializedCapacity: pixels * k) { _, count in count = pixels * k }
         var block = [Int32](repeating: 0, count: pixels * perGroup)
         for group in 0..<parameters.groups {
             im2col(input: input, parameters: parameters, geometry: geometry, group: group,
@@ -77,11 +80,8 @@ public enum ConvolutionCore {
                 // [pixel][channel] → [channel][pixel], CACC's truncation on the way.
                 block.withUnsafeBufferPointer { source in
                     output.withUnsafeMutableBufferPointer { target in
-                        for m in 0..<pixels {
-                            for j in 0..<perGroup {
-                                target[(group * perGroup + j) * pixels + m] = truncateExact(source[m * perGroup + j], by: truncation)
-                            }
-                        }
+                        dla_transpose_truncate_s32(Int64(pixels), Int64(perGroup), source.baseAddress,
+                                                   target.baseAddress! + group * perGroup * pixels, Int64(pixels), Int32(truncation))
                     }
                 }
             } else {

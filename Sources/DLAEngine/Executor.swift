@@ -202,6 +202,7 @@ public struct Executor: Sendable {
             let batch = input.shape[0]
             let sample = input.count / max(batch, 1)
             var scalars: [Int32] = []
+            scalars.reserveCapacity(batch * outputSpec.sampleShape.reduce(1, *))
             var used: ConvolutionStrategy = .dense
             for row in 0..<batch {
                 let image = try Tensor(shape: [parameters.inputChannels, parameters.inputHeight, parameters.inputWidth],
@@ -449,6 +450,15 @@ public struct Executor: Sendable {
         var coreCycles = [Int](repeating: 0, count: plan.cores)
         var coreSkipping = [Int](repeating: 0, count: plan.cores)
         for index in self.model.operations.indices {
+            if let total = plan.fixedTotals[index] {
+                for (core, planned) in plan.operations[index].enumerated() {
+                    let cost = planned.cost(activationDensity: 1)
+                    coreCycles[core] += cost.hardwareCycles
+                    coreSkipping[core] += cost.zeroSkippingCycles
+                }
+                operations[index].cost = total
+                continue
+            }
             // Mean input density the slices saw, weighted equally (slices differ by one row at most).
             var seen = 0.0, count = 0
             for slice in densities {
@@ -483,7 +493,17 @@ public struct Executor: Sendable {
             }
             operations.append(perCore)
         }
-        return CostPlan(cores: coreSlices.count, operations: operations)
+        let fixedTotals = operations.indices.map { index -> OperationCost? in
+            var costs: [OperationCost] = []
+            for planned in operations[index] {
+                guard case .fixed(let cost) = planned else { return nil }
+                costs.append(cost)
+            }
+            var total = OperationCost.total(costs, unit: self.model.operations[index].unit)
+            total.unit = self.model.operations[index].unit
+            return total
+        }
+        return CostPlan(cores: coreSlices.count, operations: operations, fixedTotals: fixedTotals)
     }
 
     private func cost(of operation: EngineOperation, batch: Int, fused: Bool, model: PerformanceModel) throws(EngineError) -> PlannedCost {
@@ -541,6 +561,8 @@ enum PlannedCost: Sendable {
 struct CostPlan: Sendable {
     var cores: Int
     var operations: [[PlannedCost]]
+    /// Per operation: its total over the cores when no part depends on the activations.
+    var fixedTotals: [OperationCost?]
 }
 
 /// Cost plans by batch size, shared by copies of an executor and its threads. Sizes beyond a

@@ -37,7 +37,7 @@ extension InstructionSetForcing {
 
         /// The packed broadcast kernel (AVX-512 VNNI only) against the same sums, with row and
         /// channel counts off the 4-row / 16-channel / 4-byte blocking.
-        @Test(arguments: [(1, 1, 1), (1, 300, 784), (3, 17, 63), (4, 64, 64), (5, 70, 65), (9, 100, 3), (8, 33, 577)])
+        @Test(arguments: [(1, 1, 1), (1, 300, 784), (3, 17, 63), (4, 64, 64), (5, 70, 65), (9, 100, 3), (8, 33, 577), (3, 208, 100)])
         func packedVNNIGEMMMatchesReference(shape: (Int, Int, Int)) throws {
             guard HostKernels.best == .avx512VNNI else { return }
             let (m, n, k) = shape

@@ -139,6 +139,10 @@ void dla_sdp_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *in
 /// DLANumerics' AffineQuantization.quantize on every path.
 void dla_quantize_f32_s8(int64_t n, const float *x, float scale, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out);
 
+/// CACC's results from GEMM order to planar order: dst[j*ldd + m] = src[m*cols + j] / 2^shift,
+/// rounded half away from zero (CLIP_TRUNCATE, 0...31; a truncated int32 cannot saturate).
+void dla_transpose_truncate_s32(int64_t rows, int64_t cols, const int32_t *src, int32_t *dst, int64_t ldd, int shift);
+
 /// Throughput probe: `iterations` rounds of 16 independent vpdpbusd (16 × 64 = 1024 INT8 MACs each),
 /// so that latency never limits the rate. Returns the MACs performed (0 without AVX-512 VNNI).
 /// Benchmarks time it to quote the machine's peak beside achieved GOPS.
