@@ -449,11 +449,48 @@ static inline void copy_short(int8_t *dst, const int8_t *src, int64_t n) {
     }
 }
 
+/// One kernel row (kw bytes at stride_x) for every pixel of an output row, when no tap is padding.
+static inline __attribute__((always_inline)) void im2col_row_run(int64_t out_width, int64_t stride_x, int64_t kw, int64_t k,
+                                                                 const int8_t *line, int8_t *target) {
+    for (int64_t ox = 0; ox < out_width; ox++) {
+        copy_short(target + ox * k, line + ox * stride_x, kw);
+    }
+}
+
+/// im2col without padding or dilation: every window lies inside the input, so rows are copied run
+/// by run (output row × channel × kernel row) with the bounds checked once; common kernel widths
+/// get their copy unrolled.
+static void im2col_unpadded(int64_t channels, int64_t height, int64_t width, int64_t kh, int64_t kw,
+                            int64_t stride_y, int64_t stride_x, int64_t out_height, int64_t out_width,
+                            const int8_t *input, int8_t *rows) {
+    const int64_t k = channels * kh * kw;
+    for (int64_t oy = 0; oy < out_height; oy++) {
+        int8_t *base = rows + oy * out_width * k;
+        for (int64_t c = 0; c < channels; c++) {
+            for (int64_t r = 0; r < kh; r++) {
+                const int8_t *line = input + (c * height + oy * stride_y + r) * width;
+                int8_t *target = base + (c * kh + r) * kw;
+                switch (kw) {
+                case 3: im2col_row_run(out_width, stride_x, 3, k, line, target); break;
+                case 5: im2col_row_run(out_width, stride_x, 5, k, line, target); break;
+                case 7: im2col_row_run(out_width, stride_x, 7, k, line, target); break;
+                default: im2col_row_run(out_width, stride_x, kw, k, line, target); break;
+                }
+            }
+        }
+    }
+}
+
 void dla_im2col_s8(int64_t channels, int64_t height, int64_t width,
                    int64_t kh, int64_t kw, int64_t stride_y, int64_t stride_x,
                    int64_t pad_top, int64_t pad_left, int64_t dilation_y, int64_t dilation_x,
                    int64_t out_height, int64_t out_width, int8_t pad_value,
                    const int8_t *input, int8_t *rows) {
+    if (pad_top == 0 && pad_left == 0 && dilation_y == 1 && dilation_x == 1 && out_height > 0 && out_width > 0
+        && (out_height - 1) * stride_y + kh <= height && (out_width - 1) * stride_x + kw <= width) {
+        im2col_unpadded(channels, height, width, kh, kw, stride_y, stride_x, out_height, out_width, input, rows);
+        return;
+    }
     const int64_t k = channels * kh * kw;
     for (int64_t oy = 0; oy < out_height; oy++) {
         for (int64_t ox = 0; ox < out_width; ox++) {

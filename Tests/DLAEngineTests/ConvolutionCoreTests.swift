@@ -15,6 +15,13 @@ extension InstructionSetForcing {
             ConvolutionParameters(inputChannels: 8, inputHeight: 7, inputWidth: 7, outputChannels: 4, kernelHeight: 1, kernelWidth: 1, groups: 2),
             ConvolutionParameters(inputChannels: 70, inputHeight: 6, inputWidth: 6, outputChannels: 33, kernelHeight: 3, kernelWidth: 3,
                                   padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
+            // Unpadded (LeNet-like), which im2col copies run by run: kernel widths 5, 3 (stride 2), 7 and 4.
+            ConvolutionParameters(inputChannels: 3, inputHeight: 11, inputWidth: 9, outputChannels: 5, kernelHeight: 5, kernelWidth: 5),
+            ConvolutionParameters(inputChannels: 2, inputHeight: 9, inputWidth: 10, outputChannels: 4, kernelHeight: 3, kernelWidth: 3,
+                                  strideY: 2, strideX: 2),
+            ConvolutionParameters(inputChannels: 1, inputHeight: 10, inputWidth: 12, outputChannels: 3, kernelHeight: 7, kernelWidth: 7),
+            ConvolutionParameters(inputChannels: 2, inputHeight: 6, inputWidth: 13, outputChannels: 17, kernelHeight: 2, kernelWidth: 4,
+                                  strideY: 1, strideX: 3),
         ]
 
         func randomLayer(_ p: ConvolutionParameters, seed: UInt64, weightZeros: Double, activationZeros: Double, relu: Bool) throws -> (Tensor<Int8>, Int8ConvolutionWeights) {
