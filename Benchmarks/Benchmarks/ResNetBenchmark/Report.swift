@@ -41,7 +41,7 @@ enum Report {
         }
         Swift.print("""
           memory    resident before the model \(megabytes(m.residentBeforeModelBytes)); compiled model adds \(megabytes(m.compiledModelResidentBytes)) (INT8 weights: \(megabytes(m.weightBytes)))
-                    resident before inference \(megabytes(m.residentBeforeInferenceBytes)), peak during inference \(megabytes(m.peakDuringInferenceBytes)) (peak reset: \(m.peakReset), freed heap released: \(m.freedHeapReleased)), increase \(megabytes(m.inferencePeakIncreaseBytes))
+                    resident before inference \(megabytes(m.residentBeforeInferenceBytes)), peak during inference \(megabytes(m.peakDuringInferenceBytes)) (peak reset: \(m.peakReset), freed heap released: \(m.freedHeapReleased), MALLOC_MMAP_THRESHOLD_ \(m.mallocMmapThreshold ?? "unset")), increase \(megabytes(m.inferencePeakIncreaseBytes))
                     weights \(megabytes(m.weightBytes)); largest operation \(m.largestOperation) in+out \(megabytes(m.largestOperationBytes)); all activations \(megabytes(m.allActivationsBytes)); peak live activations (freed after last reader) \(megabytes(m.peakLiveActivationsBytes))
                     bound (weights + largest operation) \(megabytes(m.boundWeightsPlusLargestOperationBytes)) vs unbounded (weights + all activations) \(megabytes(m.unboundedWeightsPlusAllActivationsBytes))
           saturation at \(s.inputSize)×\(s.inputSize): \(percent(s.overallSaturatedFraction)) of all SDP output codes at ±127/−128; worst \(s.worstTensor) \(percent(s.worstSaturatedFraction))

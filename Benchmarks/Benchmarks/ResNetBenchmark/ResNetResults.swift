@@ -69,6 +69,9 @@ struct ResNetResults: Encodable {
         var peakReset: Bool
         /// Whether freed heap pages were handed back (`malloc_trim`) before measuring.
         var freedHeapReleased: Bool
+        /// glibc's `MALLOC_MMAP_THRESHOLD_` if set: with a small one (131072) every large array is
+        /// mapped and unmapped on its own, so the peak counts live data only, not heap reuse.
+        var mallocMmapThreshold: String?
         var inferencePeakIncreaseBytes: Int?
         var weightBytes: Int
         var largestOperation: String

@@ -161,6 +161,7 @@ func run() throws {
         residentBeforeModelBytes: residentBeforeCompile,
         compiledModelResidentBytes: residentBeforeCompile.flatMap { before in residentBefore.map { $0 - before } },
         residentBeforeInferenceBytes: residentBefore, peakDuringInferenceBytes: peakDuring, peakReset: peakReset, freedHeapReleased: heapReleased,
+        mallocMmapThreshold: ProcessInfo.processInfo.environment["MALLOC_MMAP_THRESHOLD_"],
         inferencePeakIncreaseBytes: residentBefore.flatMap { before in peakDuring.map { $0 - before } },
         weightBytes: prepared.weightBytes, largestOperation: prepared.largestOperation.name,
         largestOperationBytes: prepared.largestOperation.bytes, allActivationsBytes: allActivations,
