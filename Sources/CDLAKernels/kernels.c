@@ -750,9 +750,45 @@ int64_t dla_vnni_peak_macs(int64_t iterations) {
 
 // MARK: - PDP
 
+#if defined(__x86_64__)
+#define SDP_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+static int has_avx512dq(void);
+#endif
+
+#if defined(__x86_64__)
+/// 2×2 max pooling at stride 2 (LeNet's), 32 outputs per step: the two input rows' byte maxima,
+/// then each even byte against its odd neighbour (shifted down within 16-bit lanes), narrowed.
+SDP_TARGET static void max_pool_2x2_avx512(int64_t planes, int64_t height, int64_t width, int64_t out_height, int64_t out_width,
+                                           const int8_t *input, int8_t *output) {
+    for (int64_t plane = 0; plane < planes; plane++) {
+        const int8_t *in = input + plane * height * width;
+        int8_t *out = output + plane * out_height * out_width;
+        for (int64_t oy = 0; oy < out_height; oy++) {
+            const int8_t *top = in + 2 * oy * width, *bottom = top + width;
+            for (int64_t ox = 0; ox < out_width; ox += 32) {
+                const int64_t outputs = out_width - ox < 32 ? out_width - ox : 32;
+                const __mmask64 load = outputs == 32 ? ~(__mmask64)0 : (((__mmask64)1 << (2 * outputs)) - 1);
+                const __m512i rows = _mm512_max_epi8(_mm512_maskz_loadu_epi8(load, top + 2 * ox),
+                                                     _mm512_maskz_loadu_epi8(load, bottom + 2 * ox));
+                const __m512i pairs = _mm512_max_epi8(rows, _mm512_srli_epi16(rows, 8));
+                _mm256_mask_storeu_epi8(out + oy * out_width + ox, (__mmask32)((((uint64_t)1) << outputs) - 1),
+                                        _mm512_cvtepi16_epi8(pairs));
+            }
+        }
+    }
+}
+#endif
+
 void dla_pool_s8(int64_t planes, int64_t height, int64_t width, int64_t kh, int64_t kw,
                  int64_t stride_y, int64_t stride_x, int64_t out_height, int64_t out_width, int minimum,
                  const int8_t *input, int8_t *output) {
+#if defined(__x86_64__)
+    if (!minimum && kh == 2 && kw == 2 && stride_y == 2 && stride_x == 2
+        && dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI && has_avx512dq()) {
+        max_pool_2x2_avx512(planes, height, width, out_height, out_width, input, output);
+        return;
+    }
+#endif
     // Tap by tap over a whole output row, so the inner loop (over ox) has no data-dependent branch.
     for (int64_t plane = 0; plane < planes; plane++) {
         const int8_t *in = input + plane * height * width;
@@ -822,8 +858,6 @@ static void sdp_portable(int64_t rows, int64_t channels, int64_t inner, const in
 }
 
 #if defined(__x86_64__)
-#define SDP_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
-
 SDP_TARGET static inline __m512i round_half_away_shift_v(__m512i x, int shift) {
     if (shift == 0) {
         return x;
