@@ -878,7 +878,11 @@ SDP_TARGET static inline void sdp_vector(const int32_t *in, __m512i bias, __m512
     if (p->relu) {
         x = _mm512_max_epi64(x, _mm512_setzero_si512());
     }
-    x = _mm512_mullo_epi64(_mm512_sub_epi64(x, _mm512_set1_epi64(p->cvt_offset)), _mm512_set1_epi64(p->cvt_scale));
+    x = _mm512_sub_epi64(x, _mm512_set1_epi64(p->cvt_offset));
+    if (p->cvt_scale != 1) {
+        // A 64-bit multiply costs several micro-ops; the common converter (scale 1) skips it.
+        x = _mm512_mullo_epi64(x, _mm512_set1_epi64(p->cvt_scale));
+    }
     x = round_half_away_shift_v(x, p->cvt_shift);
     x = _mm512_min_epi64(_mm512_max_epi64(x, _mm512_set1_epi64(p->lo)), _mm512_set1_epi64(p->hi));
     _mm512_mask_cvtepi64_storeu_epi8(out, mask, x);
