@@ -158,26 +158,28 @@ public struct Executor: Sendable {
         let placeholderCost = PerformanceModel(profile: profile).cpu()
         var stats: [OperationStats] = []
         stats.reserveCapacity(model.operations.count)
-        // Indexed access borrows each operation in place; iterating by value would copy its
-        // weights' arrays (a retain and release each) on every run.
-        for index in model.operations.indices {
-            let start = Self.monotonicNanoseconds()
-            var operands: [EngineValue] = []
-            operands.reserveCapacity(model.operations[index].inputs.count)
-            for id in model.operations[index].inputs {
-                guard let value = values[id] else {
-                    throw .invalidParameter(name: "operation '\(model.operations[index].name)' input", expected: "tensor \(id) computed earlier", found: "not yet computed")
+        // Operations are borrowed through a buffer pointer: copying one (even by indexing the
+        // array) would retain and release each of its weights' arrays on every run.
+        var operands: [EngineValue] = []
+        try model.operations.withUnsafeBufferPointer { (operations) throws(EngineError) in
+            for index in operations.indices {
+                let start = Self.monotonicNanoseconds()
+                operands.removeAll(keepingCapacity: true)
+                for id in operations[index].inputs {
+                    guard let value = values[id] else {
+                        throw .invalidParameter(name: "operation '\(operations[index].name)' input", expected: "tensor \(id) computed earlier", found: "not yet computed")
+                    }
+                    operands.append(value)
                 }
-                operands.append(value)
+                let (output, strategy, activationDensity) = try execute(operations[index], operands, fused: fusedSDP[index])
+                values[operations[index].outputs[0]] = output
+                for id in releases[index] { values[id] = nil }
+                let elapsed = Self.monotonicNanoseconds() &- start
+                // The emulated cost is filled in once all slices are done (see `emulatedCosts`).
+                stats.append(OperationStats(name: operations[index].name, unit: operations[index].unit, type: operations[index].type,
+                                            cost: placeholderCost, strategy: strategy,
+                                            inputDensity: activationDensity, hostNanoseconds: elapsed))
             }
-            let (output, strategy, activationDensity) = try execute(model.operations[index], operands, fused: fusedSDP[index])
-            values[model.operations[index].outputs[0]] = output
-            for id in releases[index] { values[id] = nil }
-            let elapsed = Self.monotonicNanoseconds() &- start
-            // The emulated cost is filled in once all slices are done (see `emulatedCosts`).
-            stats.append(OperationStats(name: model.operations[index].name, unit: model.operations[index].unit, type: model.operations[index].type,
-                                        cost: placeholderCost, strategy: strategy,
-                                        inputDensity: activationDensity, hostNanoseconds: elapsed))
         }
         var outputs: [EngineValue] = []
         for id in model.outputs {
