@@ -105,12 +105,14 @@ def build(directory):
     x = g.quantize("avgpool", g.node("GlobalAveragePool", [x], "avgpool"), x_scale, -128)
     x = g.node("Flatten", [x], "flatten", axis=1)
     x = g.quantize("fc", convolution(x, x_scale, "fc"), scales["fc"], 0)
+    g.node("Identity", [x], "logits")
     g.node("Softmax", [x], "probabilities", axis=1)
     size = manifest["input_size"]
     graph = helper.make_graph(
         g.nodes, "resnet18-int8-random",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [1, 1000])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [1, 1000]),
+         helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 1000])],
         g.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="dlad-resnet-benchmark")
     model.ir_version = 8
@@ -139,7 +141,7 @@ def main():
     samples = []
     for _ in range(runs):
         start = time.perf_counter_ns()
-        probabilities = session.run(None, {"input": x})[0]
+        probabilities, logits = session.run(None, {"input": x})
         samples.append((time.perf_counter_ns() - start) / 1e6)
     samples.sort()
     p50 = samples[len(samples) // 2]
@@ -148,6 +150,10 @@ def main():
     ours = np.load(directory / "dlad_output.npy").reshape(-1)
     theirs = probabilities.reshape(-1)
     top5_ours, top5_theirs = set(np.argsort(-ours)[:5]), set(np.argsort(-theirs)[:5])
+    # Logits in units of the fc output's quantization step (both sides are its INT8 codes).
+    logit_step = manifest["activation_scales"]["fc"]
+    logit_diff = np.abs(np.load(directory / "dlad_logits.npy").reshape(-1) - logits.reshape(-1)) / logit_step
+    logit_diff = np.rint(logit_diff).astype(np.int64)
     results = json.loads(results_path.read_text())
     dlad_p50 = results["latency"]["p50_ms"]
     section = {
@@ -165,6 +171,9 @@ def main():
             "top5_overlap": len(top5_ours & top5_theirs),
             "max_abs_probability_difference": float(np.max(np.abs(ours - theirs))),
             "max_probability": float(max(ours.max(), theirs.max())),
+            "logits_identical_fraction": float(np.mean(logit_diff == 0)),
+            "logits_within_1_lsb_fraction": float(np.mean(logit_diff <= 1)),
+            "logits_max_abs_diff_lsb": int(logit_diff.max()),
         },
     }
     results["onnxruntime"] = section
@@ -174,7 +183,9 @@ def main():
     print(f"ORT kernels after optimization: {dict(sorted(kernels.items()))}")
     print(f"agreement with dlad: top-1 {'same' if section['agreement']['top1_same'] else 'differs'}, "
           f"top-5 overlap {section['agreement']['top5_overlap']}/5, "
-          f"max |Δp| {section['agreement']['max_abs_probability_difference']:.2e} (largest p {section['agreement']['max_probability']:.2e})")
+          f"max |Δp| {section['agreement']['max_abs_probability_difference']:.2e} (largest p {section['agreement']['max_probability']:.2e}); "
+          f"INT8 logits identical {section['agreement']['logits_identical_fraction']:.1%}, within 1 LSB "
+          f"{section['agreement']['logits_within_1_lsb_fraction']:.1%}, max {section['agreement']['logits_max_abs_diff_lsb']} LSB")
     print(f"updated {results_path}")
 
 

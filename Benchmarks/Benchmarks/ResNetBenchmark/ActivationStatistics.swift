@@ -27,14 +27,14 @@ struct ActivationStatistics: Codable {
         p999AbsCode = percentile
     }
 
-    /// Statistics of every probed SDP output (graph outputs after the first, in probe order).
-    static func of(_ result: Executor.Result, names: [String]) throws -> [ActivationStatistics] {
+    /// The codes of every probed SDP output (graph outputs after the first, in probe order).
+    static func probedCodes(_ result: Executor.Result, names: [String]) throws -> [(name: String, codes: [Int8])] {
         guard result.outputs.count == names.count + 1 else {
             throw BenchmarkError("probe run: \(result.outputs.count) outputs, expected \(names.count + 1)")
         }
         return try zip(names, result.outputs.dropFirst()).map { name, value in
             guard case .int8(let tensor) = value else { throw BenchmarkError("probe \(name): expected int8, found \(value.typeName)") }
-            return ActivationStatistics(name: name, codes: tensor.scalars)
+            return (name, tensor.scalars)
         }
     }
 }
@@ -52,7 +52,7 @@ enum Calibration {
         var scales = initial
         var statistics: [ActivationStatistics] = []
         for _ in 0..<rounds {
-            statistics = try probe(weights: weights, inputSize: inputSize, scales: scales, input: input)
+            statistics = try probe(weights: weights, inputSize: inputSize, scales: scales, input: input).map { ActivationStatistics(name: $0.name, codes: $0.codes) }
             for tensor in statistics {
                 guard let scale = scales[tensor.name] else { continue }
                 let factor = tensor.saturatedFraction > 0.002 ? 4 : max(Double(tensor.p999AbsCode), 1) / targetCode
@@ -62,11 +62,12 @@ enum Calibration {
         return (scales, statistics)
     }
 
-    /// Runs the probe model once and returns every SDP output's statistics.
-    static func probe(weights: ResNet18Weights, inputSize: Int, scales: ResNet18Graph.Scales, input: EngineValue) throws -> [ActivationStatistics] {
+    /// Runs the probe model once and returns every SDP output's codes.
+    static func probe(weights: ResNet18Weights, inputSize: Int, scales: ResNet18Graph.Scales,
+                      input: EngineValue) throws -> [(name: String, codes: [Int8])] {
         let graph = try ResNet18Graph(weights: weights, inputSize: inputSize, scales: scales, probe: true)
         let executor = try Executor(model: try ModelAdapter.compile(try DLAFile.read(try DLAFile.write(graph.model, environment: [:]))),
                                     profile: .nvFull, threads: 1)
-        return try ActivationStatistics.of(try executor.run([input]), names: graph.probeNames)
+        return try ActivationStatistics.probedCodes(try executor.run([input]), names: graph.probeNames)
     }
 }

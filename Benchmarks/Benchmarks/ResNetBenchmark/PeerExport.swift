@@ -8,7 +8,7 @@ import DLAFormat
 
 /// Writes the network for `Benchmarks/peers/resnet18_ort.py`: per layer its INT8 weights, weight
 /// scales and real folded bias as .npy, the layer geometry and activation scales as JSON, the
-/// input, and dlad's output (softmax probabilities) for comparison.
+/// input, and dlad's logits (fc's INT8 codes × scale) and output (softmax) for comparison.
 enum PeerExport {
     struct LayerEntry: Encodable {
         var name: String
@@ -27,7 +27,7 @@ enum PeerExport {
     }
 
     static func write(weights: ResNet18Weights, macs: Int, scales: ResNet18Graph.Scales, input: EngineValue,
-                      output: EngineValue, to directory: String) throws {
+                      output: EngineValue, logits: [Float], to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for layer in weights.layers {
             let shape = layer.name == "fc" ? [layer.outputChannels, layer.inputChannels]
@@ -40,6 +40,7 @@ enum PeerExport {
             guard case .float32(let tensor) = value else { throw BenchmarkError("export \(name): expected float32, found \(value.typeName)") }
             try NPY.write(try NPYArray(float32: tensor.scalars, shape: tensor.shape), path: "\(directory)/\(name).npy")
         }
+        try NPY.write(try NPYArray(float32: logits, shape: [1, logits.count]), path: "\(directory)/dlad_logits.npy")
         let size = input.shape.last ?? 0
         let manifest = Manifest(
             inputSize: size, macs: macs,

@@ -151,7 +151,8 @@ func run() throws {
     let xavierStats = try Executor(model: prepared.compiled, profile: .xavier, threads: 1).run([input]).stats
 
     // Saturation at the benchmark's size (the probe model keeps every activation: run after the memory measurement).
-    let saturation = try Calibration.probe(weights: weights, inputSize: options.inputSize, scales: scales, input: input)
+    let probed = try Calibration.probe(weights: weights, inputSize: options.inputSize, scales: scales, input: input)
+    let saturation = probed.map { ActivationStatistics(name: $0.name, codes: $0.codes) }
     let totalElements = saturation.reduce(0) { $0 + $1.elements }
     let overall = saturation.reduce(0.0) { $0 + $1.saturatedFraction * Double($1.elements) } / Double(max(totalElements, 1))
     guard let worst = saturation.max(by: { $0.saturatedFraction < $1.saturatedFraction }) else { throw BenchmarkError("no activations probed") }
@@ -190,8 +191,12 @@ func run() throws {
     try encoder.encode(results).write(to: URL(fileURLWithPath: options.output))
     Report.print(results)
     if let directory = options.export {
-        try PeerExport.write(weights: weights, macs: prepared.macs, scales: scales, input: input, output: last.outputs[0], to: directory)
-        print("exported weights, scales, input and dlad's output to \(directory)")
+        guard let logits = probed.last(where: { $0.name == "fc" }), let logitScale = scales["fc"] else {
+            throw BenchmarkError("probe run: no fc logits")
+        }
+        try PeerExport.write(weights: weights, macs: prepared.macs, scales: scales, input: input, output: last.outputs[0],
+                             logits: logits.codes.map { Float($0) * logitScale }, to: directory)
+        print("exported weights, scales, input and dlad's logits and output to \(directory)")
     }
     print("wrote \(options.output)")
 }
