@@ -947,15 +947,20 @@ void dla_sdp_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *in
 // MARK: - CACC output order
 
 void dla_transpose_truncate_s32(int64_t rows, int64_t cols, const int32_t *src, int32_t *dst, int64_t ldd, int shift) {
-    for (int64_t j = 0; j < cols; j++) {
-        int32_t *target = dst + j * ldd;
-        if (shift == 0) {
-            for (int64_t m = 0; m < rows; m++) {
-                target[m] = src[m * cols + j];
-            }
-        } else {
-            for (int64_t m = 0; m < rows; m++) {
-                target[m] = (int32_t)round_half_away_shift(src[m * cols + j], shift);
+    // Tiles of 32 rows keep the strided reads of one tile in L1 while each output row is written
+    // contiguously.
+    for (int64_t m0 = 0; m0 < rows; m0 += 32) {
+        const int64_t m1 = m0 + 32 < rows ? m0 + 32 : rows;
+        for (int64_t j = 0; j < cols; j++) {
+            int32_t *target = dst + j * ldd;
+            if (shift == 0) {
+                for (int64_t m = m0; m < m1; m++) {
+                    target[m] = src[m * cols + j];
+                }
+            } else {
+                for (int64_t m = m0; m < m1; m++) {
+                    target[m] = (int32_t)round_half_away_shift(src[m * cols + j], shift);
+                }
             }
         }
     }

@@ -203,12 +203,18 @@ public struct Executor: Sendable {
             let input = try int8(operands[0], operation)
             let batch = input.shape[0]
             let sample = input.count / max(batch, 1)
+            let imageShape = [parameters.inputChannels, parameters.inputHeight, parameters.inputWidth]
+            if batch == 1 {
+                // One image: its planes are the input's, the result is the output; no copies.
+                let result = try ConvolutionCore.int8(input: try input.reshaped(imageShape), weights: weights, parameters: parameters,
+                                                      paddingValue: padding, truncation: truncation, strategy: strategy)
+                return (.int32(try result.accumulators.reshaped([1] + outputSpec.sampleShape)), result.strategy, Self.density(input.scalars))
+            }
             var scalars: [Int32] = []
             scalars.reserveCapacity(batch * outputSpec.sampleShape.reduce(1, *))
             var used: ConvolutionStrategy = .dense
             for row in 0..<batch {
-                let image = try Tensor(shape: [parameters.inputChannels, parameters.inputHeight, parameters.inputWidth],
-                                       scalars: Array(input.scalars[(row * sample)..<((row + 1) * sample)]))
+                let image = try Tensor(shape: imageShape, scalars: Array(input.scalars[(row * sample)..<((row + 1) * sample)]))
                 let result = try ConvolutionCore.int8(input: image, weights: weights, parameters: parameters,
                                                       paddingValue: padding, truncation: truncation, strategy: strategy)
                 used = result.strategy
