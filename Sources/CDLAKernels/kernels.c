@@ -4,6 +4,7 @@
 #include "CDLAKernels.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -326,14 +327,50 @@ VNNI_TARGET static inline void store_block(int32_t *c, __m512i acc, const int32_
     _mm512_mask_storeu_epi32(c, mask, _mm512_sub_epi32(acc, correction));
 }
 
-VNNI_TARGET static void gemm_vnni_packed(int64_t m, int64_t n, int64_t k, const int8_t *a, int64_t lda,
-                                         const int8_t *packed, const int32_t *sums, int32_t *c, int64_t ldc) {
+/// Activation rows shifted by +128 (as unsigned bytes) into `scratch`, `padded` bytes per row, the
+/// padding 0 (its weights are packed as 0): the kernel then broadcasts straight from memory.
+VNNI_TARGET static void flip_rows(const int8_t *a, int64_t lda, int64_t rows, int64_t k, int64_t padded, int8_t *scratch) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int64_t r = 0; r < rows; r++) {
+        const int8_t *source = a + r * lda;
+        int8_t *target = scratch + r * padded;
+        for (int64_t p = 0; p < k; p += 64) {
+            const __mmask64 mk = tail_mask(k - p);
+            _mm512_mask_storeu_epi8(target + p, mk, _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, source + p), flip));
+        }
+        for (int64_t p = k; p < padded; p++) {
+            target[p] = 0;
+        }
+    }
+}
+
+/// Group `g` of a row: already shifted (`flipped`, from flip_rows) or shifted here.
+VNNI_TARGET static inline __m512i broadcast_row_group(const int8_t *row, int64_t g, int64_t k, int flipped) {
+    if (flipped) {
+        uint32_t word;
+        __builtin_memcpy(&word, row + g * 4, 4);
+        return _mm512_set1_epi32((int)word);
+    }
+    return broadcast_group(row, g, k);
+}
+
+/// The kernel; with `scratch` (room for 4 rows of whole groups) each block of rows is shifted once
+/// instead of at every broadcast. Always inlined with a constant `flipped`, so each caller gets
+/// its own branch-free copy.
+VNNI_TARGET static inline __attribute__((always_inline)) void gemm_vnni_packed_body(
+    int64_t m, int64_t n, int64_t k, const int8_t *a, int64_t lda, const int8_t *packed, const int32_t *sums,
+    int32_t *c, int64_t ldc, int flipped, int8_t *scratch) {
     const int64_t groups = (k + 3) / 4;
     const int64_t blocks = (n + 15) / 16;
+    const int64_t padded = groups * 4;
     int64_t i = 0;
     // Four activation rows × four 16-channel blocks: 16 accumulators, each weight load feeds 4 rows.
     for (; i + 4 <= m; i += 4) {
         const int8_t *a0 = a + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+        if (flipped) {
+            flip_rows(a0, lda, 4, k, padded, scratch);
+            a0 = scratch; a1 = scratch + padded; a2 = a1 + padded; a3 = a2 + padded;
+        }
         int64_t block = 0;
         for (; block + 4 <= blocks; block += 4) {
             __m512i acc[4][4];
@@ -344,8 +381,8 @@ VNNI_TARGET static void gemm_vnni_packed(int64_t m, int64_t n, int64_t k, const 
                 const __m512i w1 = _mm512_loadu_si512(w + (1 * groups + g) * 64);
                 const __m512i w2 = _mm512_loadu_si512(w + (2 * groups + g) * 64);
                 const __m512i w3 = _mm512_loadu_si512(w + (3 * groups + g) * 64);
-                const __m512i x0 = broadcast_group(a0, g, k), x1 = broadcast_group(a1, g, k);
-                const __m512i x2 = broadcast_group(a2, g, k), x3 = broadcast_group(a3, g, k);
+                const __m512i x0 = broadcast_row_group(a0, g, k, flipped), x1 = broadcast_row_group(a1, g, k, flipped);
+                const __m512i x2 = broadcast_row_group(a2, g, k, flipped), x3 = broadcast_row_group(a3, g, k, flipped);
                 acc[0][0] = _mm512_dpbusd_epi32(acc[0][0], x0, w0); acc[0][1] = _mm512_dpbusd_epi32(acc[0][1], x0, w1);
                 acc[0][2] = _mm512_dpbusd_epi32(acc[0][2], x0, w2); acc[0][3] = _mm512_dpbusd_epi32(acc[0][3], x0, w3);
                 acc[1][0] = _mm512_dpbusd_epi32(acc[1][0], x1, w0); acc[1][1] = _mm512_dpbusd_epi32(acc[1][1], x1, w1);
@@ -368,10 +405,10 @@ VNNI_TARGET static void gemm_vnni_packed(int64_t m, int64_t n, int64_t k, const 
             const int8_t *w = packed + block * groups * 64;
             for (int64_t g = 0; g < groups; g++) {
                 const __m512i wv = _mm512_loadu_si512(w + g * 64);
-                acc0 = _mm512_dpbusd_epi32(acc0, broadcast_group(a0, g, k), wv);
-                acc1 = _mm512_dpbusd_epi32(acc1, broadcast_group(a1, g, k), wv);
-                acc2 = _mm512_dpbusd_epi32(acc2, broadcast_group(a2, g, k), wv);
-                acc3 = _mm512_dpbusd_epi32(acc3, broadcast_group(a3, g, k), wv);
+                acc0 = _mm512_dpbusd_epi32(acc0, broadcast_row_group(a0, g, k, flipped), wv);
+                acc1 = _mm512_dpbusd_epi32(acc1, broadcast_row_group(a1, g, k, flipped), wv);
+                acc2 = _mm512_dpbusd_epi32(acc2, broadcast_row_group(a2, g, k, flipped), wv);
+                acc3 = _mm512_dpbusd_epi32(acc3, broadcast_row_group(a3, g, k, flipped), wv);
             }
             const int64_t first = block * 16;
             store_block(c + (i + 0) * ldc + first, acc0, sums + first, n - first);
@@ -383,13 +420,17 @@ VNNI_TARGET static void gemm_vnni_packed(int64_t m, int64_t n, int64_t k, const 
     // Remaining rows one at a time, four blocks per pass.
     for (; i < m; i++) {
         const int8_t *a0 = a + i * lda;
+        if (flipped) {
+            flip_rows(a0, lda, 1, k, padded, scratch);
+            a0 = scratch;
+        }
         int64_t block = 0;
         for (; block + 4 <= blocks; block += 4) {
             __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
             __m512i acc2 = _mm512_setzero_si512(), acc3 = _mm512_setzero_si512();
             const int8_t *w = packed + block * groups * 64;
             for (int64_t g = 0; g < groups; g++) {
-                const __m512i x = broadcast_group(a0, g, k);
+                const __m512i x = broadcast_row_group(a0, g, k, flipped);
                 acc0 = _mm512_dpbusd_epi32(acc0, x, _mm512_loadu_si512(w + (0 * groups + g) * 64));
                 acc1 = _mm512_dpbusd_epi32(acc1, x, _mm512_loadu_si512(w + (1 * groups + g) * 64));
                 acc2 = _mm512_dpbusd_epi32(acc2, x, _mm512_loadu_si512(w + (2 * groups + g) * 64));
@@ -405,11 +446,21 @@ VNNI_TARGET static void gemm_vnni_packed(int64_t m, int64_t n, int64_t k, const 
             __m512i acc = _mm512_setzero_si512();
             const int8_t *w = packed + block * groups * 64;
             for (int64_t g = 0; g < groups; g++) {
-                acc = _mm512_dpbusd_epi32(acc, broadcast_group(a0, g, k), _mm512_loadu_si512(w + g * 64));
+                acc = _mm512_dpbusd_epi32(acc, broadcast_row_group(a0, g, k, flipped), _mm512_loadu_si512(w + g * 64));
             }
             const int64_t first = block * 16;
             store_block(c + i * ldc + first, acc, sums + first, n - first);
         }
+    }
+}
+VNNI_TARGET static void gemm_vnni_packed(int64_t m, int64_t n, int64_t k, const int8_t *a, int64_t lda,
+                                         const int8_t *packed, const int32_t *sums, int32_t *c, int64_t ldc) {
+    int8_t *scratch = malloc((size_t)(4 * ((k + 3) / 4) * 4));
+    if (scratch) {
+        gemm_vnni_packed_body(m, n, k, a, lda, packed, sums, c, ldc, 1, scratch);
+        free(scratch);
+    } else {
+        gemm_vnni_packed_body(m, n, k, a, lda, packed, sums, c, ldc, 0, NULL);
     }
 }
 #endif
