@@ -936,7 +936,8 @@ SDP_TARGET static inline void sdp_vector(const int32_t *in, __m512i bias, __m512
     }
     x = round_half_away_shift_v(x, p->cvt_shift);
     x = _mm512_min_epi64(_mm512_max_epi64(x, _mm512_set1_epi64(p->lo)), _mm512_set1_epi64(p->hi));
-    _mm512_mask_cvtepi64_storeu_epi8(out, mask, x);
+    // Narrow in a register, then store: AMD runs the memory form of vpmovqb as slow microcode.
+    _mm_mask_storeu_epi8(out, (__mmask16)mask, _mm512_cvtepi64_epi8(x));
 }
 
 SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner, const int32_t *in,
@@ -1019,6 +1020,19 @@ void dla_transpose_truncate_s32(int64_t rows, int64_t cols, const int32_t *src, 
 
 // MARK: - Input converter
 
+/// 1/scale when scale is a normal power of two whose reciprocal is finite, else 0. Then x·(1/scale)
+/// equals x/scale bit for bit: both round the same exact real (MNIST's input scale is 2^-8).
+static float exact_reciprocal(float scale) {
+    uint32_t bits;
+    __builtin_memcpy(&bits, &scale, 4);
+    const uint32_t exponent = (bits >> 23) & 0xFF;
+    if ((bits & 0x807FFFFFu) != 0 || exponent == 0 || exponent == 0xFF) {
+        return 0;
+    }
+    const float reciprocal = 1.0f / scale;
+    return reciprocal - reciprocal == 0 ? reciprocal : 0;  // finite
+}
+
 static void quantize_portable(int64_t n, const float *x, float scale, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out) {
     for (int64_t i = 0; i < n; i++) {
         const float rounded = __builtin_roundevenf(x[i] / scale);
@@ -1036,18 +1050,22 @@ static void quantize_portable(int64_t n, const float *x, float scale, int32_t ze
 /// are exact floats, so the clamp happens before the (then exact) conversion to int32.
 SDP_TARGET static void quantize_avx512(int64_t n, const float *x, float scale, int32_t zero_point, int32_t lo, int32_t hi, int8_t *out) {
     const __m512 divisor = _mm512_set1_ps(scale);
+    const float reciprocal = exact_reciprocal(scale);
+    const __m512 multiplier = _mm512_set1_ps(reciprocal);
     const __m512 lower = _mm512_set1_ps((float)(lo - zero_point)), upper = _mm512_set1_ps((float)(hi - zero_point));
     const __m512i zp = _mm512_set1_epi32(zero_point);
     for (int64_t i = 0; i < n; i += 16) {
         const int64_t remaining = n - i;
         const __mmask16 mask = remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1);
-        __m512 r = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(mask, x + i), divisor),
+        const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
+        // Division is slow; a power-of-two scale multiplies by its exact reciprocal instead.
+        __m512 r = _mm512_roundscale_ps(reciprocal != 0 ? _mm512_mul_ps(v, multiplier) : _mm512_div_ps(v, divisor),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         const __mmask16 ordered = _mm512_cmp_ps_mask(r, r, _CMP_ORD_Q);
         r = _mm512_maskz_mov_ps(ordered, r);
         r = _mm512_min_ps(_mm512_max_ps(r, lower), upper);
         const __m512i q = _mm512_add_epi32(_mm512_cvttps_epi32(r), zp);
-        _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, q);
+        _mm_mask_storeu_epi8(out + i, mask, _mm512_cvtepi32_epi8(q));  // register narrowing (see sdp_vector)
     }
 }
 #endif

@@ -78,17 +78,17 @@ extension InstructionSetForcing {
 
         @Test func inputConverterMatchesAffineQuantization() throws {
             var random = TestRandom(seed: 13)
-            let scale: Float = 0.0123
-            var values: [Float] = [.nan, .infinity, -.infinity, 0, -0.0, 1e30, -1e30, .leastNonzeroMagnitude]
-            values += (-300...300).map { Float($0) * scale + scale / 2 }  // ties after the division, more or less
-            values += (0..<2000).map { _ in Float(random.unit() * 8 - 4) }
             defer { HostKernels.force(nil) }
-            for zeroPoint in [Int32(-128), 0, 37] {
+            // Power-of-two scales (MNIST's 2^-8) take a multiplication; others, a subnormal one included, divide.
+            for (scale, zeroPoint) in [(Float(0.0123), Int32(-128)), (0.0123, 0), (0.0123, 37), (0x1p-8, -128), (0x1p100, 3), (0x1p-140, 0)] {
+                var values: [Float] = [.nan, .infinity, -.infinity, 0, -0.0, 1e30, -1e30, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
+                values += (-300...300).map { Float($0) * scale + scale / 2 }  // ties after the division, more or less
+                values += (0..<2000).map { _ in Float(random.unit() * 8 - 4) * scale * 100 }
                 let expected = values.map { Int8(truncatingIfNeeded: AffineQuantization.quantize($0, scale: scale, zeroPoint: zeroPoint, type: .int8)) }
                 for isa in HostKernels.available {
                     #expect(HostKernels.force(isa))
                     let codes = try CPUFallback.quantize(try Tensor(shape: [values.count], scalars: values), scale: scale, zeroPoint: zeroPoint)
-                    #expect(codes.scalars == expected, "zero point \(zeroPoint) on \(isa)")
+                    #expect(codes.scalars == expected, "scale \(scale), zero point \(zeroPoint) on \(isa)")
                 }
             }
         }
