@@ -5,6 +5,12 @@ struct EngineResults: Encodable {
         var logicalCPUs: Int
         var instructionSet: String
         var loadAverage1Min: LoadAverage
+
+        enum CodingKeys: String, CodingKey {
+            case cpu, instructionSet
+            case logicalCPUs = "logical_cpus"
+            case loadAverage1Min = "load_average_1min"
+        }
     }
 
     struct LoadAverage: Encodable {
