@@ -5,14 +5,13 @@ import DLANumerics
 /// with truncation (batch-norm scale or requantization), optional ReLU, then the output converter
 /// to INT8. The general stage-by-stage `SDP.run` is its reference twin: both saturate to INT32
 /// after every stage and round half away from zero, and tests check they agree bit for bit.
-struct FusedSDP: @unchecked Sendable {
+struct FusedSDP: Sendable {
     /// Per-channel addends (zeros without an add stage; a constant is repeated per channel).
     let bias: [Int32]
     /// Per-channel multipliers (ones without a multiply stage).
     let multiplier: [Int32]
     let channels: Int
-    /// Shift, ReLU and converter as the C kernel takes them (plain integers; hence the unchecked
-    /// Sendable, which the imported C struct cannot declare).
+    /// Shift, ReLU and converter as the C kernel takes them.
     let program: dla_sdp_program
 
     /// The fused form of `parameters` for `channels` channels, or nil when its stages are not
