@@ -58,6 +58,29 @@ extension InstructionSetForcing {
             #expect(dla_vnni_packed_available() == 0)
         }
 
+        /// Mostly −128 (background pixels, ReLU outputs at zero point −128): whole 4-byte groups
+        /// shift to 0 and the packed kernel skips them; the sums must not change.
+        @Test(arguments: [(1, 300, 784), (4, 70, 131), (6, 100, 300), (1, 10, 3)])
+        func packedVNNIGEMMSkipsBackgroundGroupsExactly(shape: (Int, Int, Int)) throws {
+            guard HostKernels.best == .avx512VNNI else { return }
+            let (m, n, k) = shape
+            var random = TestRandom(seed: UInt64(m * 11 + n * 17 + k))
+            let a = (0..<(m * k)).map { index in
+                // Runs of background (every row's first third) and scattered strokes.
+                index % k < k / 3 || random.unit() < 0.7 ? Int8.min : Int8(truncatingIfNeeded: random.next())
+            }
+            let b = random.int8s(n * k, zeros: 0.5)
+            var sums = [Int32](repeating: 0, count: n)
+            dla_s8_row_sums(Int64(n), Int64(k), b, Int64(k), &sums)
+            var packed = [Int8](repeating: 0, count: Int(dla_vnni_packed_size(Int64(n), Int64(k))))
+            dla_vnni_pack(Int64(n), Int64(k), b, Int64(k), &packed)
+            defer { HostKernels.force(nil) }
+            HostKernels.force(.avx512VNNI)
+            var c = [Int32](repeating: -1, count: m * n)
+            dla_gemm_s8_vnni_packed(Int64(m), Int64(n), Int64(k), a, Int64(k), packed, sums, &c, Int64(n))
+            #expect(c == referenceGEMM(m: m, n: n, k: k, a: a, b: b))
+        }
+
         /// All −128: the largest products; the VNNI path's +128 shift wraps int32 lanes here and must
         /// still come out exact.
         @Test func extremeValuesStayExactAtTheReductionLimit() {
