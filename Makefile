@@ -33,10 +33,15 @@ run: build
 	mkdir -p $(STATE_DIR)
 	$(SWIFT) run $(SWIFT_FLAGS) dlad --state-dir $(STATE_DIR) --firmware-models $(CURDIR)/firmware-models
 
-# Benchmarks, release mode: the store (ordo-one/benchmark, its own package in Benchmarks/) and the
-# peers (ONNX Runtime, LiteRT) on real MNIST; results land in Benchmarks/results/.
+# Benchmarks, release mode, one invocation: the peers (ONNX Runtime, LiteRT) and dlad's engine
+# on the same quantized models and real MNIST images, an INT8 ResNet-18 (with ONNX Runtime on the
+# same weights), and the store (ordo-one/benchmark). Results land in Benchmarks/results/; the
+# package in Benchmarks/ depends on this one by path, so `make test` never builds any of it.
 bench: deps
 	Benchmarks/peers/run.sh
+	$(SWIFT) run -c release --package-path Benchmarks EngineBenchmarks
+	$(SWIFT) run -c release --package-path Benchmarks ResNetBenchmark --runs 20 --export Benchmarks/.work/resnet18
+	Benchmarks/.venv/bin/python Benchmarks/peers/resnet18_ort.py Benchmarks/.work/resnet18
 	$(SWIFT) package --package-path Benchmarks --allow-writing-to-package-directory benchmark
 
 # Regenerates the ONNX compiler's committed test fixtures (Tests/Fixtures) in the pinned
