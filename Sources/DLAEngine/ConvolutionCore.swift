@@ -293,9 +293,10 @@ public enum ConvolutionCore {
                         }
                     }
                 case .sparseWeights:
-                    weights.rowStart.withUnsafeBufferPointer { start in
+                    let rows = weights.rows
+                    rows.start.withUnsafeBufferPointer { start in
                         if m == 1 {
-                            dla_spmm_csr_s8(1, Int64(n), a, Int64(k), start.baseAddress! + first, weights.rowColumn, weights.rowValues, c, Int64(n))
+                            dla_spmm_csr_s8(1, Int64(n), a, Int64(k), start.baseAddress! + first, rows.index, rows.values, c, Int64(n))
                         } else {
                             var transposed = [Int8](repeating: 0, count: k * m)
                             for i in 0..<m {
@@ -303,7 +304,7 @@ public enum ConvolutionCore {
                             }
                             var scratch = [Int32](repeating: 0, count: m)
                             dla_spmm_csr_s8_transposed(Int64(m), Int64(n), transposed, Int64(m), start.baseAddress! + first,
-                                                       weights.rowColumn, weights.rowValues, &scratch, c, Int64(n))
+                                                       rows.index, rows.values, &scratch, c, Int64(n))
                         }
                     }
                 case .skipZeroActivations:
@@ -317,13 +318,14 @@ public enum ConvolutionCore {
                 case .sparseWeightsAndActivations:
                     // The CSC kernel produces every output channel; a group keeps its own slice.
                     var row = [Int32](repeating: 0, count: n == allChannels ? 0 : allChannels)
+                    let columns = weights.columns
                     for i in 0..<m {
                         if n == allChannels {
-                            dla_spmv_csc_s8_skip_zero(Int64(k), Int64(allChannels), a + i * k, weights.columnStart,
-                                                      weights.columnRow, weights.columnValues, c + i * n)
+                            dla_spmv_csc_s8_skip_zero(Int64(k), Int64(allChannels), a + i * k, columns.start,
+                                                      columns.index, columns.values, c + i * n)
                         } else {
-                            dla_spmv_csc_s8_skip_zero(Int64(k), Int64(allChannels), a + i * k, weights.columnStart,
-                                                      weights.columnRow, weights.columnValues, &row)
+                            dla_spmv_csc_s8_skip_zero(Int64(k), Int64(allChannels), a + i * k, columns.start,
+                                                      columns.index, columns.values, &row)
                             for j in 0..<n { c[i * n + j] = row[first + j] }
                         }
                     }

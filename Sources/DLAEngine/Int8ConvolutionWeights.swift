@@ -1,11 +1,15 @@
 import CDLAKernels
+import Synchronization
 
 /// INT8 weights of one convolution or fully connected layer in execution form.
 ///
-/// Loading decodes storage (dense, sparse, codebook) into this form once; every strategy reads the
-/// form it needs: the dense matrix (`[outputChannels][reductionLength]`, the layout CDMA streams
-/// into CBUF), per-output-channel nonzeros (CSR, the EIE layout for a batch), and the transposed and
-/// per-input-column (CSC) layouts that let zero activations be skipped.
+/// Loading decodes storage (dense, sparse, codebook) into this form once. Every layer keeps the
+/// dense matrix (`[outputChannels][reductionLength]`, the layout CDMA streams into CBUF, read by
+/// the reference twin and the portable GEMM) and, on AVX-512 VNNI hosts, its packed copy (the
+/// `dense` strategy). The layouts only the zero-skipping strategies read — per-output-channel
+/// nonzeros (CSR, the EIE layout for a batch), the transposed matrix and per-input-column nonzeros
+/// (CSC) — are built on first use: most layers never take those strategies, and building them all
+/// at load cost 14× the weights in memory (ResNet-18: 165 MB for 11.7 MB).
 public struct Int8ConvolutionWeights: Sendable {
     public let outputChannels: Int
     /// Products per output element: (C / groups) × R × S.
@@ -16,17 +20,9 @@ public struct Int8ConvolutionWeights: Sendable {
     /// compensation both need it. Exact in Int32: at most 2^19 × 128.
     public let rowSums: [Int32]
     public let nonzeroCount: Int
-
-    let rowStart: [Int64]
-    let rowColumn: [Int32]
-    let rowValues: [Int8]
-    /// `[reductionLength][outputChannels]`.
-    let transposed: [Int8]
-    let columnStart: [Int64]
-    let columnRow: [Int32]
-    let columnValues: [Int8]
     /// The VNNI broadcast kernel's layout (`dla_vnni_pack`); empty on CPUs without AVX-512 VNNI.
     let vnniPacked: [Int8]
+    private let lazyLayouts: LazyLayouts
 
     /// Fraction of weights that are nonzero.
     public var density: Double {
@@ -46,56 +42,133 @@ public struct Int8ConvolutionWeights: Sendable {
 
         let n = outputChannels, k = reductionLength
         var sums = [Int32](repeating: 0, count: n)
-        var rowStart = [Int64](repeating: 0, count: n + 1)
-        var rowColumn: [Int32] = []
-        var rowValues: [Int8] = []
-        var transposed = [Int8](repeating: 0, count: n * k)
-        var columnCounts = [Int64](repeating: 0, count: k + 1)
+        var nonzero = 0
         for j in 0..<n {
             var sum: Int32 = 0
             for p in 0..<k {
                 let w = values[j * k + p]
                 sum &+= Int32(w)
-                transposed[p * n + j] = w
-                if w != 0 {
-                    rowColumn.append(Int32(p))
-                    rowValues.append(w)
-                    columnCounts[p + 1] += 1
-                }
+                if w != 0 { nonzero += 1 }
             }
             sums[j] = sum
-            rowStart[j + 1] = Int64(rowColumn.count)
-        }
-        for p in 0..<k {
-            columnCounts[p + 1] += columnCounts[p]
-        }
-        var cursor = columnCounts
-        var columnRow = [Int32](repeating: 0, count: rowColumn.count)
-        var columnValues = [Int8](repeating: 0, count: rowColumn.count)
-        for j in 0..<n {
-            for q in Int(rowStart[j])..<Int(rowStart[j + 1]) {
-                let p = Int(rowColumn[q])
-                let slot = Int(cursor[p])
-                columnRow[slot] = Int32(j)
-                columnValues[slot] = rowValues[q]
-                cursor[p] += 1
-            }
         }
         self.rowSums = sums
-        self.nonzeroCount = rowColumn.count
-        self.rowStart = rowStart
-        self.rowColumn = rowColumn
-        self.rowValues = rowValues
-        self.transposed = transposed
-        self.columnStart = columnCounts
-        self.columnRow = columnRow
-        self.columnValues = columnValues
+        self.nonzeroCount = nonzero
         if HostKernels.best == .avx512VNNI {
             var packed = [Int8](repeating: 0, count: Int(dla_vnni_packed_size(Int64(n), Int64(k))))
             dla_vnni_pack(Int64(n), Int64(k), values, Int64(k), &packed)
             self.vnniPacked = packed
         } else {
             self.vnniPacked = []
+        }
+        self.lazyLayouts = LazyLayouts()
+    }
+
+    /// Nonzeros per output channel (`sparseWeights`), built on first use.
+    var rows: SparseLayout {
+        lazyLayouts.rows { Self.rowLayout(values: values, outputChannels: outputChannels, reductionLength: reductionLength) }
+    }
+
+    /// Nonzeros per input column (`sparseWeightsAndActivations`), built on first use.
+    var columns: SparseLayout {
+        let rows = self.rows
+        return lazyLayouts.columns { Self.columnLayout(rows: rows, reductionLength: reductionLength) }
+    }
+
+    /// `[reductionLength][outputChannels]` (`skipZeroActivations`), built on first use.
+    var transposed: [Int8] {
+        lazyLayouts.transposed {
+            let n = outputChannels, k = reductionLength
+            var transposed = [Int8](repeating: 0, count: n * k)
+            for j in 0..<n {
+                for p in 0..<k { transposed[p * n + j] = values[j * k + p] }
+            }
+            return transposed
+        }
+    }
+
+    private static func rowLayout(values: [Int8], outputChannels n: Int, reductionLength k: Int) -> SparseLayout {
+        var start = [Int64](repeating: 0, count: n + 1)
+        var index: [Int32] = []
+        var nonzero: [Int8] = []
+        for j in 0..<n {
+            for p in 0..<k where values[j * k + p] != 0 {
+                index.append(Int32(p))
+                nonzero.append(values[j * k + p])
+            }
+            start[j + 1] = Int64(index.count)
+        }
+        return SparseLayout(start: start, index: index, values: nonzero)
+    }
+
+    /// CSR → CSC by counting sort: within a column, rows stay in ascending order.
+    private static func columnLayout(rows: SparseLayout, reductionLength k: Int) -> SparseLayout {
+        var start = [Int64](repeating: 0, count: k + 1)
+        for p in rows.index {
+            start[Int(p) + 1] += 1
+        }
+        for p in 0..<k {
+            start[p + 1] += start[p]
+        }
+        var cursor = start
+        var index = [Int32](repeating: 0, count: rows.index.count)
+        var nonzero = [Int8](repeating: 0, count: rows.index.count)
+        for j in 0..<(rows.start.count - 1) {
+            for q in Int(rows.start[j])..<Int(rows.start[j + 1]) {
+                let p = Int(rows.index[q])
+                let slot = Int(cursor[p])
+                index[slot] = Int32(j)
+                nonzero[slot] = rows.values[q]
+                cursor[p] += 1
+            }
+        }
+        return SparseLayout(start: start, index: index, values: nonzero)
+    }
+}
+
+/// Compressed sparse rows or columns: entries of line `i` are `start[i]..<start[i + 1]`, each at
+/// position `index` (column for CSR, row for CSC) with weight `values`.
+struct SparseLayout: Sendable {
+    let start: [Int64]
+    let index: [Int32]
+    let values: [Int8]
+}
+
+/// The layouts built on first use, shared by every copy of one `Int8ConvolutionWeights` and safe to
+/// request from several threads at once (each is built once, under the lock).
+private final class LazyLayouts: Sendable {
+    private struct State {
+        var rows: SparseLayout?
+        var columns: SparseLayout?
+        var transposed: [Int8]?
+    }
+
+    private let state = Mutex(State())
+
+    func rows(_ build: () -> SparseLayout) -> SparseLayout {
+        state.withLock { state in
+            if let rows = state.rows { return rows }
+            let rows = build()
+            state.rows = rows
+            return rows
+        }
+    }
+
+    func columns(_ build: () -> SparseLayout) -> SparseLayout {
+        state.withLock { state in
+            if let columns = state.columns { return columns }
+            let columns = build()
+            state.columns = columns
+            return columns
+        }
+    }
+
+    func transposed(_ build: () -> [Int8]) -> [Int8] {
+        state.withLock { state in
+            if let transposed = state.transposed { return transposed }
+            let transposed = build()
+            state.transposed = transposed
+            return transposed
         }
     }
 }

@@ -174,5 +174,29 @@ extension InstructionSetForcing {
                 try Int8ConvolutionWeights(outputChannels: 1, reductionLength: ConvolutionCore.maximumReductionLength + 1, values: [])
             }
         }
+        /// The zero-skipping layouts are built on first use; several threads asking at once for a
+        /// fresh copy of the weights all get the reference's bits (each layout is built once, under a lock).
+        @Test func lazyLayoutsAreSafeUnderConcurrentFirstUse() async throws {
+            var random = TestRandom(seed: 4242)
+            let weights = try Int8ConvolutionWeights(outputChannels: 40, reductionLength: 96, values: random.int8s(40 * 96, zeros: 0.96))
+            let input = try Tensor(shape: [1, 96], scalars: random.reluInt8s(96, zeros: 0.6))
+            let expected = try ConvolutionCore.int8FullyConnected(input: input, weights: weights, strategy: .reference).accumulators
+            let strategies: [ConvolutionStrategy] = [.sparseWeights, .skipZeroActivations, .sparseWeightsAndActivations]
+            let results = try await withThrowingTaskGroup(of: Tensor<Int32>.self) { group in
+                for index in 0..<12 {
+                    group.addTask {
+                        try ConvolutionCore.int8FullyConnected(input: input, weights: weights, strategy: strategies[index % strategies.count]).accumulators
+                    }
+                }
+                var all: [Tensor<Int32>] = []
+                for try await result in group { all.append(result) }
+                return all
+            }
+            #expect(results.count == 12)
+            for result in results { #expect(result == expected) }
+            // Nonzeros counted at load agree with the layouts built later.
+            #expect(weights.rows.index.count == weights.nonzeroCount && weights.columns.index.count == weights.nonzeroCount)
+            #expect(weights.rows.start.last == Int64(weights.nonzeroCount) && weights.columns.start.last == Int64(weights.nonzeroCount))
+        }
     }
 }
