@@ -962,9 +962,16 @@ static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
-static inline int8_t sdp_element(int32_t in, int64_t bias, int64_t multiplier, const dla_sdp_program *p) {
+/// `operand` points at this element's operand, or is NULL.
+static inline int8_t sdp_element(int32_t in, int64_t bias, int64_t multiplier, const int8_t *operand, const dla_sdp_program *p) {
     int64_t x = clamp64((int64_t)in + bias, INT32_MIN, INT32_MAX);
     x = clamp64(round_half_away_shift(x * multiplier, p->shift), INT32_MIN, INT32_MAX);
+    if (operand) {
+        // |operand − ew_offset| < 2^32 and |ew_scale| <= 2^15: the product stays below 2^47.
+        const int64_t y = clamp64(round_half_away_shift(((int64_t)*operand - (int64_t)p->ew_offset) * (int64_t)p->ew_scale, p->ew_shift),
+                                  INT32_MIN, INT32_MAX);
+        x = clamp64(x + y, INT32_MIN, INT32_MAX);
+    }
     if (p->relu && x < 0) {
         x = 0;
     }
@@ -973,13 +980,14 @@ static inline int8_t sdp_element(int32_t in, int64_t bias, int64_t multiplier, c
 }
 
 static void sdp_portable(int64_t rows, int64_t channels, int64_t inner, const int32_t *in,
-                         const int32_t *bias, const int32_t *multiplier, const dla_sdp_program *p, int8_t *out) {
+                         const int32_t *bias, const int32_t *multiplier, const int8_t *operand,
+                         const dla_sdp_program *p, int8_t *out) {
     int64_t i = 0;
     for (int64_t row = 0; row < rows; row++) {
         for (int64_t c = 0; c < channels; c++) {
             const int64_t b = bias[c], m = multiplier[c];
             for (int64_t e = 0; e < inner; e++, i++) {
-                out[i] = sdp_element(in[i], b, m, p);
+                out[i] = sdp_element(in[i], b, m, operand ? operand + i : NULL, p);
             }
         }
     }
@@ -995,14 +1003,25 @@ SDP_TARGET static inline __m512i round_half_away_shift_v(__m512i x, int shift) {
     return _mm512_mask_sub_epi64(magnitude, negative, _mm512_setzero_si512(), magnitude);
 }
 
-/// Eight elements: bias and multiplier per lane (int64), the rest from the program.
-SDP_TARGET static inline void sdp_vector(const int32_t *in, __m512i bias, __m512i multiplier, const dla_sdp_program *p,
-                                         __mmask8 mask, int8_t *out) {
+/// Eight elements: bias and multiplier per lane (int64), the operand (or NULL) per element, the
+/// rest from the program.
+SDP_TARGET static inline void sdp_vector(const int32_t *in, __m512i bias, __m512i multiplier, const int8_t *operand,
+                                         const dla_sdp_program *p, __mmask8 mask, int8_t *out) {
     const __m512i int32_min = _mm512_set1_epi64(INT32_MIN), int32_max = _mm512_set1_epi64(INT32_MAX);
     __m512i x = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, in));
     x = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(x, bias), int32_min), int32_max);
     x = round_half_away_shift_v(_mm512_mul_epi32(x, multiplier), p->shift);
     x = _mm512_min_epi64(_mm512_max_epi64(x, int32_min), int32_max);
+    if (operand) {
+        __m512i y = _mm512_cvtepi8_epi64(_mm_maskz_loadu_epi8((__mmask16)mask, operand));
+        y = _mm512_sub_epi64(y, _mm512_set1_epi64(p->ew_offset));
+        if (p->ew_scale != 1) {
+            y = _mm512_mullo_epi64(y, _mm512_set1_epi64(p->ew_scale));
+        }
+        y = round_half_away_shift_v(y, p->ew_shift);
+        y = _mm512_min_epi64(_mm512_max_epi64(y, int32_min), int32_max);
+        x = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(x, y), int32_min), int32_max);
+    }
     if (p->relu) {
         x = _mm512_max_epi64(x, _mm512_setzero_si512());
     }
@@ -1018,7 +1037,8 @@ SDP_TARGET static inline void sdp_vector(const int32_t *in, __m512i bias, __m512
 }
 
 SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner, const int32_t *in,
-                                  const int32_t *bias, const int32_t *multiplier, const dla_sdp_program *p, int8_t *out) {
+                                  const int32_t *bias, const int32_t *multiplier, const int8_t *operand,
+                                  const dla_sdp_program *p, int8_t *out) {
     if (inner == 1) {
         // Fully connected rows: bias and multiplier change every element.
         for (int64_t row = 0; row < rows; row++) {
@@ -1029,7 +1049,7 @@ SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner,
                 const __mmask8 mask = remaining >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << remaining) - 1);
                 const __m512i b = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, bias + c));
                 const __m512i m = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, multiplier + c));
-                sdp_vector(source + c, b, m, p, mask, target + c);
+                sdp_vector(source + c, b, m, operand ? operand + row * channels + c : NULL, p, mask, target + c);
             }
         }
         return;
@@ -1041,7 +1061,7 @@ SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner,
             for (int64_t e = 0; e < inner; e += 8) {
                 const int64_t remaining = inner - e;
                 const __mmask8 mask = remaining >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << remaining) - 1);
-                sdp_vector(in + i + e, b, m, p, mask, out + i + e);
+                sdp_vector(in + i + e, b, m, operand ? operand + i + e : NULL, p, mask, out + i + e);
             }
         }
     }
@@ -1060,17 +1080,18 @@ static int has_avx512dq(void) {
 #endif
 
 void dla_sdp_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *input,
-                const int32_t *bias, const int32_t *multiplier, const dla_sdp_program *program, int8_t *output) {
+                const int32_t *bias, const int32_t *multiplier, const int8_t *operand,
+                const dla_sdp_program *program, int8_t *output) {
     if (rows <= 0 || channels <= 0 || inner <= 0) {
         return;
     }
 #if defined(__x86_64__)
     if (dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI && has_avx512dq()) {
-        sdp_avx512(rows, channels, inner, input, bias, multiplier, program, output);
+        sdp_avx512(rows, channels, inner, input, bias, multiplier, operand, program, output);
         return;
     }
 #endif
-    sdp_portable(rows, channels, inner, input, bias, multiplier, program, output);
+    sdp_portable(rows, channels, inner, input, bias, multiplier, operand, program, output);
 }
 
 // MARK: - CACC output order

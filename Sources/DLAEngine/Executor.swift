@@ -54,9 +54,10 @@ public struct Executor: Sendable {
         }
         self.fedByConvolution = model.operations.map { producers[$0.inputs[0]] == .convolution }
         self.fusedSDP = model.operations.map { operation in
-            guard case .sdp(let layer) = operation.kind, layer.elementwise == nil, layer.converter != nil,
-                  operation.inputs.count == 1, let input = model.tensors[operation.inputs[0]].sampleShape.first else { return nil }
-            return FusedSDP(layer.parameters(operand: nil), channels: input)
+            guard case .sdp(let layer) = operation.kind, layer.converter != nil,
+                  operation.inputs.count == (layer.elementwise == nil ? 1 : 2),
+                  let input = model.tensors[operation.inputs[0]].sampleShape.first else { return nil }
+            return FusedSDP(layer, channels: input)
         }
     }
 
@@ -257,14 +258,23 @@ public struct Executor: Sendable {
             return (.float32(out), nil, nil)
         case .sdp(let layer):
             if let fused, case .int32(let input) = operands[0], input.shape.count >= 2, input.shape[1] == fused.channels {
-                let inner = input.shape.dropFirst(2).reduce(1, *)
-                let out = input.scalars.withUnsafeBufferPointer { source in
-                    [Int8](unsafeUninitializedCapacity: source.count) { buffer, initialized in
-                        fused.run(source, inner: inner, into: buffer)
-                        initialized = source.count
-                    }
+                // The fused residual add takes an INT8 operand of the input's shape; others run stage by stage.
+                var operand: Tensor<Int8>?
+                if fused.addsOperand, operands.count > 1, case .int8(let y) = operands[1], y.shape == input.shape {
+                    operand = y
                 }
-                return (.int8(try Tensor(shape: input.shape, scalars: out)), nil, nil)
+                if operand != nil || !fused.addsOperand {
+                    let inner = input.shape.dropFirst(2).reduce(1, *)
+                    let out = input.scalars.withUnsafeBufferPointer { source in
+                        (operand?.scalars ?? []).withUnsafeBufferPointer { y in
+                            [Int8](unsafeUninitializedCapacity: source.count) { buffer, initialized in
+                                fused.run(source, operand: fused.addsOperand ? y : nil, inner: inner, into: buffer)
+                                initialized = source.count
+                            }
+                        }
+                    }
+                    return (.int8(try Tensor(shape: input.shape, scalars: out)), nil, nil)
+                }
             }
             let input = try int32Values(operands[0])
             var operand: Tensor<Int32>?

@@ -51,6 +51,65 @@ extension InstructionSetForcing {
             }
         }
 
+        /// The residual SDP (bias, multiplier, element-wise add of an aligned INT8 operand, ReLU,
+        /// converter) against `SDP.run` on the operand aligned as the executor's stage-by-stage path
+        /// aligns it, with extreme accumulators, operands, offsets, scales and shifts.
+        @Test func fusedResidualSDPMatchesTheStageByStageProgramBitForBit() throws {
+            var random = TestRandom(seed: 17)
+            defer { HostKernels.force(nil) }
+            for trial in 0..<200 {
+                let rows = random.int(in: 1...3), channels = random.int(in: 1...19), inner = [1, 1, 3, 8, 13][random.int(in: 0...4)]
+                var before: [SDPStage] = []
+                if random.int(in: 0...3) > 0 {
+                    before.append(.add(.perChannel(KernelTwinTests.accumulators(channels, &random))))
+                }
+                if random.int(in: 0...3) > 0 {
+                    let multipliers = (0..<channels).map { _ in Int32(random.int(in: -32768...32767)) }
+                    before.append(.multiply(.perChannel(multipliers), shift: random.int(in: 0...40)))
+                }
+                let after: [SDPStage] = random.int(in: 0...1) == 0 ? [.relu] : []
+                let offsets: [Int32] = [0, -128, 127, Int32.max, Int32.min, Int32(random.int(in: -300...300))]
+                let aligner = OutputConverter(offset: offsets[random.int(in: 0...(offsets.count - 1))],
+                                              scale: random.int(in: 0...3) == 0 ? Int16(truncatingIfNeeded: random.next()) : Int16(random.int(in: -4...300)),
+                                              shift: UInt8(random.int(in: 0...63)))
+                let converter = OutputConverter(offset: Int32(random.int(in: -300...300)), scale: Int16(random.int(in: -4...300)),
+                                                shift: UInt8(random.int(in: 0...20)))
+                let layer = SDPLayer(before: before, elementwise: .init(operation: .add, operandConverter: aligner), after: after,
+                                     converter: converter, outputType: .int8)
+                let count = rows * channels * inner
+                let input = try Tensor(shape: [rows, channels, inner], scalars: KernelTwinTests.accumulators(count, &random))
+                let operand: [Int8] = (0..<count).map { _ in
+                    switch random.int(in: 0...5) {
+                    case 0: Int8.min
+                    case 1: Int8.max
+                    case 2: 0
+                    default: Int8(truncatingIfNeeded: random.next())
+                    }
+                }
+                let aligned = try Tensor(shape: input.shape, scalars: operand.map { aligner.convert(Int64($0), to: Int32.min...Int32.max) })
+                let expected = try SDP.run(input, layer.parameters(operand: aligned), profile: .nvFull, channelAxis: 1)
+                let fused = try #require(FusedSDP(layer, channels: channels))
+                #expect(fused.addsOperand)
+                for isa in HostKernels.available {
+                    #expect(HostKernels.force(isa))
+                    var output = [Int8](repeating: 0, count: count)
+                    input.scalars.withUnsafeBufferPointer { source in
+                        operand.withUnsafeBufferPointer { y in
+                            output.withUnsafeMutableBufferPointer { fused.run(source, operand: y, inner: inner, into: $0) }
+                        }
+                    }
+                    #expect(output == expected.scalars, "trial \(trial) on \(isa): \(before) + \(aligner) \(after) \(converter)")
+                }
+            }
+            // Only an add right after the multiplier fuses: not max, not after ReLU.
+            let maximum = SDPLayer(before: [], elementwise: .init(operation: .maximum, operandConverter: .identity), after: [],
+                                   converter: .identity, outputType: .int8)
+            #expect(FusedSDP(maximum, channels: 2) == nil)
+            let afterReLU = SDPLayer(before: [.relu], elementwise: .init(operation: .add, operandConverter: .identity), after: [],
+                                     converter: .identity, outputType: .int8)
+            #expect(FusedSDP(afterReLU, channels: 2) == nil)
+        }
+
         @Test func unpaddedBatchPoolingMatchesPDPPerSample() throws {
             var random = TestRandom(seed: 11)
             defer { HostKernels.force(nil) }

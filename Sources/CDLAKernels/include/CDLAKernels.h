@@ -113,7 +113,8 @@ void dla_pool_s8(int64_t planes, int64_t height, int64_t width, int64_t kh, int6
                  int64_t stride_y, int64_t stride_x, int64_t out_height, int64_t out_width, int minimum,
                  const int8_t *input, int8_t *output);
 
-/// SDP's bias → multiplier → ReLU → output converter program (see DLAEngine's `FusedSDP`).
+/// SDP's bias → multiplier → [element-wise add] → ReLU → output converter program (see
+/// DLAEngine's `FusedSDP`).
 typedef struct {
     /// Multiplier truncation, 0...63.
     int32_t shift;
@@ -126,13 +127,21 @@ typedef struct {
     /// Saturation range of the output type.
     int32_t lo;
     int32_t hi;
+    /// Element-wise operand alignment, used when an operand is given:
+    /// y = sat32(round_half_away(((operand − ew_offset)·ew_scale) >> ew_shift)), ew_shift 0...63.
+    int32_t ew_offset;
+    int32_t ew_scale;
+    int32_t ew_shift;
 } dla_sdp_program;
 
 /// `rows × channels × inner` INT32 values (channel-major within a row) to INT8:
-/// x = sat32(in + bias[c]); x = sat32(round_half_away(x·multiplier[c] >> shift)); ReLU; converter.
-/// multiplier values must fit 16 bits (SDP's multiplier), cvt_scale too; every path agrees bit for bit.
+/// x = sat32(in + bias[c]); x = sat32(round_half_away(x·multiplier[c] >> shift)); with a non-NULL
+/// `operand` (INT8, laid out as `input`), x = sat32(x + y) with y aligned as above (a residual
+/// connection); ReLU; converter. cvt_scale and ew_scale must fit 16 bits (SDP's converters); every
+/// path agrees bit for bit.
 void dla_sdp_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *input,
-                const int32_t *bias, const int32_t *multiplier, const dla_sdp_program *program, int8_t *output);
+                const int32_t *bias, const int32_t *multiplier, const int8_t *operand,
+                const dla_sdp_program *program, int8_t *output);
 
 /// The input converter (ONNX QuantizeLinear): out[i] = saturate(round_half_even(x[i] / scale) + zero_point)
 /// into lo...hi (an 8-bit range), the division in float32; NaN gives zero_point. Same bits as
