@@ -292,7 +292,11 @@ public struct Executor: Sendable {
             return (.int8(try SDP.run(input, parameters, profile: profile, channelAxis: 1)), nil, nil)
         case .pool(let p):
             let input = try int8(operands[0], operation)
-            if let pooled = try PDP.runUnpaddedBatch(input, p) {
+            var batchPooled = try PDP.runUnpaddedBatch(input, p)
+            if batchPooled == nil {
+                batchPooled = try PDP.runPaddedBatch(input, p)
+            }
+            if let pooled = batchPooled {
                 return (.int8(pooled), nil, nil)
             }
             return (.int8(try perSample(input, outputSpec) { image throws(EngineError) in try PDP.run(image, p, profile: profile) }), nil, nil)

@@ -83,6 +83,47 @@ extension PDP {
         return try Tensor(shape: [batch, channels, oh, ow], scalars: output)
     }
 
+    /// Padded max or min pooling of a batch `[N, C, H, W]`: max and min ignore padded taps unless a
+    /// window lies wholly in padding, so the planes are copied into a border of the method's
+    /// identity (−128 for max, 127 for min) and pooled by `runUnpaddedBatch`. nil when some window
+    /// lies wholly in padding (it yields the pad value), for averages and when nothing is padded.
+    /// Same bits as `run` per sample (tested).
+    static func runPaddedBatch(_ input: Tensor<Int8>, _ p: PDPParameters) throws(EngineError) -> Tensor<Int8>? {
+        guard p.method != .average, p.padTop > 0 || p.padLeft > 0 || p.padBottom > 0 || p.padRight > 0,
+              input.shape.count == 4 else { return nil }
+        let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let (oh, ow) = try p.outputSize(height: height, width: width)
+        // Window starts grow with the output index: the first and last windows touching real data
+        // along each axis means every window does.
+        guard oh >= 1, ow >= 1, p.padTop < p.kernelHeight, p.padLeft < p.kernelWidth,
+              (oh - 1) * p.strideY - p.padTop < height, (ow - 1) * p.strideX - p.padLeft < width else { return nil }
+        let paddedHeight = (oh - 1) * p.strideY + p.kernelHeight, paddedWidth = (ow - 1) * p.strideX + p.kernelWidth
+        let planes = batch * channels
+        let identity: Int8 = p.method == .maximum ? .min : .max
+        var padded = [Int8](repeating: identity, count: planes * paddedHeight * paddedWidth)
+        // Real columns that land inside the padded plane: ix = x − padLeft for x in 0..<paddedWidth.
+        let firstColumn = p.padLeft, columns = max(0, min(width, paddedWidth - p.padLeft))
+        input.scalars.withUnsafeBufferPointer { source in
+            padded.withUnsafeMutableBufferPointer { target in
+                for plane in 0..<planes {
+                    for y in 0..<paddedHeight {
+                        let iy = y - p.padTop
+                        guard iy >= 0, iy < height, columns > 0 else { continue }
+                        let from = source.baseAddress! + (plane * height + iy) * width
+                        let to = target.baseAddress! + (plane * paddedHeight + y) * paddedWidth + firstColumn
+                        to.update(from: from, count: columns)
+                    }
+                }
+            }
+        }
+        var unpadded = p
+        unpadded.padTop = 0
+        unpadded.padBottom = 0
+        unpadded.padLeft = 0
+        unpadded.padRight = 0
+        return try runUnpaddedBatch(try Tensor(shape: [batch, channels, paddedHeight, paddedWidth], scalars: padded), unpadded)
+    }
+
     /// Pooling on the FP16/FP8 pipeline, in FP32 (values already decoded): max/min ignore
     /// padding; averages divide the window sum (padded taps count as 0) by the full kernel area in
     /// Float64, then round to FP32. NVDLA's FP17 reciprocal arithmetic is not emulated; the caller

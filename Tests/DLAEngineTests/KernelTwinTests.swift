@@ -135,6 +135,46 @@ extension InstructionSetForcing {
             #expect(try PDP.runUnpaddedBatch(try Tensor(shape: [1, 1, 4, 4], repeating: 0), average) == nil)
         }
 
+        /// Padded max/min pooling (ResNet's 3×3/2 with padding 1 among them) against `PDP.run` per
+        /// sample, with ±128/127 values and a nonzero pad value, which max and min ignore.
+        @Test func paddedBatchPoolingMatchesPDPPerSample() throws {
+            var random = TestRandom(seed: 19)
+            defer { HostKernels.force(nil) }
+            let cases: [(PDPParameters.Method, Int, Int, Int, Int, Int, Int)] = [
+                (.maximum, 3, 2, 1, 1, 12, 12), (.maximum, 3, 2, 1, 1, 11, 9), (.minimum, 3, 2, 2, 0, 9, 8),
+                (.maximum, 2, 2, 0, 1, 7, 7), (.maximum, 3, 1, 2, 2, 5, 6), (.minimum, 2, 3, 1, 1, 4, 10), (.maximum, 3, 3, 2, 2, 1, 1),
+            ]
+            for (method, kernel, stride, padBefore, padAfter, height, width) in cases {
+                let p = PDPParameters(method: method, kernelHeight: kernel, kernelWidth: kernel, strideY: stride, strideX: stride,
+                                      padTop: padBefore, padBottom: padAfter, padLeft: padBefore, padRight: padAfter, paddingValue: 5)
+                let batch = 2, channels = 3
+                let count = batch * channels * height * width
+                let values: [Int8] = (0..<count).map { _ in
+                    switch random.int(in: 0...5) {
+                    case 0: Int8.min
+                    case 1: Int8.max
+                    default: Int8(truncatingIfNeeded: random.next())
+                    }
+                }
+                let input = try Tensor(shape: [batch, channels, height, width], scalars: values)
+                var expected: [Int8] = []
+                for n in 0..<batch {
+                    let sample = Array(values[(n * channels * height * width)..<((n + 1) * channels * height * width)])
+                    expected += try PDP.run(try Tensor(shape: [channels, height, width], scalars: sample), p, profile: .nvFull).scalars
+                }
+                for isa in HostKernels.available {
+                    #expect(HostKernels.force(isa))
+                    let pooled = try #require(try PDP.runPaddedBatch(input, p))
+                    #expect(pooled.scalars == expected, "\(method) \(kernel)/\(stride) pad \(padBefore),\(padAfter) on \(height)×\(width), \(isa)")
+                }
+            }
+            // A window wholly in padding yields the pad value: left to `PDP.run`.
+            let wholly = PDPParameters(method: .maximum, kernelHeight: 2, kernelWidth: 2, strideY: 2, strideX: 2, padTop: 2, paddingValue: 5)
+            #expect(try PDP.runPaddedBatch(try Tensor(shape: [1, 1, 4, 4], repeating: 0), wholly) == nil)
+            let unpadded = PDPParameters(method: .maximum, kernelHeight: 2, kernelWidth: 2, strideY: 2, strideX: 2)
+            #expect(try PDP.runPaddedBatch(try Tensor(shape: [1, 1, 4, 4], repeating: 0), unpadded) == nil)
+        }
+
         @Test func inputConverterMatchesAffineQuantization() throws {
             var random = TestRandom(seed: 13)
             defer { HostKernels.force(nil) }
