@@ -1,40 +1,63 @@
 import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// Waits for SIGINT or SIGTERM without a signal handler running arbitrary code: the signals are
-/// ignored for default delivery and observed through dispatch sources instead.
-public enum ShutdownSignal {
-    public static func wait() async -> String {
-        await withCheckedContinuation { continuation in
-            let queue = DispatchQueue(label: "dlad.signals")
-            let once = Once()
-            var sources: [DispatchSourceSignal] = []
-            for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                source.setEventHandler {
-                    if once.claim() {
-                        sources.forEach { $0.cancel() }
-                        continuation.resume(returning: name)
-                    }
-                }
-                source.resume()
-                sources.append(source)
-            }
+/// SIGINT and SIGTERM, observed through dispatch sources instead of a handler running arbitrary
+/// code. Install it first thing at start-up: a signal that arrives while the daemon is still
+/// starting is kept and answered by `wait()`, never lost and never fatal.
+///
+/// `@unchecked`: the sources are set in `init` and only cancelled in `deinit`; all mutable state
+/// is behind the mutex.
+public final class ShutdownSignal: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+    private let state = Mutex<State>(State())
+
+    private struct State {
+        var received: String?
+        var waiter: CheckedContinuation<String, Never>?
+    }
+
+    public init() {
+        let queue = DispatchQueue(label: "dlad.signals")
+        var sources: [any DispatchSourceSignal] = []
+        for (number, _) in Self.names {
+            // Default delivery would kill the process: ignore it, the source still sees the signal.
+            signal(number, SIG_IGN)
+            sources.append(DispatchSource.makeSignalSource(signal: number, queue: queue))
+        }
+        self.sources = sources
+        for (source, (_, name)) in zip(sources, Self.names) {
+            source.setEventHandler { [weak self] in self?.deliver(name) }
+            source.resume()
         }
     }
-}
 
-/// A flag that lets exactly one of several handlers on one serial queue proceed.
-private final class Once: @unchecked Sendable {
-    private var claimed = false
-    func claim() -> Bool {
-        if claimed { return false }
-        claimed = true
-        return true
+    private static let names: [(Int32, String)] = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")]
+
+    private func deliver(_ name: String) {
+        let waiter = state.withLock { state -> CheckedContinuation<String, Never>? in
+            guard state.received == nil else { return nil }
+            state.received = name
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: name)
     }
+
+    /// Returns the name of the first signal received, waiting for one if none has come yet.
+    public func wait() async -> String {
+        await withCheckedContinuation { continuation in
+            let received = state.withLock { state -> String? in
+                if state.received == nil { state.waiter = continuation }
+                return state.received
+            }
+            if let received { continuation.resume(returning: received) }
+        }
+    }
+
+    deinit { sources.forEach { $0.cancel() } }
 }

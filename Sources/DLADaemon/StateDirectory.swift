@@ -3,6 +3,11 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The daemon's state directory: the database now, the socket later.
 public struct StateDirectory: Sendable {
@@ -21,11 +26,20 @@ public struct StateDirectory: Sendable {
                 try manager.createDirectory(atPath: path, withIntermediateDirectories: true,
                                             attributes: [.posixPermissions: 0o750])
             } catch {
-                throw .cannotCreate(path, reason: "\(error)")
+                throw .cannotCreate(path, reason: Self.reason(error))
             }
         }
         guard manager.isWritableFile(atPath: path) else { throw .notWritable(path) }
         return StateDirectory(path: path)
+    }
+
+    /// The operating system's words for a failed file operation (e.g. "No such file or
+    /// directory"), not Foundation's nested error dump.
+    private static func reason(_ error: any Error) -> String {
+        if let posix = (error as? CocoaError)?.userInfo["NSUnderlyingError"] as? POSIXError {
+            return String(cString: strerror(posix.code.rawValue))
+        }
+        return "\(error)"
     }
 }
 

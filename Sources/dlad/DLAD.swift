@@ -9,7 +9,6 @@ import Darwin
 
 /// `dlad`: the inference daemon. Until the socket API lands (its own issue), it runs the offline
 /// path: open the state, seed the firmware models, report, and stay up until told to stop.
-@main
 struct DLAD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlad",
@@ -39,7 +38,13 @@ struct DLAD: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let state = try StateDirectory.prepare(stateDir)
+        let shutdown = ShutdownSignal()
+        let state: StateDirectory
+        do {
+            state = try StateDirectory.prepare(stateDir)
+        } catch {
+            throw RuntimeError(error.description)
+        }
         var options = StoreOptions()
         options.durability = durability == .full ? .full : .normal
         let store: DLAStore
@@ -69,12 +74,45 @@ struct DLAD: AsyncParsableCommand {
         }
         guard !once else { return }
         log("offline path: the socket API is not served yet; waiting for SIGINT/SIGTERM")
-        let signal = await ShutdownSignal.wait()
+        let signal = await shutdown.wait()
         log("received \(signal), shutting down")
         await store.close()
     }
 
-    private func log(_ message: String) { print("dlad: \(message)") }
+    /// One line per event, written straight to file descriptor 1: `print` buffers when stdout is
+    /// a pipe (journald, a test), and a daemon's status must show up when it happens.
+    private func log(_ message: String) {
+        var bytes = Array("dlad: \(message)\n".utf8)
+        _ = write(1, &bytes, bytes.count)
+    }
+}
+
+/// Usage errors keep ArgumentParser's message and exit code (64); a runtime error is one
+/// `error:` line on stderr and exit code 1, as with `dlactl`, so that journald shows one line.
+@main
+enum DLADMain {
+    static func main() async {
+        var command: ParsableCommand
+        do {
+            command = try DLAD.parseAsRoot()
+        } catch {
+            DLAD.exit(withError: error)
+        }
+        do {
+            // `--help` parses to ArgumentParser's synchronous help command.
+            if var daemon = command as? AsyncParsableCommand {
+                try await daemon.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if DLAD.exitCode(for: error) == .success || error is ExitCode { DLAD.exit(withError: error) }
+            let message = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            var bytes = Array("error: \(message)\n".utf8)
+            _ = write(2, &bytes, bytes.count)
+            exit(1)
+        }
+    }
 }
 
 struct RuntimeError: Error, CustomStringConvertible {
