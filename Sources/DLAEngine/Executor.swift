@@ -231,7 +231,7 @@ public struct Executor: Sendable {
             return (.int32(result.accumulators), result.strategy, Self.density(input.scalars))
         case .floatConvolution(let parameters, let weights, _):
             let input = try floats(operands[0], operation)
-            let out = try perSampleFloat(input, outputSpec) { image throws(EngineError) in
+            let out = try perSample(input, outputSpec) { image throws(EngineError) in
                 try ConvolutionCore.float(input: image, weights: weights, parameters: parameters, atomicC: profile.atomicC)
             }
             return (.float32(out), nil, Self.density(input.scalars))
@@ -241,7 +241,7 @@ public struct Executor: Sendable {
             let parameters = ConvolutionParameters.fullyConnected(inputFeatures: features, outputFeatures: weights.shape[0])
             let kernel = try weights.reshaped([weights.shape[0], features, 1, 1])
             let flat = try input.reshaped([input.shape[0], features, 1, 1])
-            let out = try perSampleFloat(flat, outputSpec) { image throws(EngineError) in
+            let out = try perSample(flat, outputSpec) { image throws(EngineError) in
                 try ConvolutionCore.float(input: image, weights: kernel, parameters: parameters, atomicC: profile.atomicC).reshaped([weights.shape[0]])
             }
             return (.float32(out), nil, Self.density(input.scalars))
@@ -251,7 +251,7 @@ public struct Executor: Sendable {
             return (.float32(try Self.floatSDP(layer, input, operand: operand)), nil, nil)
         case .floatPool(let p):
             let input = try floats(operands[0], operation)
-            let out = try perSampleFloat(input, outputSpec) { image throws(EngineError) in
+            let out = try perSample(input, outputSpec) { image throws(EngineError) in
                 let pooled = try PDP.runFloat(image, p, profile: profile)
                 return try Tensor(shape: pooled.shape, scalars: pooled.scalars.map(outputSpec.elementType.round))
             }
@@ -378,22 +378,6 @@ public struct Executor: Sendable {
         return tensor
     }
 
-    private func perSampleFloat(_ input: Tensor<Float>, _ outputSpec: ActivationSpec,
-                                _ body: (Tensor<Float>) throws(EngineError) -> Tensor<Float>) throws(EngineError) -> Tensor<Float> {
-        let batch = input.shape[0]
-        let sample = input.count / max(batch, 1)
-        var scalars: [Float] = []
-        for row in 0..<batch {
-            let image = try Tensor(shape: Array(input.shape.dropFirst()), scalars: Array(input.scalars[(row * sample)..<((row + 1) * sample)]))
-            let result = try body(image)
-            guard result.shape == outputSpec.sampleShape else {
-                throw .shapeMismatch(what: "output '\(outputSpec.name)'", expected: outputSpec.sampleShape, found: result.shape)
-            }
-            scalars.append(contentsOf: result.scalars)
-        }
-        return try Tensor(shape: [batch] + outputSpec.sampleShape, scalars: scalars)
-    }
-
     /// The FP32 SDP pipeline on a `[batch, C, ...]` tensor (see `FloatSDPLayer`).
     static func floatSDP(_ layer: FloatSDPLayer, _ input: Tensor<Float>, operand: Tensor<Float>?) throws(EngineError) -> Tensor<Float> {
         let channels = input.shape.count > 1 ? input.shape[1] : 1
@@ -424,10 +408,12 @@ public struct Executor: Sendable {
         return try Tensor(shape: input.shape, scalars: out)
     }
 
-    private func perSample(_ input: Tensor<Int8>, _ outputSpec: ActivationSpec, _ body: (Tensor<Int8>) throws(EngineError) -> Tensor<Int8>) throws(EngineError) -> Tensor<Int8> {
+    /// Runs a per-image unit on each sample of a batch and stacks the results.
+    private func perSample<Scalar>(_ input: Tensor<Scalar>, _ outputSpec: ActivationSpec,
+                                   _ body: (Tensor<Scalar>) throws(EngineError) -> Tensor<Scalar>) throws(EngineError) -> Tensor<Scalar> {
         let batch = input.shape[0]
         let sample = input.count / max(batch, 1)
-        var scalars: [Int8] = []
+        var scalars: [Scalar] = []
         for row in 0..<batch {
             let image = try Tensor(shape: Array(input.shape.dropFirst()), scalars: Array(input.scalars[(row * sample)..<((row + 1) * sample)]))
             let result = try body(image)
