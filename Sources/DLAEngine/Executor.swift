@@ -76,9 +76,15 @@ public struct Executor: Sendable {
             throw .invalidParameter(name: "batch", expected: "at least one row", found: "\(batch)")
         }
         let workers = min(threads, batch)
-        let parts: [Result]
+        var outputs: [EngineValue]
+        var operations: [OperationStats]
+        var costs: EmulatedCosts
         if workers == 1 {
-            parts = [try runSlice(prepared)]
+            // One slice: its outputs and stats become the result's, filled in place (no copies).
+            let slice = try runSlice(prepared)
+            outputs = slice.outputs
+            operations = slice.operations
+            costs = try emulatedCosts(batch: batch, operations: &operations, slices: [])
         } else {
             let slices = Self.split(batch, into: workers)
             let collected = SliceResults(count: slices.count)
@@ -90,24 +96,24 @@ public struct Executor: Sendable {
                     collected.fail(error)
                 }
             }
-            parts = try collected.results()
-        }
-        var outputs: [EngineValue] = []
-        for index in model.outputs.indices {
-            outputs.append(parts.count == 1 ? parts[0].outputs[index] : try EngineValue.joinBatches(parts.map { $0.outputs[index] }))
-        }
-        var operations = parts[0].stats.operations
-        for part in parts.dropFirst() {
-            for index in operations.indices {
-                operations[index].hostNanoseconds += part.stats.operations[index].hostNanoseconds
+            let parts = try collected.results()
+            outputs = []
+            for index in model.outputs.indices {
+                outputs.append(try EngineValue.joinBatches(parts.map { $0.outputs[index] }))
             }
+            operations = parts[0].operations
+            for part in parts.dropFirst() {
+                for index in operations.indices {
+                    operations[index].hostNanoseconds += part.operations[index].hostNanoseconds
+                }
+            }
+            costs = try emulatedCosts(batch: batch, operations: &operations, slices: parts.map(\.operations))
         }
-        let costs = try emulatedCosts(batch: batch, host: operations, densities: parts.map(\.stats))
         let elapsed = Self.monotonicNanoseconds() &- start
         let stats = ExecutionStats(
             profile: profile.name, batch: batch, emulatedCores: costs.cores, hostThreads: workers,
-            hostInstructionSet: HostKernels.active.description, operations: costs.operations,
-            total: OperationCost.total(costs.operations.map(\.cost)), emulatedSeconds: costs.seconds,
+            hostInstructionSet: HostKernels.active.description, operations: operations,
+            total: costs.total, emulatedSeconds: costs.seconds,
             zeroSkippingSeconds: costs.zeroSkippingSeconds,
             hostNanoseconds: elapsed)
         return Result(outputs: outputs, stats: stats)
@@ -152,8 +158,10 @@ public struct Executor: Sendable {
 
     // MARK: - One slice
 
-    /// Runs every operation on one batch slice; the stats carry host times and input densities.
-    private func runSlice(_ inputs: [EngineValue]) throws(EngineError) -> Result {
+    /// Runs every operation on one batch slice; returns the model's outputs in order and per
+    /// operation its host time and input density (the emulated cost is filled in later, see
+    /// `emulatedCosts`).
+    private func runSlice(_ inputs: [EngineValue]) throws(EngineError) -> SliceOutcome {
         var values = [EngineValue?](repeating: nil, count: model.tensors.count)
         for (position, id) in model.inputs.enumerated() { values[id] = inputs[position] }
         let placeholderCost = PerformanceModel(profile: profile).cpu()
@@ -162,9 +170,10 @@ public struct Executor: Sendable {
         // Operations are borrowed through a buffer pointer: copying one (even by indexing the
         // array) would retain and release each of its weights' arrays on every run.
         var operands: [EngineValue] = []
+        // One clock read per operation: each one's end is the next one's start.
+        var start = Self.monotonicNanoseconds()
         try model.operations.withUnsafeBufferPointer { (operations) throws(EngineError) in
             for index in operations.indices {
-                let start = Self.monotonicNanoseconds()
                 operands.removeAll(keepingCapacity: true)
                 for id in operations[index].inputs {
                     guard let value = values[id] else {
@@ -172,34 +181,33 @@ public struct Executor: Sendable {
                     }
                     operands.append(value)
                 }
-                let (output, strategy, activationDensity) = try execute(operations[index], operands, fused: fusedSDP[index])
+                let (output, strategy, activationDensity) = try execute(operations.baseAddress.unsafelyUnwrapped + index, operands, fused: fusedSDP[index])
                 values[operations[index].outputs[0]] = output
                 for id in releases[index] { values[id] = nil }
-                let elapsed = Self.monotonicNanoseconds() &- start
-                // The emulated cost is filled in once all slices are done (see `emulatedCosts`).
+                let end = Self.monotonicNanoseconds()
                 stats.append(OperationStats(name: operations[index].name, unit: operations[index].unit, type: operations[index].type,
                                             cost: placeholderCost, strategy: strategy,
-                                            inputDensity: activationDensity, hostNanoseconds: elapsed))
+                                            inputDensity: activationDensity, hostNanoseconds: end &- start))
+                start = end
             }
         }
         var outputs: [EngineValue] = []
+        outputs.reserveCapacity(model.outputs.count)
         for id in model.outputs {
             guard let value = values[id] else {
                 throw .invalidParameter(name: "model output", expected: "tensor \(id) computed", found: "never written")
             }
             outputs.append(value)
         }
-        let placeholder = ExecutionStats(profile: profile.name, batch: inputs.first?.shape.first ?? 0, emulatedCores: 1, hostThreads: 1,
-                                         hostInstructionSet: "", operations: stats, total: placeholderCost,
-                                         emulatedSeconds: 0, zeroSkippingSeconds: 0, hostNanoseconds: 0)
-        return Result(outputs: outputs, stats: placeholder)
+        return SliceOutcome(outputs: outputs, operations: stats)
     }
 
     /// Runs one operation on a slice; returns its output, the strategy a convolution took and
-    /// the nonzero fraction of a convolution's input (nil for other units).
-    private func execute(_ operation: EngineOperation, _ operands: [EngineValue], fused: FusedSDP?) throws(EngineError) -> (EngineValue, ConvolutionStrategy?, Double?) {
-        let outputSpec = model.tensors[operation.outputs[0]]
-        switch operation.kind {
+    /// the nonzero fraction of a convolution's input (nil for other units). The operation comes
+    /// by pointer: passing it by value would copy it (retaining its weights) on every call.
+    private func execute(_ operation: UnsafePointer<EngineOperation>, _ operands: [EngineValue], fused: FusedSDP?) throws(EngineError) -> (EngineValue, ConvolutionStrategy?, Double?) {
+        let outputSpec = model.tensors[operation.pointee.outputs[0]]
+        switch operation.pointee.kind {
         case .convolution(let parameters, let weights, let padding, let truncation):
             let input = try int8(operands[0], operation)
             let batch = input.shape[0]
@@ -318,20 +326,20 @@ public struct Executor: Sendable {
         case .reshape:
             return (try operands[0].transformed(Reshape(shape: [operands[0].shape[0]] + outputSpec.sampleShape)), nil, nil)
         case .softmax:
-            let real = try self.real(operands[0], model.tensors[operation.inputs[0]])
+            let real = try self.real(operands[0], model.tensors[operation.pointee.inputs[0]])
             let probabilities = try CPUFallback.softmax(real)
             return (try quantizeIfNeeded(probabilities, outputSpec), nil, nil)
         case .quantize:
-            let real = try self.real(operands[0], model.tensors[operation.inputs[0]])
+            let real = try self.real(operands[0], model.tensors[operation.pointee.inputs[0]])
             return (try quantizeIfNeeded(real, outputSpec), nil, nil)
         case .dequantize:
-            return (.float32(try self.real(operands[0], model.tensors[operation.inputs[0]])), nil, nil)
+            return (.float32(try self.real(operands[0], model.tensors[operation.pointee.inputs[0]])), nil, nil)
         }
     }
 
-    private func int8(_ value: EngineValue, _ operation: EngineOperation) throws(EngineError) -> Tensor<Int8> {
+    private func int8(_ value: EngineValue, _ operation: UnsafePointer<EngineOperation>) throws(EngineError) -> Tensor<Int8> {
         guard case .int8(let tensor) = value else {
-            throw .invalidParameter(name: "operation '\(operation.name)' input type", expected: "int8", found: value.typeName)
+            throw .invalidParameter(name: "operation '\(operation.pointee.name)' input type", expected: "int8", found: value.typeName)
         }
         return tensor
     }
@@ -371,9 +379,9 @@ public struct Executor: Sendable {
         }
     }
 
-    private func floats(_ value: EngineValue, _ operation: EngineOperation) throws(EngineError) -> Tensor<Float> {
+    private func floats(_ value: EngineValue, _ operation: UnsafePointer<EngineOperation>) throws(EngineError) -> Tensor<Float> {
         guard case .float32(let tensor) = value else {
-            throw .invalidParameter(name: "operation '\(operation.name)' input type", expected: "a floating type", found: value.typeName)
+            throw .invalidParameter(name: "operation '\(operation.pointee.name)' input type", expected: "a floating type", found: value.typeName)
         }
         return tensor
     }
@@ -445,8 +453,9 @@ public struct Executor: Sendable {
 
     // MARK: - Emulated cost
 
-    private func emulatedCosts(batch: Int, host: [OperationStats], densities: [ExecutionStats]) throws(EngineError)
-        -> (operations: [OperationStats], cores: Int, seconds: Double, zeroSkippingSeconds: Double) {
+    /// Fills in each operation's emulated cost. `slices` holds every host slice's stats when
+    /// the batch was split; empty, `operations` is the only slice and its densities count.
+    private func emulatedCosts(batch: Int, operations: inout [OperationStats], slices: [[OperationStats]]) throws(EngineError) -> EmulatedCosts {
         let plan: CostPlan
         if let cached = costPlans.plan(batch: batch) {
             plan = cached
@@ -454,7 +463,6 @@ public struct Executor: Sendable {
             plan = try costPlan(batch: batch)
             costPlans.store(plan, batch: batch)
         }
-        var operations = host
         var coreCycles = [Int](repeating: 0, count: plan.cores)
         var coreSkipping = [Int](repeating: 0, count: plan.cores)
         for index in self.model.operations.indices {
@@ -469,8 +477,14 @@ public struct Executor: Sendable {
             }
             // Mean input density the slices saw, weighted equally (slices differ by one row at most).
             var seen = 0.0, count = 0
-            for slice in densities {
-                if let density = slice.operations[index].inputDensity {
+            if slices.isEmpty {
+                if let density = operations[index].inputDensity {
+                    seen += density
+                    count += 1
+                }
+            }
+            for slice in slices {
+                if let density = slice[index].inputDensity {
                     seen += density
                     count += 1
                 }
@@ -485,8 +499,9 @@ public struct Executor: Sendable {
             summed.unit = self.model.operations[index].unit
             operations[index].cost = summed
         }
-        return (operations, plan.cores, Double(coreCycles.max() ?? 0) / profile.clockHertz,
-                Double(coreSkipping.max() ?? 0) / profile.clockHertz)
+        return EmulatedCosts(cores: plan.cores, total: OperationCost.total(operations.map(\.cost)),
+                             seconds: Double(coreCycles.max() ?? 0) / profile.clockHertz,
+                             zeroSkippingSeconds: Double(coreSkipping.max() ?? 0) / profile.clockHertz)
     }
 
     /// Every operation's cost on every emulated core for a batch of `batch` rows.
@@ -551,6 +566,20 @@ public struct Executor: Sendable {
     }
 }
 
+/// One host slice's run: the model's outputs and per-operation host stats.
+struct SliceOutcome: Sendable {
+    var outputs: [EngineValue]
+    var operations: [OperationStats]
+}
+
+/// A run's emulated figures beside the per-operation costs.
+struct EmulatedCosts {
+    var cores: Int
+    var total: OperationCost
+    var seconds: Double
+    var zeroSkippingSeconds: Double
+}
+
 /// One operation's emulated cost on one core, as far as it is known before the run.
 enum PlannedCost: Sendable {
     case fixed(OperationCost)
@@ -592,13 +621,13 @@ final class CostPlanCache: Sendable {
 
 /// Per-thread results of one run, filled concurrently.
 private final class SliceResults: Sendable {
-    private let state: Mutex<(results: [Executor.Result?], failure: EngineError?)>
+    private let state: Mutex<(results: [SliceOutcome?], failure: EngineError?)>
 
     init(count: Int) {
         state = Mutex((Array(repeating: nil, count: count), nil))
     }
 
-    func store(_ result: Executor.Result, at index: Int) {
+    func store(_ result: SliceOutcome, at index: Int) {
         state.withLock { $0.results[index] = result }
     }
 
@@ -606,7 +635,7 @@ private final class SliceResults: Sendable {
         state.withLock { if $0.failure == nil { $0.failure = error } }
     }
 
-    func results() throws(EngineError) -> [Executor.Result] {
+    func results() throws(EngineError) -> [SliceOutcome] {
         let (results, failure) = state.withLock { ($0.results, $0.failure) }
         if let failure { throw failure }
         return results.compactMap { $0 }
