@@ -463,45 +463,52 @@ public struct Executor: Sendable {
             plan = try costPlan(batch: batch)
             costPlans.store(plan, batch: batch)
         }
-        var coreCycles = [Int](repeating: 0, count: plan.cores)
-        var coreSkipping = [Int](repeating: 0, count: plan.cores)
-        for index in self.model.operations.indices {
-            if let total = plan.fixedTotals[index] {
-                for (core, planned) in plan.operations[index].enumerated() {
-                    let cost = planned.cost(activationDensity: 1)
+        // Cycles per emulated core, on the stack: two heap arrays cost more than the loop.
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * plan.cores) { cycles in
+            cycles.initialize(repeating: 0)
+            let coreCycles = UnsafeMutableBufferPointer(rebasing: cycles[0..<plan.cores])
+            let coreSkipping = UnsafeMutableBufferPointer(rebasing: cycles[plan.cores...])
+            for index in operations.indices {
+                if let total = plan.fixedTotals[index] {
+                    for (core, planned) in plan.operations[index].enumerated() {
+                        let cost = planned.cost(activationDensity: 1)
+                        coreCycles[core] += cost.hardwareCycles
+                        coreSkipping[core] += cost.zeroSkippingCycles
+                    }
+                    operations[index].cost = total
+                    continue
+                }
+                // Mean input density the slices saw, weighted equally (slices differ by one row at most).
+                var seen = 0.0, count = 0
+                if slices.isEmpty {
+                    if let density = operations[index].inputDensity {
+                        seen += density
+                        count += 1
+                    }
+                }
+                for slice in slices {
+                    if let density = slice[index].inputDensity {
+                        seen += density
+                        count += 1
+                    }
+                }
+                let activationDensity = count == 0 ? 1 : seen / Double(count)
+                let perCore = plan.operations[index].map { $0.cost(activationDensity: activationDensity) }
+                for (core, cost) in perCore.enumerated() {
                     coreCycles[core] += cost.hardwareCycles
                     coreSkipping[core] += cost.zeroSkippingCycles
                 }
-                operations[index].cost = total
-                continue
+                // The stats carry the operation's unit: indexing `model.operations` would copy the
+                // operation (retaining its weights).
+                let unit = operations[index].unit
+                var summed = OperationCost.total(perCore, unit: unit)
+                summed.unit = unit
+                operations[index].cost = summed
             }
-            // Mean input density the slices saw, weighted equally (slices differ by one row at most).
-            var seen = 0.0, count = 0
-            if slices.isEmpty {
-                if let density = operations[index].inputDensity {
-                    seen += density
-                    count += 1
-                }
-            }
-            for slice in slices {
-                if let density = slice[index].inputDensity {
-                    seen += density
-                    count += 1
-                }
-            }
-            let activationDensity = count == 0 ? 1 : seen / Double(count)
-            let perCore = plan.operations[index].map { $0.cost(activationDensity: activationDensity) }
-            for (core, cost) in perCore.enumerated() {
-                coreCycles[core] += cost.hardwareCycles
-                coreSkipping[core] += cost.zeroSkippingCycles
-            }
-            var summed = OperationCost.total(perCore, unit: self.model.operations[index].unit)
-            summed.unit = self.model.operations[index].unit
-            operations[index].cost = summed
+            return EmulatedCosts(cores: plan.cores, total: OperationCost.total(operations.map(\.cost)),
+                                 seconds: Double(coreCycles.max() ?? 0) / profile.clockHertz,
+                                 zeroSkippingSeconds: Double(coreSkipping.max() ?? 0) / profile.clockHertz)
         }
-        return EmulatedCosts(cores: plan.cores, total: OperationCost.total(operations.map(\.cost)),
-                             seconds: Double(coreCycles.max() ?? 0) / profile.clockHertz,
-                             zeroSkippingSeconds: Double(coreSkipping.max() ?? 0) / profile.clockHertz)
     }
 
     /// Every operation's cost on every emulated core for a batch of `batch` rows.
