@@ -129,7 +129,7 @@ public struct Executor: Sendable {
         var prepared: [EngineValue] = []
         for (position, value) in inputs.enumerated() {
             let spec = model.tensors[model.inputs[position]]
-            guard let rows = value.shape.first, rows >= 1, Array(value.shape.dropFirst()) == spec.sampleShape else {
+            guard let rows = value.shape.first, rows >= 1, value.shape.dropFirst().elementsEqual(spec.sampleShape) else {
                 throw .shapeMismatch(what: "input '\(spec.name)' (batch first)", expected: [-1] + spec.sampleShape, found: value.shape)
             }
             if let batch, batch != rows {
@@ -468,6 +468,10 @@ public struct Executor: Sendable {
             cycles.initialize(repeating: 0)
             let coreCycles = UnsafeMutableBufferPointer(rebasing: cycles[0..<plan.cores])
             let coreSkipping = UnsafeMutableBufferPointer(rebasing: cycles[plan.cores...])
+            // One array for every operation's per-core costs, refilled: an array per operation
+            // would be a heap allocation each.
+            var perCore: [OperationCost] = []
+            perCore.reserveCapacity(plan.cores)
             for index in operations.indices {
                 if let total = plan.fixedTotals[index] {
                     for (core, planned) in plan.operations[index].enumerated() {
@@ -493,7 +497,10 @@ public struct Executor: Sendable {
                     }
                 }
                 let activationDensity = count == 0 ? 1 : seen / Double(count)
-                let perCore = plan.operations[index].map { $0.cost(activationDensity: activationDensity) }
+                perCore.removeAll(keepingCapacity: true)
+                for planned in plan.operations[index] {
+                    perCore.append(planned.cost(activationDensity: activationDensity))
+                }
                 for (core, cost) in perCore.enumerated() {
                     coreCycles[core] += cost.hardwareCycles
                     coreSkipping[core] += cost.zeroSkippingCycles
