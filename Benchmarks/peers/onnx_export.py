@@ -14,7 +14,10 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 17
 
 
-class _Graph:
+class QDQGraph:
+    """An ONNX graph under construction: initializers, nodes, and QuantizeLinear/DequantizeLinear
+    pairs (INT8 activations) around them."""
+
     def __init__(self):
         self.nodes, self.initializers = [], []
 
@@ -32,16 +35,16 @@ class _Graph:
         q = self.node("QuantizeLinear", [x, s, z], f"{name}_q")
         return self.node("DequantizeLinear", [q, s, z], f"{name}_dq")
 
-    def dequantized_constant(self, name, codes, scales, zero_dtype):
+    def dequantized_constant(self, name, codes, scales, zero_dtype=None):
         c = self.constant(name, codes)
         s = self.constant(f"{name}_scale", scales.astype(np.float32))
-        z = self.constant(f"{name}_zero_point", np.zeros(len(scales), zero_dtype))
+        z = self.constant(f"{name}_zero_point", np.zeros(len(scales), zero_dtype or codes.dtype))
         return self.node("DequantizeLinear", [c, s, z], f"{name}_dq", axis=0)
 
 
 def build_quantized(model):
     """Returns the serialized ONNX model of a quantized model (see quantization.quantize_network)."""
-    g = _Graph()
+    g = QDQGraph()
     x = g.quantize("input", "input", model["input_scale"], model["input_zero_point"])
     for index, layer in enumerate(model["layers"]):
         name = f"layer{index}_{layer['type']}"

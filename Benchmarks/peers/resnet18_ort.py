@@ -30,23 +30,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
-OPSET = 17
+from onnx_export import OPSET, QDQGraph
 
 
-class Graph:
-    def __init__(self):
-        self.nodes, self.initializers = [], []
-
-    def constant(self, name, array):
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
-        return name
-
-    def node(self, op, inputs, output, **attributes):
-        self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attributes))
-        return output
-
+class Graph(QDQGraph):
     def quantize(self, name, x, scale, zero_point):
         """QuantizeLinear → DequantizeLinear to UINT8 codes: `zero_point` is dlad's INT8 zero
         point; UINT8 with zero point + 128 represents the same values (codes + 128)."""
@@ -54,12 +43,6 @@ class Graph:
         z = self.constant(f"{name}_zero_point", np.array(zero_point + 128, np.uint8))
         q = self.node("QuantizeLinear", [x, s, z], f"{name}_q")
         return self.node("DequantizeLinear", [q, s, z], f"{name}_dq")
-
-    def dequantized_constant(self, name, codes, scales):
-        c = self.constant(name, codes)
-        s = self.constant(f"{name}_scale", scales.astype(np.float32))
-        z = self.constant(f"{name}_zero_point", np.zeros(len(scales), codes.dtype))
-        return self.node("DequantizeLinear", [c, s, z], f"{name}_dq", axis=0)
 
 
 def build(directory):
