@@ -5,7 +5,8 @@ import Glibc
 import Darwin
 #endif
 
-/// `dlactl`: compile, inspect and run `.dla` models offline, and (later) drive the daemon.
+/// `dlactl`: inspect, sign and run `.dla` models offline; compiling ONNX and driving the daemon
+/// arrive with their own issues.
 struct DLACtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlactl",
