@@ -124,36 +124,55 @@ def backward(layers, caches, grad):
     return grads
 
 
+class MomentumSGD:
+    """SGD with momentum and L2 weight decay; masks (per trainable layer) pin pruned weights to 0.
+    Its velocities are plain arrays so that a long run can checkpoint and resume them."""
+
+    def __init__(self, layers, momentum=0.9, weight_decay=5e-4, masks=None):
+        self.velocity = {i: (np.zeros_like(l["weight"]), np.zeros_like(l["bias"])) for i, l in enumerate(layers) if "weight" in l}
+        self.momentum, self.weight_decay, self.masks = momentum, weight_decay, masks
+
+    def step(self, layers, grads, rate):
+        for i, (v_w, v_b) in self.velocity.items():
+            g_w, g_b = grads[i]
+            v_w *= self.momentum
+            v_w -= rate * (g_w + self.weight_decay * layers[i]["weight"])
+            v_b *= self.momentum
+            v_b -= rate * g_b
+            layers[i]["weight"] += v_w
+            layers[i]["bias"] += v_b
+            if self.masks is not None:
+                layers[i]["weight"] *= self.masks[i]
+
+
+def sgd_epoch(layers, images, labels, optimizer, *, rate, rng, batch_size=64):
+    """One pass over the shuffled training set with softmax cross-entropy; `optimizer.step(layers,
+    grads, rate)` applies each minibatch's gradients. Returns the mean loss."""
+    count = len(images)
+    order = rng.permutation(count)
+    total_loss = 0.0
+    for start in range(0, count, batch_size):
+        batch = order[start:start + batch_size]
+        logits, caches = forward(layers, images[batch], keep=True)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(shifted)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        total_loss -= np.log(probabilities[np.arange(len(batch)), labels[batch]] + 1e-12).sum()
+        probabilities[np.arange(len(batch)), labels[batch]] -= 1.0
+        grads = backward(layers, caches, (probabilities / len(batch)).astype(np.float32))
+        optimizer.step(layers, grads, rate)
+    return total_loss / count
+
+
 def train(layers, images, labels, *, epochs, learning_rate, rng, decay=0.5, batch_size=64, momentum=0.9,
           weight_decay=5e-4, masks=None, log=print, name=""):
     """Minibatch SGD with momentum on softmax cross-entropy, the rate multiplied by `decay` each epoch;
     masks (per trainable layer) pin pruned weights to 0."""
-    velocity = {i: (np.zeros_like(l["weight"]), np.zeros_like(l["bias"])) for i, l in enumerate(layers) if "weight" in l}
-    count = len(images)
+    optimizer = MomentumSGD(layers, momentum, weight_decay, masks)
     for epoch in range(epochs):
-        rate = learning_rate * (decay ** epoch)
-        order = rng.permutation(count)
-        total_loss = 0.0
-        for start in range(0, count, batch_size):
-            batch = order[start:start + batch_size]
-            logits, caches = forward(layers, images[batch], keep=True)
-            shifted = logits - logits.max(axis=1, keepdims=True)
-            probabilities = np.exp(shifted)
-            probabilities /= probabilities.sum(axis=1, keepdims=True)
-            total_loss -= np.log(probabilities[np.arange(len(batch)), labels[batch]] + 1e-12).sum()
-            probabilities[np.arange(len(batch)), labels[batch]] -= 1.0
-            grads = backward(layers, caches, (probabilities / len(batch)).astype(np.float32))
-            for i, (v_w, v_b) in velocity.items():
-                g_w, g_b = grads[i]
-                v_w *= momentum
-                v_w -= rate * (g_w + weight_decay * layers[i]["weight"])
-                v_b *= momentum
-                v_b -= rate * g_b
-                layers[i]["weight"] += v_w
-                layers[i]["bias"] += v_b
-                if masks is not None:
-                    layers[i]["weight"] *= masks[i]
-        log(f"  {name} epoch {epoch + 1}/{epochs}: loss {total_loss / count:.4f}")
+        loss = sgd_epoch(layers, images, labels, optimizer, rate=learning_rate * (decay ** epoch), rng=rng,
+                         batch_size=batch_size)
+        log(f"  {name} epoch {epoch + 1}/{epochs}: loss {loss:.4f}")
     return layers
 
 
@@ -166,12 +185,14 @@ def accuracy(layers, images, labels, input_shape, batch_size=1000):
 
 
 def magnitude_masks(layers, sparsity):
-    """Per trainable layer, keeps the (1 - sparsity) largest-magnitude weights."""
+    """Per trainable layer, keeps the (1 - sparsity) largest-magnitude weights; `sparsity` is one
+    fraction for every layer or a {layer index: fraction} mapping."""
     masks = {}
     for i, layer in enumerate(layers):
         if "weight" in layer:
+            fraction = sparsity[i] if isinstance(sparsity, dict) else sparsity
             magnitudes = np.abs(layer["weight"]).ravel()
-            pruned = int(round(sparsity * magnitudes.size))
+            pruned = int(round(fraction * magnitudes.size))
             smallest = np.argsort(magnitudes, kind="stable")[:pruned]
             mask = np.ones(magnitudes.size, np.float32)
             mask[smallest] = 0.0
