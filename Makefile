@@ -5,7 +5,7 @@ STATE_DIR    ?= $(CURDIR)/state
 APT_PACKAGES := libsqlite3-dev libsystemd-dev pkg-config python3-venv python3-pip
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test run bench fixtures fuzz fuzz-build fuzz-seeds clean
+.PHONY: deps build release test run bench fixtures onnx-proto fuzz fuzz-build fuzz-seeds clean
 
 # Installs the Debian packages that are missing (and only then touches apt).
 deps:
@@ -50,6 +50,18 @@ bench: deps
 fixtures: deps
 	Benchmarks/peers/setup.sh
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 Benchmarks/.venv/bin/python tools/fixtures/generate.py
+
+# Regenerates Sources/ONNXProto/onnx.pb.swift from tools/onnx-proto/onnx.proto (copied from the
+# pinned onnx wheel). Builds swift-protobuf's protoc-gen-swift at the version Package.swift pins,
+# in its own scratch folder, so normal builds never build the plugin.
+PROTOBUF_VERSION := 1.39.0
+onnx-proto: deps
+	command -v protoc >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q protobuf-compiler
+	rm -rf .build-protoc/swift-protobuf && mkdir -p .build-protoc
+	git clone -q --branch $(PROTOBUF_VERSION) https://github.com/apple/swift-protobuf .build-protoc/swift-protobuf
+	$(SWIFT) build -c release --package-path .build-protoc/swift-protobuf --product protoc-gen-swift
+	protoc --plugin=protoc-gen-swift=.build-protoc/swift-protobuf/.build/release/protoc-gen-swift \
+	  --swift_out=Sources/ONNXProto --swift_opt=Visibility=Public -I tools/onnx-proto tools/onnx-proto/onnx.proto
 
 # Fuzzing: release builds instrumented with ASan + SanitizerCoverage, linked with the toolchain's
 # libFuzzer (no-main variant: each target starts it through LLVMFuzzerRunDriver).

@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // Floor 1
@@ -25,6 +26,9 @@ let package = Package(
         .target(name: "CDLAKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "DLAStore", dependencies: ["CSQLite"]),
+        // Generated from tools/onnx-proto/onnx.proto by `make onnx-proto`; committed so that
+        // builds never need protoc or the plugin.
+        .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Floor 5 helper: a child process that the store's crash test SIGKILLs mid-write.
         .executableTarget(name: "dlad-store-torture", dependencies: ["DLAStore"]),
         // Floor 2
@@ -39,11 +43,12 @@ let package = Package(
             name: "DLADaemon",
             dependencies: ["DLAFormat", "DLAStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .target(name: "DLACompiler", dependencies: ["ONNXProto", "DLAFormat", "DLANumerics", "DLAEngine"]),
         // Floor 5
         .executableTarget(
             name: "dlactl",
             dependencies: [
-                "DLAFormat", "DLAEngine", "DLANumerics",
+                "DLAFormat", "DLAEngine", "DLANumerics", "DLACompiler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -63,6 +68,10 @@ let package = Package(
         ),
         // Starts the real executables; depends on them so that they are built first.
         .testTarget(name: "IntegrationTests", dependencies: ["DLAFormat", "dlactl", "dlad"]),
+        .testTarget(
+            name: "DLACompilerTests",
+            dependencies: ["DLACompiler", "DLAEngine", "DLAFormat", "DLANumerics", "ONNXProto"]
+        ),
         .testTarget(name: "DLAEngineTests", dependencies: ["DLAEngine", "DLAFormat", "DLANumerics", "CDLAKernels"]),
     ],
     swiftLanguageModes: [.v6]
