@@ -63,6 +63,14 @@ onnx-proto: deps
 	protoc --plugin=protoc-gen-swift=.build-protoc/swift-protobuf/.build/release/protoc-gen-swift \
 	  --swift_out=Sources/ONNXProto --swift_opt=Visibility=Public -I tools/onnx-proto tools/onnx-proto/onnx.proto
 
+# Trains, prunes and weight-shares the firmware models (LeNet-300-100, LeNet-5) on real MNIST in
+# the pinned firmware-models/.venv and exports them as float ONNX (firmware-models/tools/pipeline.py).
+# Checkpoints after every epoch in firmware-models/.work: run it again to resume. Needs PyPI once.
+.PHONY: firmware-models
+firmware-models: deps
+	firmware-models/tools/setup.sh
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 firmware-models/.venv/bin/python firmware-models/tools/pipeline.py
+
 # Fuzzing: release builds instrumented with ASan + SanitizerCoverage, linked with the toolchain's
 # libFuzzer (no-main variant: each target starts it through LLVMFuzzerRunDriver).
 FUZZ_SECONDS ?= 60

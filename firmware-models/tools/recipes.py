@@ -1,0 +1,49 @@
+"""How each firmware model is made: its network, its seed and its stages, in order.
+
+Stages (each trains `epochs` epochs of minibatch SGD, the rate multiplied by `decay` each epoch):
+  train  — from the current weights (random at first);
+  prune  — first zeroes the smallest-magnitude weights of each layer to the given per-layer
+           sparsity (Han et al., NIPS 2015), then retrains with the zeros pinned; sparsities
+           grow stage by stage (iterative pruning);
+  share  — k-means weight sharing with `bits` per layer (2^bits − 1 nonzero centroids plus 0),
+           then fine-tunes the centroids (Deep Compression, ICLR 2016).
+A changed stage invalidates it and every later one; the stages before it are reused.
+The per-layer sparsities follow Deep Compression's Table 2 / 3 and go a little further
+where the error allowed it.
+"""
+
+LAYER_NAMES = {
+    "lenet-300-100": {0: "fc1", 1: "fc2", 2: "fc3"},
+    "lenet-5": {0: "conv1", 2: "conv2", 5: "fc1", 6: "fc2"},
+}
+
+
+def _pruning(final, fractions, epochs, learning_rate, decay):
+    """Iterative pruning: stage k prunes each layer to fractions[k] × its final sparsity."""
+    return [{"name": f"prune{k + 1}", "kind": "prune", "epochs": epochs, "learning_rate": learning_rate,
+             "decay": decay, "sparsity": {layer: round(s * f, 4) for layer, s in final.items()}}
+            for k, f in enumerate(fractions)]
+
+
+RECIPES = {
+    "lenet-300-100": {
+        "architecture": "lenet-300-100", "seed": 300100,
+        "stages": [
+            {"name": "dense", "kind": "train", "epochs": 30, "learning_rate": 0.05, "decay": 0.9},
+            *_pruning({"fc1": 0.92, "fc2": 0.91, "fc3": 0.74}, (0.6, 0.8, 0.9, 1.0),
+                      epochs=8, learning_rate=0.01, decay=0.8),
+            {"name": "share", "kind": "share", "bits": {"fc1": 5, "fc2": 5, "fc3": 5},
+             "epochs": 4, "learning_rate": 0.0005, "decay": 0.7},
+        ],
+    },
+    "lenet-5": {
+        "architecture": "lenet-5", "seed": 5,
+        "stages": [
+            {"name": "dense", "kind": "train", "epochs": 14, "learning_rate": 0.02, "decay": 0.82},
+            *_pruning({"conv1": 0.34, "conv2": 0.88, "fc1": 0.92, "fc2": 0.81}, (0.6, 0.85, 1.0),
+                      epochs=3, learning_rate=0.005, decay=0.7),
+            {"name": "share", "kind": "share", "bits": {"conv1": 8, "conv2": 8, "fc1": 5, "fc2": 5},
+             "epochs": 2, "learning_rate": 0.0002, "decay": 0.7},
+        ],
+    },
+}
