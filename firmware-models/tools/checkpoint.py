@@ -10,9 +10,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mnistlib import networks
-from weight_sharing import SharedWeightSGD
-
 
 @dataclass
 class Run:
@@ -23,7 +20,7 @@ class Run:
     prepared: bool = False    # the stage's pruning or clustering has been applied
     masks: dict | None = None
     codebooks: dict = field(default_factory=dict)   # layer index → (indices int16, centroids float32)
-    optimizer: object = None
+    optimizer: object = None  # MomentumSGD or SharedWeightSGD: anything with velocity {layer: (array, array)}
     report: list = field(default_factory=list)      # one entry per finished stage
 
     def recipe_prefix(self, recipe):
@@ -51,8 +48,9 @@ def save(path, run, recipe):
     temporary.replace(path)
 
 
-def load(path, recipe, architecture):
-    """The saved run, or None if there is none or it was made with different stages."""
+def load(path, recipe, architecture, make_optimizer):
+    """The saved run, or None if there is none or it was made with different stages.
+    `make_optimizer(run)` rebuilds the optimizer of the stage in progress; its velocities are restored."""
     if not path.exists():
         return None
     with np.load(path) as saved:
@@ -75,15 +73,11 @@ def load(path, recipe, architecture):
         run = Run(layers=layers, rng=rng, stage=meta["stage"], epoch=meta["epoch"], prepared=meta["prepared"],
                   masks=masks, codebooks=codebooks, report=meta["report"])
         if meta["optimizer"] is not None:
-            run.optimizer = make_optimizer(meta["optimizer"], run)
+            run.optimizer = make_optimizer(run)
+            if type(run.optimizer).__name__ != meta["optimizer"]:
+                raise ValueError(f"{path}: saved with a {meta['optimizer']}, the stage now makes a "
+                                 f"{type(run.optimizer).__name__}")
             for i in run.optimizer.velocity:
                 run.optimizer.velocity[i] = (saved[f"velocity{i}.first"], saved[f"velocity{i}.bias"])
         return run
 
-
-def make_optimizer(kind, run):
-    if kind == "MomentumSGD":
-        return networks.MomentumSGD(run.layers, masks=run.masks)
-    if kind == "SharedWeightSGD":
-        return SharedWeightSGD(run.layers, run.codebooks)
-    raise ValueError(f"checkpoint: unknown optimizer {kind!r}, expected MomentumSGD or SharedWeightSGD")

@@ -38,6 +38,7 @@ from recipes import LAYER_NAMES, RECIPES
 MODELS_DIR = Path(__file__).resolve().parents[1]
 CALIBRATION_IMAGES = 500
 SAMPLE_IMAGES = 200
+DEFAULT_WEIGHT_DECAY = 5e-4  # Caffe's LeNet solvers; a stage may set its own "weight_decay"
 
 
 def log(message):
@@ -49,22 +50,25 @@ def layer_indices(model, names):
     return {by_name[name]: value for name, value in names.items()}
 
 
+def make_optimizer(stage, run):
+    if stage["kind"] == "share":
+        return weight_sharing.SharedWeightSGD(run.layers, run.codebooks)
+    return networks.MomentumSGD(run.layers, weight_decay=stage.get("weight_decay", DEFAULT_WEIGHT_DECAY), masks=run.masks)
+
+
 def prepare_stage(model, run, stage):
     """Applies a stage's pruning or clustering and makes its optimizer."""
     if stage["kind"] == "prune":
         run.masks = networks.magnitude_masks(run.layers, layer_indices(model, stage["sparsity"]))
         for i, mask in run.masks.items():
             run.layers[i]["weight"] = run.layers[i]["weight"] * mask
-        run.optimizer = networks.MomentumSGD(run.layers, masks=run.masks)
     elif stage["kind"] == "share":
         for i, bits in layer_indices(model, stage["bits"]).items():
             run.codebooks[i] = weight_sharing.share(run.layers[i]["weight"], bits)
             run.layers[i]["weight"] = weight_sharing.shared_weight(*run.codebooks[i])
-        run.optimizer = weight_sharing.SharedWeightSGD(run.layers, run.codebooks)
-    elif stage["kind"] == "train":
-        run.optimizer = networks.MomentumSGD(run.layers, masks=run.masks)
-    else:
+    elif stage["kind"] != "train":
         raise ValueError(f"stage {stage['name']}: unknown kind {stage['kind']!r}, expected train, prune or share")
+    run.optimizer = make_optimizer(stage, run)
     run.prepared = True
 
 
@@ -127,7 +131,8 @@ def resume(model, recipe, paths):
     snapshots = [p for p in paths["stages"].glob("*.npz") if not p.name.endswith(".partial.npz")]
     candidates = [paths["work"] / "state.npz"] + sorted(snapshots, key=lambda p: int(p.name.split("-")[0]), reverse=True)
     for path in candidates:
-        run = checkpoint.load(path, recipe, architecture)
+        run = checkpoint.load(path, recipe, architecture,
+                              lambda run: make_optimizer(recipe["stages"][run.stage], run))
         if run is not None:
             log(f"{model}: resuming from {path.name} at stage {run.stage}, epoch {run.epoch}")
             return run
