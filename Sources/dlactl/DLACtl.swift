@@ -11,7 +11,7 @@ struct DLACtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlactl",
         abstract: "Inspect, sign and run compressed .dla models on the emulated DLA.",
-        subcommands: [Inspect.self, Run.self, Perf.self, Keygen.self]
+        subcommands: [Compile.self, Inspect.self, Run.self, Perf.self, Keygen.self]
     )
 }
 

@@ -1,0 +1,141 @@
+/// Which ONNX nodes become one hardware operation group, decided before any number is chosen:
+/// Conv/Gemm/MatMul with the bias add, batch norm and activation that follow them become one
+/// convolution-core pass plus one SDP program; an element-wise Add takes the activation after it.
+/// The tensors between groups are the ones the accelerator materializes, so they — and only
+/// they — need a quantization (calibrated for float models, given by QDQ models).
+struct LoweringGroup: Sendable {
+    enum Kind: Sendable {
+        /// Conv / Gemm / MatMul + fused followers.
+        case linear
+        /// Add of two activations (+ activation).
+        case elementwiseAdd
+        /// One SDP program on one activation: Relu, Clip, LeakyRelu, PRelu, Sigmoid, Tanh,
+        /// BatchNormalization, Mul / Add / Sub / Div by a constant.
+        case pointwise
+        case pool
+        case lrn
+        /// Data movement that keeps the input's quantization (Reshape, Flatten, Squeeze,
+        /// Unsqueeze, Transpose).
+        case layout
+        case concat
+        case softmax
+        /// Identity, Dropout: the output is the input.
+        case passThrough
+    }
+
+    var kind: Kind
+    /// Node indices in execution order; the first is the group's anchor.
+    var nodes: [Int]
+    /// The tensor the group produces.
+    var output: String
+}
+
+struct LoweringPlan: Sendable {
+    var groups: [LoweringGroup]
+    /// Tensors that need a quantization: graph inputs and group outputs (softmax outputs only
+    /// when the model quantizes them).
+    var boundaries: [String]
+    /// Group outputs that take their input's quantization (layout, max pooling, pass-through).
+    var inheritsQuantization: [String: String]
+
+    static let activationFunctions: Set<String> = ["Relu", "Clip", "LeakyRelu", "PRelu", "Sigmoid", "Tanh"]
+    static let layoutOperators: Set<String> = ["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"]
+
+    static let supportedOperators: [String] = [
+        "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv", "DequantizeLinear", "Div", "Dropout", "Flatten", "Gemm",
+        "GlobalAveragePool", "GlobalMaxPool", "Identity", "LRN", "LeakyRelu", "MatMul", "MaxPool", "Mul", "PRelu", "QLinearConv",
+        "QLinearMatMul", "QuantizeLinear", "Relu", "Reshape", "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
+        "com.microsoft.QGemm", "com.microsoft.QLinearAdd", "com.microsoft.QLinearGlobalAveragePool",
+    ]
+
+    static func make(_ graph: Graph, annotated: Set<String>) throws(CompilerError) -> LoweringPlan {
+        var consumers: [String: [Int]] = [:]
+        for (index, node) in graph.nodes.enumerated() {
+            for input in node.inputs where !input.isEmpty { consumers[input, default: []].append(index) }
+        }
+        let outputs = Set(graph.outputs.map(\.name))
+        func isActivation(_ name: String) -> Bool { graph.constants[name] == nil }
+        /// The only node reading `tensor`, when the tensor is free to stay inside a group.
+        func follower(_ tensor: String) -> Int? {
+            guard !outputs.contains(tensor), !annotated.contains(tensor), let readers = consumers[tensor], readers.count == 1 else { return nil }
+            return readers[0]
+        }
+        func constantInputs(_ node: GraphNode, except activation: String) -> Bool {
+            node.inputs.allSatisfy { $0.isEmpty || $0 == activation || graph.constants[$0] != nil }
+        }
+
+        var groups: [LoweringGroup] = []
+        var taken = Set<Int>()
+        var inherits: [String: String] = [:]
+        for (index, node) in graph.nodes.enumerated() where !taken.contains(index) {
+            guard node.domain.isEmpty else {
+                throw .unsupportedOperator(node: node.name, opType: node.opType, domain: node.domain, supported: supportedOperators)
+            }
+            var members = [index]
+            var output = node.outputs.first ?? ""
+            let kind: LoweringGroup.Kind
+            switch node.opType {
+            case "Conv", "Gemm", "MatMul":
+                kind = .linear
+                var allowBias = node.opType == "MatMul" || (node.opType == "Conv" && node.inputs.count < 3)
+                var allowNormalization = node.opType == "Conv"
+                var allowActivation = true
+                while let next = follower(output) {
+                    let candidate = graph.nodes[next]
+                    guard candidate.domain.isEmpty, constantInputs(candidate, except: output) else { break }
+                    if allowBias, candidate.opType == "Add" {
+                        allowBias = false
+                    } else if allowNormalization, candidate.opType == "BatchNormalization" {
+                        allowNormalization = false
+                        allowBias = false
+                    } else if allowActivation, activationFunctions.contains(candidate.opType) {
+                        allowActivation = false
+                        allowBias = false
+                        allowNormalization = false
+                    } else {
+                        break
+                    }
+                    members.append(next)
+                    output = candidate.outputs[0]
+                    if !allowActivation { break }
+                }
+            case "Add" where node.inputs.count == 2 && isActivation(node.inputs[0]) && isActivation(node.inputs[1]):
+                kind = .elementwiseAdd
+                if let next = follower(output), ["Relu", "Clip"].contains(graph.nodes[next].opType),
+                   constantInputs(graph.nodes[next], except: output) {
+                    members.append(next)
+                    output = graph.nodes[next].outputs[0]
+                }
+            case "Relu", "Clip", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "BatchNormalization", "Mul", "Add", "Sub", "Div":
+                guard constantInputs(node, except: node.inputs[0]) else {
+                    throw .unsupportedPattern(node: node.label, detail: "\(node.opType) of two activations (only Add of two activations runs on SDP)")
+                }
+                kind = .pointwise
+            case "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool":
+                kind = .pool
+                if node.opType.contains("MaxPool") { inherits[output] = node.inputs[0] }
+            case "LRN":
+                kind = .lrn
+            case let op where layoutOperators.contains(op):
+                kind = .layout
+                inherits[output] = node.inputs[0]
+            case "Concat":
+                kind = .concat
+            case "Softmax":
+                kind = .softmax
+            case "Identity", "Dropout":
+                kind = .passThrough
+                inherits[output] = node.inputs[0]
+            default:
+                throw .unsupportedOperator(node: node.name, opType: node.opType, domain: node.domain, supported: supportedOperators)
+            }
+            taken.formUnion(members)
+            groups.append(LoweringGroup(kind: kind, nodes: members, output: output))
+        }
+        var boundaries = graph.inputs.map(\.name)
+        for group in groups where group.kind != .softmax || annotated.contains(group.output) {
+            boundaries.append(group.output)
+        }
+        return LoweringPlan(groups: groups, boundaries: boundaries, inheritsQuantization: inherits)
+    }
+}

@@ -1,0 +1,187 @@
+import DLAFormat
+import DLANumerics
+
+extension Lowering {
+    /// Add of two activations (+ Relu / Clip) → SDP with an element-wise operand.
+    mutating func lowerAdd(_ group: LoweringGroup) throws(CompilerError) {
+        let node = graph.nodes[group.nodes[0]]
+        let shapeA = try sampleShape(node.inputs[0], node: node.label), shapeB = try sampleShape(node.inputs[1], node: node.label)
+        guard shapeA == shapeB else {
+            throw .unsupportedPattern(node: node.label, detail: "Add of shapes \(shapeA) and \(shapeB) (SDP adds tensors of one shape)")
+        }
+        let a = try input(node.inputs[0], node: node), b = try input(node.inputs[1], node: node)
+        let qa = try activation(node.inputs[0], node: node.label), qb = try activation(node.inputs[1], node: node.label)
+        let channels = shapeA.first ?? 1
+        var program = PointwiseProgram.identity(channels)
+        for index in group.nodes.dropFirst() {
+            try applyActivation(graph.nodes[index], to: &program, channels: channels, rank: shapeA.count + 1)
+        }
+        let scaleA = precision == .fp16 ? 1 : Double(qa.scale)
+        try emitSDP(node.name, input: SDPInput(tensor: a, inputScale: [Double](repeating: scaleA, count: channels),
+                                               correction: [Int64](repeating: precision == .int8 ? -Int64(qa.zeroPoint) : 0, count: channels)),
+                    program: program, output: group.output, node: node, operand: (b, qb))
+    }
+
+    /// Activation, batch norm or constant arithmetic on one activation → SDP.
+    mutating func lowerPointwise(_ group: LoweringGroup) throws(CompilerError) {
+        let node = graph.nodes[group.nodes[0]]
+        let inputName = graph.constants[node.inputs[0]] == nil ? node.inputs[0] : node.inputs[1]
+        let shape = try sampleShape(inputName, node: node.label)
+        let channels = shape.first ?? 1
+        var program = PointwiseProgram.identity(channels)
+        try applyAffine(node, to: &program, channels: channels, rank: shape.count + 1)
+        try rescale(node.name, from: inputName, to: group.output, program: program, node: node)
+    }
+
+    /// SDP from one activation to another tensor's quantization through `program`.
+    mutating func rescale(_ name: String, from inputName: String, to output: String, program: PointwiseProgram,
+                          node: GraphNode) throws(CompilerError) {
+        let q = try activation(inputName, node: node.label)
+        let channels = program.multiplier.count
+        let scale = precision == .fp16 ? 1 : Double(q.scale)
+        try emitSDP(name, input: SDPInput(tensor: try input(inputName, node: node), inputScale: [Double](repeating: scale, count: channels),
+                                          correction: [Int64](repeating: precision == .int8 ? -Int64(q.zeroPoint) : 0, count: channels)),
+                    program: program, output: output, node: node)
+    }
+
+    /// Max / average pooling → PDP, followed by an SDP rescale when the model gives the output
+    /// another quantization than the input's (PDP keeps the input's).
+    mutating func lowerPool(_ node: GraphNode, output: String) throws(CompilerError) {
+        let inputName = node.inputs[0]
+        let shape = try sampleShape(inputName, node: node.label)
+        guard shape.count == 3 else { throw .unsupportedPattern(node: node.label, detail: "pooling needs [N, C, H, W], found \(shape)") }
+        func ints(_ key: String, _ fallback: [Int64]) -> [Int64] {
+            if case .ints(let values)? = node.attributes[key] { return values }
+            return fallback
+        }
+        let global = node.opType.hasPrefix("Global")
+        let kernel = global ? [Int64(shape[1]), Int64(shape[2])] : ints("kernel_shape", [])
+        guard kernel.count == 2 else { throw .unsupportedAttribute(node: node.label, attribute: "kernel_shape", reason: "must have two values") }
+        let strides = global ? kernel : ints("strides", [1, 1])
+        let pads = ints("pads", [0, 0, 0, 0])
+        if case .int(let ceil)? = node.attributes["ceil_mode"], ceil != 0 {
+            throw .unsupportedAttribute(node: node.label, attribute: "ceil_mode", reason: "= 1 is not supported by PDP (floor only)")
+        }
+        if case .string(let autoPad)? = node.attributes["auto_pad"], autoPad != "NOTSET", autoPad != "VALID" {
+            throw .unsupportedAttribute(node: node.label, attribute: "auto_pad", reason: "= \(autoPad) is not supported (give pads)")
+        }
+        if case .ints(let dilations)? = node.attributes["dilations"], dilations.contains(where: { $0 != 1 }) {
+            throw .unsupportedAttribute(node: node.label, attribute: "dilations", reason: "≠ 1 is not supported by PDP")
+        }
+        let average = node.opType.contains("Average")
+        if average, pads.contains(where: { $0 != 0 }) {
+            var includePad: Int64 = 0
+            if case .int(let value)? = node.attributes["count_include_pad"] { includePad = value }
+            guard includePad != 0 else {
+                throw .unsupportedAttribute(node: node.label, attribute: "count_include_pad",
+                                            reason: "= 0 with padding is not supported: PDP divides by the whole kernel (set count_include_pad = 1)")
+            }
+        }
+        guard kernel.allSatisfy({ (1...8).contains($0) }) else {
+            throw .unsupportedPattern(node: node.label, detail: "pooling kernel \(kernel) (PDP takes 1 to 8 per axis)")
+        }
+        let q = try activation(inputName, node: node.label)
+        let needsRescale = precision != .fp16 && quantization[output].map { $0.asSigned != q } ?? false
+        let pooledName = needsRescale ? output + "__pooled" : output
+        let pooled = builder.addTensor(pooledName, sampleShape: try sampleShape(output, node: node.label), type: precision.activationType,
+                                       quantization: try dlaQuantization(inputName, node: node.label))
+        builder.emit(node.name, .pdp, "pool", inputs: [try input(inputName, node: node)], output: pooled, [
+            DLAAttribute("method", .string(average ? "avg" : "max")), DLAAttribute("kernel", .ints(kernel)),
+            DLAAttribute("stride", .ints(strides)), DLAAttribute("padding", .ints([pads[0], pads[2], pads[1], pads[3]])),
+        ])
+        if needsRescale {
+            quantization[pooledName] = q
+            try rescale(node.name + "_rescale", from: pooledName, to: output, program: .identity(shape[0]), node: node)
+        }
+    }
+
+    mutating func lowerLRN(_ node: GraphNode) throws(CompilerError) {
+        guard precision == .int8 else {
+            throw .unsupportedPattern(node: node.label, detail: "LRN runs on CDP in INT8 only (compile with --precision int8)")
+        }
+        let q = try activation(node.inputs[0], node: node.label), outQ = try activation(node.outputs[0], node: node.label)
+        guard q.zeroPoint == 0, outQ.zeroPoint == 0 else {
+            throw .unsupportedQuantization(node: node.label, detail: "CDP needs symmetric INT8 (zero point 0) in and out; found \(q.zeroPoint) and \(outQ.zeroPoint)")
+        }
+        var attributes: [DLAAttribute] = []
+        for key in ["alpha", "beta", "bias"] {
+            if case .float(let value)? = node.attributes[key] { attributes.append(DLAAttribute(key == "bias" ? "k" : key, .float(value))) }
+        }
+        guard case .int(let size)? = node.attributes["size"], [3, 5, 7, 9].contains(size) else {
+            throw .unsupportedAttribute(node: node.label, attribute: "size", reason: "must be 3, 5, 7 or 9 (CDP's local sizes)")
+        }
+        attributes.append(DLAAttribute("size", .int(size)))
+        builder.emit(node.name, .cdp, "lrn", inputs: [try input(node.inputs[0], node: node)], output: try addOutput(node.outputs[0], node: node), attributes)
+    }
+
+    /// Reshape, Flatten, Squeeze, Unsqueeze (no data movement) and Transpose (RUBIK). The batch
+    /// stays dimension 0.
+    mutating func lowerLayout(_ node: GraphNode) throws(CompilerError) {
+        let inputName = node.inputs[0], output = node.outputs[0]
+        guard let inShape = shapes[inputName], let outShape = shapes[output] else {
+            throw .shapeMismatch(node: node.label, detail: "unknown shapes")
+        }
+        let source = try input(inputName, node: node)
+        let target = builder.addTensor(output, sampleShape: Array(outShape.dropFirst()), type: builder.tensors[source].dataType,
+                                       quantization: builder.tensors[source].quantization)
+        if node.opType == "Transpose" {
+            var perm = (0..<inShape.count).reversed().map(Int64.init)
+            if case .ints(let values)? = node.attributes["perm"] { perm = values }
+            guard perm.first == 0 else {
+                throw .unsupportedPattern(node: node.label, detail: "Transpose perm \(perm) moves the batch axis (it must stay first)")
+            }
+            builder.emit(node.name, .rubik, "transpose", inputs: [source], output: target, [DLAAttribute("perm", .ints(perm))])
+        } else {
+            guard outShape.first == inShape.first else {
+                throw .unsupportedPattern(node: node.label, detail: "\(node.opType) from \(inShape) to \(outShape) mixes the batch with other axes")
+            }
+            builder.emit(node.name, .cpu, node.opType == "Flatten" ? "flatten" : "reshape", inputs: [source], output: target)
+        }
+    }
+
+    /// Concat → BDMA copies; inputs whose quantization differs from the output's are rescaled by
+    /// SDP first.
+    mutating func lowerConcat(_ node: GraphNode) throws(CompilerError) {
+        let output = node.outputs[0]
+        let rank = shapes[output]?.count ?? 0
+        guard case .int(var axis)? = node.attributes["axis"] else { throw .invalidModel("\(node.label) has no axis") }
+        if axis < 0 { axis += Int64(rank) }
+        guard axis >= 1, axis < rank else { throw .unsupportedPattern(node: node.label, detail: "Concat along the batch axis") }
+        let outQ = try activation(output, node: node.label)
+        var inputs: [Int] = []
+        for (position, name) in node.inputs.enumerated() {
+            let q = try activation(name, node: node.label)
+            if precision == .fp16 || q == outQ {
+                inputs.append(try input(name, node: node))
+            } else {
+                let rescaled = "\(output)__input\(position)"
+                quantization[rescaled] = quantization[output]
+                shapes[rescaled] = shapes[name]
+                let shape = try sampleShape(name, node: node.label)
+                try rescale("\(node.name)_rescale\(position)", from: name, to: rescaled, program: .identity(shape.first ?? 1), node: node)
+                inputs.append(builder.index[rescaled]!)
+            }
+        }
+        builder.emit(node.name, .bdma, "concat", inputs: inputs, output: try addOutput(output, node: node), [DLAAttribute("axis", .int(axis - 1))])
+    }
+
+    /// Softmax on the CPU fallback, said loudly in the report: NVDLA has no exponent unit.
+    mutating func lowerSoftmax(_ node: GraphNode) throws(CompilerError) {
+        let inputName = node.inputs[0]
+        let rank = shapes[inputName]?.count ?? 0
+        var axis: Int64 = -1
+        if case .int(let value)? = node.attributes["axis"] { axis = value }
+        if axis < 0 { axis += Int64(rank) }
+        guard axis == Int64(rank - 1) else {
+            throw .unsupportedPattern(node: node.label, detail: "Softmax over axis \(axis) of a rank-\(rank) tensor (the CPU fallback normalizes the last axis)")
+        }
+        let output = node.outputs[0]
+        let target: Int
+        if precision != .fp16, quantization[output] != nil {
+            target = try addOutput(output, node: node)
+        } else {
+            target = builder.addTensor(output, sampleShape: try sampleShape(output, node: node.label), type: .float32, quantization: .none)
+        }
+        builder.emit(node.name, .cpu, "softmax", inputs: [try input(inputName, node: node)], output: target)
+    }
+}
