@@ -61,8 +61,14 @@ struct Lowering {
         return Array(shape.dropFirst())
     }
 
+    /// Graph outputs a floating-point model leaves unquantized (FP8 QDQ models usually end in a
+    /// float Gemm): SDP writes them as float32 real values.
+    func isFloatOutput(_ name: String) -> Bool {
+        precision != .int8 && quantization[name] == nil && graph.outputs.contains { $0.name == name }
+    }
+
     func activation(_ name: String, node: String) throws(CompilerError) -> TensorQuantization {
-        if precision == .fp16 { return TensorQuantization(kind: .int8, scale: 1) }
+        if precision == .fp16 || isFloatOutput(name) { return TensorQuantization(kind: precision.quantizationKind ?? .int8, scale: 1) }
         guard let q = quantization[name] else {
             throw .unsupportedQuantization(node: node, detail: "tensor '\(name)' has no quantization (a QDQ model must quantize every tensor between accelerator operations; a float model needs --calibration)")
         }
@@ -73,6 +79,7 @@ struct Lowering {
     }
 
     func dlaQuantization(_ name: String, node: String) throws(CompilerError) -> DLAQuantization {
+        if isFloatOutput(name) { return .none }
         let q = try activation(name, node: node)
         return .perTensor(scale: q.scale, zeroPoint: precision == .int8 ? q.zeroPoint : 0)
     }
@@ -83,7 +90,8 @@ struct Lowering {
     }
 
     mutating func addOutput(_ name: String, node: GraphNode) throws(CompilerError) -> Int {
-        builder.addTensor(name, sampleShape: try sampleShape(name, node: node.label), type: precision.activationType,
+        builder.addTensor(name, sampleShape: try sampleShape(name, node: node.label),
+                          type: isFloatOutput(name) ? .float32 : precision.activationType,
                           quantization: try dlaQuantization(name, node: node.label))
     }
 

@@ -27,7 +27,7 @@ extension Lowering {
         let realBias = (0..<channels).map { combined[$0] == 0 ? 0 : program.offset[$0] / combined[$0] }
 
         if precision != .int8 {
-            let outputStep = precision == .fp16 ? 1.0 : Double(outQ.scale)
+            let outputStep = precision == .fp16 || isFloatOutput(output) ? 1.0 : Double(outQ.scale)
             attributes.append(DLAAttribute("bias", builder.addWeight(name + "_bias", shape: [channels],
                                                                      values: .float32((0..<channels).map { Float(realBias[$0] + Double(input.correction[$0])) }))))
             attributes.append(DLAAttribute("scale", builder.addWeight(name + "_scale", shape: [channels], values: .float32(combined.map { Float($0) }))))

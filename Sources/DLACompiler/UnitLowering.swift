@@ -77,22 +77,53 @@ extension Lowering {
                                             reason: "= 0 with padding is not supported: PDP divides by the whole kernel (set count_include_pad = 1)")
             }
         }
-        guard kernel.allSatisfy({ (1...8).contains($0) }) else {
+        // PDP kernels span 1–8 taps per axis. A larger global pool becomes a cascade of
+        // non-overlapping pools whose kernels multiply to the window (28 = 7 × 4): the mean of
+        // equal-sized means is the mean (each INT8 stage rounds once).
+        var stages: [[Int64]] = [kernel]
+        if global, kernel.contains(where: { $0 > 8 }) {
+            guard let rows = Self.poolingFactors(Int(kernel[0])), let columns = Self.poolingFactors(Int(kernel[1])) else {
+                throw .unsupportedPattern(node: node.label, detail: "global pooling over \(kernel[0])×\(kernel[1]): a side has a prime factor above 8 (PDP kernels are 1 to 8)")
+            }
+            stages = (0..<max(rows.count, columns.count)).map { [Int64(rows.count > $0 ? rows[$0] : 1), Int64(columns.count > $0 ? columns[$0] : 1)] }
+        }
+        guard stages.allSatisfy({ $0.allSatisfy { (1...8).contains($0) } }) else {
             throw .unsupportedPattern(node: node.label, detail: "pooling kernel \(kernel) (PDP takes 1 to 8 per axis)")
         }
         let q = try activation(inputName, node: node.label)
         let needsRescale = precision != .fp16 && quantization[output].map { $0.asSigned != q } ?? false
         let pooledName = needsRescale ? output + "__pooled" : output
-        let pooled = builder.addTensor(pooledName, sampleShape: try sampleShape(output, node: node.label), type: precision.activationType,
-                                       quantization: try dlaQuantization(inputName, node: node.label))
-        builder.emit(node.name, .pdp, "pool", inputs: [try input(inputName, node: node)], output: pooled, [
-            DLAAttribute("method", .string(average ? "avg" : "max")), DLAAttribute("kernel", .ints(kernel)),
-            DLAAttribute("stride", .ints(strides)), DLAAttribute("padding", .ints([pads[0], pads[2], pads[1], pads[3]])),
-        ])
+        var current = try input(inputName, node: node)
+        var height = Int64(shape[1]), width = Int64(shape[2])
+        for (index, stage) in stages.enumerated() {
+            let last = index == stages.count - 1
+            height /= stage[0]
+            width /= stage[1]
+            let stageShape = last ? try sampleShape(output, node: node.label) : [shape[0], Int(height), Int(width)]
+            let target = builder.addTensor(last ? pooledName : "\(output)__stage\(index)", sampleShape: stageShape, type: precision.activationType,
+                                           quantization: try dlaQuantization(inputName, node: node.label))
+            builder.emit(stages.count == 1 ? node.name : "\(node.name)_\(index)", .pdp, "pool", inputs: [current], output: target, [
+                DLAAttribute("method", .string(average ? "avg" : "max")), DLAAttribute("kernel", .ints(stage)),
+                DLAAttribute("stride", .ints(stages.count == 1 ? strides : stage)),
+                DLAAttribute("padding", .ints(stages.count == 1 ? [pads[0], pads[2], pads[1], pads[3]] : [0, 0, 0, 0])),
+            ])
+            current = target
+        }
         if needsRescale {
             quantization[pooledName] = q
             try rescale(node.name + "_rescale", from: pooledName, to: output, program: .identity(shape[0]), node: node)
         }
+    }
+
+    /// `n` as factors of at most 8, largest first (nil when a prime factor exceeds 8).
+    static func poolingFactors(_ n: Int) -> [Int]? {
+        var rest = n, factors: [Int] = []
+        while rest > 1 {
+            guard let factor = (2...8).reversed().first(where: { rest % $0 == 0 }) else { return nil }
+            factors.append(factor)
+            rest /= factor
+        }
+        return factors.isEmpty ? [1] : factors
     }
 
     mutating func lowerLRN(_ node: GraphNode) throws(CompilerError) {
