@@ -56,6 +56,16 @@ def make_optimizer(stage, run):
     return networks.MomentumSGD(run.layers, weight_decay=stage.get("weight_decay", DEFAULT_WEIGHT_DECAY), masks=run.masks)
 
 
+def set_dropout(model, run, stage):
+    """Dropout is a training setting of the stage, not part of the weights: set on every (re)start."""
+    rates = layer_indices(model, stage.get("dropout", {}))
+    for i, layer in enumerate(run.layers):
+        if i in rates:
+            layer["dropout"] = rates[i]
+        else:
+            layer.pop("dropout", None)
+
+
 def prepare_stage(model, run, stage):
     """Applies a stage's pruning or clustering and makes its optimizer."""
     if stage["kind"] == "prune":
@@ -156,6 +166,7 @@ def make(model, work_dir, mnist):
         if not run.prepared:
             prepare_stage(model, run, stage)
             checkpoint.save(base / "state.npz", run, recipe)
+        set_dropout(model, run, stage)
         started = time.monotonic()
         while run.epoch < stage["epochs"]:
             rate = stage["learning_rate"] * stage["decay"] ** run.epoch

@@ -5,6 +5,8 @@ Stages (each trains `epochs` epochs of minibatch SGD, the rate multiplied by `de
   prune  — first zeroes the smallest-magnitude weights of each layer to the given per-layer
            sparsity (Han et al., NIPS 2015), then retrains with the zeros pinned; sparsities
            grow stage by stage (iterative pruning);
+  A stage may set "dropout" {layer: rate} on a layer's output while it trains; for retraining a
+  pruned layer the rate shrinks with the square root of the connections kept (Han et al. 2015, §3.5).
   share  — k-means weight sharing with `bits` per layer (2^bits − 1 nonzero centroids plus 0),
            then fine-tunes the centroids (Deep Compression, ICLR 2016).
 A changed stage invalidates it and every later one; the stages before it are reused.
@@ -18,11 +20,17 @@ LAYER_NAMES = {
 }
 
 
-def _pruning(final, fractions, epochs, learning_rate, decay):
+def _pruning(final, fractions, epochs, learning_rate, decay, dropout=None):
     """Iterative pruning: stage k prunes each layer to fractions[k] × its final sparsity."""
-    return [{"name": f"prune{k + 1}", "kind": "prune", "epochs": epochs, "learning_rate": learning_rate,
-             "decay": decay, "sparsity": {layer: round(s * f, 4) for layer, s in final.items()}}
-            for k, f in enumerate(fractions)]
+    stages = []
+    for k, f in enumerate(fractions):
+        sparsity = {layer: round(s * f, 4) for layer, s in final.items()}
+        stage = {"name": f"prune{k + 1}", "kind": "prune", "epochs": epochs, "learning_rate": learning_rate,
+                 "decay": decay, "sparsity": sparsity}
+        if dropout:
+            stage["dropout"] = {layer: round(rate * (1 - sparsity[layer]) ** 0.5, 4) for layer, rate in dropout.items()}
+        stages.append(stage)
+    return stages
 
 
 RECIPES = {
@@ -39,9 +47,10 @@ RECIPES = {
     "lenet-5": {
         "architecture": "lenet-5", "seed": 5,
         "stages": [
-            {"name": "dense", "kind": "train", "epochs": 14, "learning_rate": 0.02, "decay": 0.82},
+            {"name": "dense", "kind": "train", "epochs": 14, "learning_rate": 0.02, "decay": 0.85,
+             "dropout": {"fc1": 0.5}},
             *_pruning({"conv1": 0.34, "conv2": 0.88, "fc1": 0.92, "fc2": 0.81}, (0.6, 0.85, 1.0),
-                      epochs=3, learning_rate=0.005, decay=0.7),
+                      epochs=3, learning_rate=0.005, decay=0.7, dropout={"fc1": 0.5}),
             {"name": "share", "kind": "share", "bits": {"conv1": 8, "conv2": 8, "fc1": 5, "fc2": 5},
              "epochs": 2, "learning_rate": 0.0002, "decay": 0.7},
         ],

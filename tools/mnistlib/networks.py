@@ -5,6 +5,8 @@ A network is a list of layers (dicts) in NCHW layout, the layout of the intercha
   {"type": "conv", "weight": [out, in, kh, kw], "bias": [out], "relu": bool, "stride": 1, "padding": 0}
   {"type": "maxpool", "kernel": 2, "stride": 2}
   {"type": "flatten"}                       # [N, C, H, W] -> [N, C*H*W], (c, h, w) order
+A layer with a ReLU may carry "dropout": p (training only: inverted dropout of its output);
+inference ignores it, so an exported model never sees it.
 Convolutions run through im2col so that numpy's single-threaded GEMM does the work.
 """
 import numpy as np
@@ -66,8 +68,9 @@ def _col2im(columns, x_shape, kh, kw):
     return dx
 
 
-def forward(layers, x, keep=False):
-    """Float forward pass; with keep=True also returns per-layer caches for backward()."""
+def forward(layers, x, keep=False, rng=None):
+    """Float forward pass; with keep=True also returns per-layer caches for backward(). With an
+    rng (training), layers that carry "dropout" drop their outputs."""
     caches = []
     for layer in layers:
         kind = layer["type"]
@@ -93,18 +96,29 @@ def forward(layers, x, keep=False):
             raise ValueError(f"unknown layer type {kind!r}")
         if layer.get("relu"):
             y = np.maximum(y, 0.0)
+        if rng is not None and layer.get("dropout"):
+            if not layer.get("relu"):
+                raise ValueError(f"layer {len(caches)}: dropout needs a ReLU layer (backward reads the mask from the zeros)")
+            y = y * ((rng.random(y.shape, np.float32) >= layer["dropout"]) * _dropout_scale(layer))
         caches.append((cache, y))
         x = y
     return (x, caches) if keep else x
 
 
+def _dropout_scale(layer):
+    return np.float32(1 / (1 - layer["dropout"]))
+
+
 def backward(layers, caches, grad):
-    """Returns [(weight gradient, bias gradient) or None] per layer."""
+    """Returns [(weight gradient, bias gradient) or None] per layer, from a training forward's caches
+    (a dropped output is 0, so the ReLU's zero test masks its gradient too)."""
     grads = [None] * len(layers)
     for index in reversed(range(len(layers))):
         layer, (cache, y) = layers[index], caches[index]
         if layer.get("relu"):
             grad = grad * (y > 0)
+        if layer.get("dropout"):
+            grad = grad * _dropout_scale(layer)
         kind = layer["type"]
         if kind == "fc":
             grads[index] = (grad.T @ cache, grad.sum(axis=0))
@@ -153,7 +167,7 @@ def sgd_epoch(layers, images, labels, optimizer, *, rate, rng, batch_size=64):
     total_loss = 0.0
     for start in range(0, count, batch_size):
         batch = order[start:start + batch_size]
-        logits, caches = forward(layers, images[batch], keep=True)
+        logits, caches = forward(layers, images[batch], keep=True, rng=rng)
         shifted = logits - logits.max(axis=1, keepdims=True)
         probabilities = np.exp(shifted)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
