@@ -5,7 +5,7 @@ STATE_DIR    ?= $(CURDIR)/state
 APT_PACKAGES := libsqlite3-dev libsystemd-dev pkg-config python3-venv python3-pip
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test run bench fixtures onnx-proto fuzz fuzz-build fuzz-seeds clean
+.PHONY: deps build release test run bench fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
 
 # Installs the Debian packages that are missing (and only then touches apt).
 deps:
@@ -50,6 +50,13 @@ bench: deps
 fixtures: deps
 	Benchmarks/peers/setup.sh
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 Benchmarks/.venv/bin/python tools/fixtures/generate.py
+
+# The compiler on all 10,000 MNIST test images against ONNX Runtime / the ONNX reference evaluator
+# (needs the network once, for the pinned venv and MNIST); writes Benchmarks/results/compiler-eval.json.
+eval: deps
+	Benchmarks/peers/setup.sh
+	$(SWIFT) build -c release --product dlactl $(SWIFT_FLAGS)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 Benchmarks/.venv/bin/python tools/eval/evaluate.py
 
 # Regenerates Sources/ONNXProto/onnx.pb.swift from tools/onnx-proto/onnx.proto (copied from the
 # pinned onnx wheel). Builds swift-protobuf's protoc-gen-swift at the version Package.swift pins,
