@@ -78,10 +78,11 @@ public enum ShapeInference {
         return result
     }
 
-    /// `axis` in [-rank, rank) (or [-rank, rank] with `inclusive`) as a non-negative index.
+    /// `axis` in [-rank, rank) (or [-rank, rank] with `inclusive`, as Flatten's) as a
+    /// non-negative index.
     static func normalizedAxis(_ axis: Int, rank: Int, inclusive: Bool = false, node: GraphNode, attribute: String = "axis") throws(CompilerError) -> Int {
         let limit = inclusive ? rank + 1 : rank
-        let normalized = axis < 0 ? axis + limit : axis
+        let normalized = axis < 0 ? axis + rank : axis
         guard normalized >= 0, normalized < limit else {
             throw .unsupportedAttribute(node: node.label, attribute: attribute, reason: "is \(axis), outside the \(rank)-D input")
         }

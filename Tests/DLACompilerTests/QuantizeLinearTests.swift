@@ -1,0 +1,76 @@
+import DLACompiler
+import DLANumerics
+import Testing
+
+/// QuantizeLinear / DequantizeLinear in the interpreter against the FP8 round-trip vectors of
+/// `onnx.reference` (Tests/Fixtures/fp8) and against hand-worked INT8 cases.
+@Suite struct QuantizeLinearTests {
+    /// `QuantizeLinear(x, scales, 0, axis 0) -> DequantizeLinear` on a `[rows, columns]` input.
+    static func roundTripGraph(_ type: ElementType, saturate: Int64, scales: [Float], columns: Int) -> Graph {
+        let rows = scales.count
+        let zeroStorage: ConstantTensor.Storage = type == .int8 || type == .uint8 || type == .fp8e4m3fn || type == .fp8e5m2
+            ? .bytes(Array(repeating: 0, count: rows)) : .integers(Array(repeating: 0, count: rows))
+        return Graph(
+            name: "roundtrip", opset: 21,
+            inputs: [GraphValue(name: "x", elementType: .float32, shape: [.fixed(rows), .fixed(columns)])],
+            outputs: [GraphValue(name: "q", elementType: type, shape: [.fixed(rows), .fixed(columns)]),
+                      GraphValue(name: "dq", elementType: .float32, shape: [.fixed(rows), .fixed(columns)])],
+            nodes: [
+                GraphNode(name: "quantize", opType: "QuantizeLinear", inputs: ["x", "scale", "zero"], outputs: ["q"],
+                          attributes: ["axis": .int(0), "saturate": .int(saturate)]),
+                GraphNode(name: "dequantize", opType: "DequantizeLinear", inputs: ["q", "scale", "zero"], outputs: ["dq"],
+                          attributes: ["axis": .int(0)]),
+            ],
+            constants: ["scale": ConstantTensor(floats: scales, shape: [rows]),
+                        "zero": ConstantTensor(elementType: type, shape: [rows], storage: zeroStorage)])
+    }
+
+    /// Codes compare exactly except that any NaN code counts as the canonical `sign | 0x7F`:
+    /// the reference (ml_dtypes) writes E5M2 NaN as 0x7E, DLANumerics' `FP8.encode` as 0x7F
+    /// (both are NaN; E4M3FN has the single NaN code 0x7F).
+    static func canonical(_ code: UInt8, _ format: FP8Format) -> UInt8 {
+        FP8.decode(code, format).isNaN ? (code & 0x80) | 0x7F : code
+    }
+
+    @Test(arguments: [("e4m3fn", 0), ("e4m3fn", 1), ("e5m2", 0), ("e5m2", 1)])
+    func fp8RoundTripMatchesReference(_ formatName: String, _ saturate: Int) throws {
+        let format: FP8Format = formatName == "e4m3fn" ? .e4m3fn : .e5m2
+        let inputs = try FixtureFiles.batch("fp8/roundtrip.inputs.npy")
+        let scales = try FixtureFiles.array("fp8/roundtrip.scales.npy").asFloat32()
+        let stem = "fp8/roundtrip.\(formatName)-saturate\(saturate)"
+        let codes = try FixtureFiles.array("\(stem).codes.npy").data
+        let dequantized = try FixtureFiles.array("\(stem).dequantized.npy").asFloat32()
+        let graph = Self.roundTripGraph(format == .e4m3fn ? .fp8e4m3fn : .fp8e5m2, saturate: Int64(saturate), scales: scales, columns: inputs.shape[1])
+        let outputs = try FloatInterpreter(graph: graph).run(["x": inputs])
+        let q = try #require(outputs["q"]), dq = try #require(outputs["dq"])
+        #expect(q.values.count == codes.count && dq.values.count == dequantized.count)
+        // The interpreter carries FP8 tensors as their exact values; encoding a value that is
+        // already FP8 is exact (infinity only exists in E5M2, where non-saturating keeps it).
+        let foundCodes = q.values.map { FP8.encode($0, as: format, overflow: .nonSaturating) }
+        let codeMismatches = zip(foundCodes, codes).filter { Self.canonical($0, format) != Self.canonical($1, format) }.count
+        let valueMismatches = zip(dq.values, dequantized).filter { $0.bitPattern != $1.bitPattern }.count
+        #expect(codeMismatches == 0, "\(stem): \(codeMismatches) of \(codes.count) codes differ")
+        #expect(valueMismatches == 0, "\(stem): \(valueMismatches) of \(dequantized.count) dequantized values differ in bits")
+    }
+
+    /// INT8 / UINT8: round half to even, then the zero point, then saturation.
+    @Test func integerQuantizationRoundsHalfToEvenAndSaturates() throws {
+        let x: [Float] = [0.25, 0.75, 1.25, -0.25, -0.75, 1000, -1000, 0.26]
+        let graph = Self.roundTripGraph(.int8, saturate: 1, scales: [0.5], columns: x.count)
+        var constants = graph.constants
+        constants["zero"] = ConstantTensor(elementType: .int8, shape: [1], storage: .bytes([UInt8(bitPattern: -3)]))
+        let withZeroPoint = Graph(name: graph.name, opset: graph.opset, inputs: graph.inputs, outputs: graph.outputs, nodes: graph.nodes, constants: constants)
+        let outputs = try FloatInterpreter(graph: withZeroPoint).run(["x": FloatBatch(shape: [1, x.count], values: x)])
+        // x / 0.5 = 0.5, 1.5, 2.5, -0.5, -1.5, 2000, -2000, 0.52 -> 0, 2, 2, 0, -2, …, 1; plus -3.
+        #expect(outputs["q"]?.values == [-3, -1, -1, -3, -5, 127, -128, -2])
+        #expect(outputs["dq"]?.values == [0, 1, 1, 0, -1, 65, -62.5, 0.5])
+    }
+
+    @Test func uint8DefaultsAndTies() throws {
+        let x: [Float] = [0.125, 0.375, -1, 300]
+        let graph = Self.roundTripGraph(.uint8, saturate: 1, scales: [0.25], columns: x.count)
+        let outputs = try FloatInterpreter(graph: graph).run(["x": FloatBatch(shape: [1, x.count], values: x)])
+        // 0.5 -> 0, 1.5 -> 2 (ties to even), negative saturates at 0, 1200 at 255.
+        #expect(outputs["q"]?.values == [0, 2, 0, 255])
+    }
+}
