@@ -37,6 +37,11 @@ import Testing
             #expect(fast.count == shape.outputCount)
             #expect(fast.map(\.bitPattern) == direct.map(\.bitPattern))
         }
+        // The integer path (QLinearConv) on small integers, where the Float loop is exact.
+        let integerX = x.map { ($0 * 8).rounded() }, integerWeights = weights.map { ($0 * 4).rounded() }, integerBias = bias.map { ($0 * 100).rounded() }
+        let integer = InterpreterConvolution.convolve(integerX, weights: integerWeights.map { Int32($0) }, bias: integerBias.map { Int32($0) }, shape: shape)
+        let exact = InterpreterConvolution.direct(integerX, weights: integerWeights, bias: integerBias, shape: shape)
+        #expect(integer == exact.map { Int32($0) })
     }
 
     static func run(_ graph: Graph, _ inputs: [String: FloatBatch]) throws -> [Float] {
