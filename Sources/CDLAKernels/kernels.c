@@ -371,6 +371,23 @@ VNNI_TARGET static inline __m512i broadcast_row_group(const int8_t *row, int64_t
     return broadcast_group(row, g, k);
 }
 
+/// One activation row against `nb` (1–8, a constant after inlining) consecutive 16-channel
+/// blocks at `w`, one accumulator per block: a single row (batch 1) then runs at vpdpbusd's
+/// throughput instead of waiting on one accumulator's latency, and each broadcast feeds `nb`
+/// blocks. `valid` channels remain from the first block's first channel.
+VNNI_TARGET static inline __attribute__((always_inline)) void row_blocks(
+    int nb, const int8_t *a0, int64_t k, int flipped, int skipping, const int32_t *active, int64_t steps, int64_t groups,
+    const int8_t *w, const int32_t *sums, int32_t *c, int64_t valid) {
+    __m512i acc[8];
+    for (int b = 0; b < nb; b++) acc[b] = _mm512_setzero_si512();
+    for (int64_t q = 0; q < steps; q++) {
+        const int64_t g = skipping ? active[q] : q;
+        const __m512i x = broadcast_row_group(a0, g, k, flipped);
+        for (int b = 0; b < nb; b++) acc[b] = _mm512_dpbusd_epi32(acc[b], x, _mm512_loadu_si512(w + (b * groups + g) * 64));
+    }
+    for (int b = 0; b < nb; b++) store_block(c + b * 16, acc[b], sums + b * 16, valid - b * 16);
+}
+
 /// The kernel; with `scratch` (room for 4 rows of whole groups) each block of rows is shifted once
 /// instead of at every broadcast. Always inlined with a constant `flipped`, so each caller gets
 /// its own branch-free copy.
@@ -444,7 +461,7 @@ VNNI_TARGET static inline __attribute__((always_inline)) void gemm_vnni_packed_b
             store_block(c + (i + 3) * ldc + first, acc3, sums + first, n - first);
         }
     }
-    // Remaining rows one at a time, four blocks per pass.
+    // Remaining rows one at a time, up to eight blocks per pass (one accumulator each).
     for (; i < m; i++) {
         const int8_t *a0 = a + i * lda;
         if (flipped) {
@@ -454,34 +471,22 @@ VNNI_TARGET static inline __attribute__((always_inline)) void gemm_vnni_packed_b
                 live = active_groups(scratch, 1, padded, active);
             }
         }
+        const int64_t steps = skipping ? live : groups;
+        int32_t *row = c + i * ldc;
         int64_t block = 0;
-        for (; block + 4 <= blocks; block += 4) {
-            __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
-            __m512i acc2 = _mm512_setzero_si512(), acc3 = _mm512_setzero_si512();
-            const int8_t *w = packed + block * groups * 64;
-            for (int64_t q = 0; q < (skipping ? live : groups); q++) {
-                const int64_t g = skipping ? active[q] : q;
-                const __m512i x = broadcast_row_group(a0, g, k, flipped);
-                acc0 = _mm512_dpbusd_epi32(acc0, x, _mm512_loadu_si512(w + (0 * groups + g) * 64));
-                acc1 = _mm512_dpbusd_epi32(acc1, x, _mm512_loadu_si512(w + (1 * groups + g) * 64));
-                acc2 = _mm512_dpbusd_epi32(acc2, x, _mm512_loadu_si512(w + (2 * groups + g) * 64));
-                acc3 = _mm512_dpbusd_epi32(acc3, x, _mm512_loadu_si512(w + (3 * groups + g) * 64));
-            }
-            const int64_t first = block * 16;
-            store_block(c + i * ldc + first, acc0, sums + first, n - first);
-            store_block(c + i * ldc + first + 16, acc1, sums + first + 16, n - first - 16);
-            store_block(c + i * ldc + first + 32, acc2, sums + first + 32, n - first - 32);
-            store_block(c + i * ldc + first + 48, acc3, sums + first + 48, n - first - 48);
+        for (; block + 8 <= blocks; block += 8) {
+            row_blocks(8, a0, k, flipped, skipping, active, steps, groups, packed + block * groups * 64, sums + block * 16,
+                       row + block * 16, n - block * 16);
         }
-        for (; block < blocks; block++) {
-            __m512i acc = _mm512_setzero_si512();
-            const int8_t *w = packed + block * groups * 64;
-            for (int64_t q = 0; q < (skipping ? live : groups); q++) {
-                const int64_t g = skipping ? active[q] : q;
-                acc = _mm512_dpbusd_epi32(acc, broadcast_row_group(a0, g, k, flipped), _mm512_loadu_si512(w + g * 64));
-            }
-            const int64_t first = block * 16;
-            store_block(c + i * ldc + first, acc, sums + first, n - first);
+        switch (blocks - block) {
+        case 7: row_blocks(7, a0, k, flipped, skipping, active, steps, groups, packed + block * groups * 64, sums + block * 16, row + block * 16, n - block * 16); break;
+        case 6: row_blocks(6, a0, k, flipped, skipping, active, steps, groups, packed + block * groups * 64, sums + block * 16, row + block * 16, n - block * 16); break;
+        case 5: row_blocks(5, a0, k, flipped, skipping, active, steps, groups, packed + block * groups * 64, sums + block * 16, row + block * 16, n - block * 16); break;
+        case 4: row_blocks(4, a0, k, flipped, skipping, active, steps, groups, packed + block * groups * 64, sums + block * 16, row + block * 16, n - block * 16); break;
+        case 3: row_blocks(3, a0, k, flipped, skipping, active, steps, groups, packed + block * groups * 64, sums + block * 16, row + block * 16, n - block * 16); break;
+        case 2: row_blocks(2, a0, k, flipped, skipping, active, steps, groups, packed + block * groups * 64, sums + block * 16, row + block * 16, n - block * 16); break;
+        case 1: row_blocks(1, a0, k, flipped, skipping, active, steps, groups, packed + block * groups * 64, sums + block * 16, row + block * 16, n - block * 16); break;
+        default: break;
         }
     }
 }

@@ -38,14 +38,20 @@ public enum CPUFallback {
     /// The input converter: FP32 to affine INT8 (ONNX QuantizeLinear: `roundHalfEven(x/scale) + zeroPoint`, saturated).
     /// Runs in C (`dla_quantize_f32_s8`), bit-identical to DLANumerics' `AffineQuantization.quantize` (tested).
     public static func quantize(_ x: Tensor<Float>, scale: Float, zeroPoint: Int32) throws(EngineError) -> Tensor<Int8> {
-        let range = IntegerQuantType.int8.range
         let codes = x.scalars.withUnsafeBufferPointer { source in
             [Int8](unsafeUninitializedCapacity: source.count) { target, initialized in
-                dla_quantize_f32_s8(Int64(source.count), source.baseAddress, scale, zeroPoint, range.lowerBound, range.upperBound,
-                                    target.baseAddress)
+                if let base = target.baseAddress {
+                    quantize(source, scale: scale, zeroPoint: zeroPoint, into: base)
+                }
                 initialized = source.count
             }
         }
         return try Tensor(shape: x.shape, scalars: codes)
+    }
+
+    /// The input converter into a caller's buffer of `x.count` codes.
+    static func quantize(_ x: UnsafeBufferPointer<Float>, scale: Float, zeroPoint: Int32, into codes: UnsafeMutablePointer<Int8>) {
+        let range = IntegerQuantType.int8.range
+        dla_quantize_f32_s8(Int64(x.count), x.baseAddress, scale, zeroPoint, range.lowerBound, range.upperBound, codes)
     }
 }

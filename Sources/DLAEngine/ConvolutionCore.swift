@@ -76,7 +76,12 @@ public enum ConvolutionCore {
                    paddingValue: paddingValue, into: &patches)
             let channels = group * perGroup..<(group + 1) * perGroup
             if k <= Int(DLA_MAX_EXACT_K) {
-                exactProducts(patches: patches, rows: pixels, weights: weights, channels: channels, strategy: chosen, into: &block)
+                patches.withUnsafeBufferPointer { a in
+                    block.withUnsafeMutableBufferPointer { c in
+                        exactProducts(patches: a.baseAddress!, rows: pixels, weights: weights, channels: channels, strategy: chosen,
+                                      into: c.baseAddress!)
+                    }
+                }
                 // [pixel][channel] → [channel][pixel], CACC's truncation on the way.
                 block.withUnsafeBufferPointer { source in
                     output.withUnsafeMutableBufferPointer { target in
@@ -119,13 +124,27 @@ public enum ConvolutionCore {
             return try finish(sums: sums, shape: [batch, n], truncation: truncation, strategy: .dense)
         }
         var output = [Int32](repeating: 0, count: batch * n)
-        exactProducts(patches: input.scalars, rows: batch, weights: weights, channels: 0..<n, strategy: chosen, into: &output)
-        if truncation > 0 {
-            for index in output.indices {
-                output[index] = truncateExact(output[index], by: truncation)
+        input.scalars.withUnsafeBufferPointer { a in
+            output.withUnsafeMutableBufferPointer { c in
+                exactFullyConnected(rows: batch, input: a.baseAddress!, weights: weights, truncation: truncation, strategy: chosen, into: c.baseAddress!)
             }
         }
         return ConvolutionResult(accumulators: try Tensor(shape: [batch, n], scalars: output), saturatedCount: 0, strategy: chosen)
+    }
+
+    /// The fast strategies of a fully connected layer on raw rows (`rows × reductionLength` bytes
+    /// in, `rows × outputChannels` accumulators out), for callers that keep activations in their
+    /// own buffers. `strategy` is not `.reference` and reductionLength ≤ DLA_MAX_EXACT_K (the
+    /// callers check): the sums are exact in Int32, so CACC's truncation cannot saturate.
+    static func exactFullyConnected(rows: Int, input: UnsafePointer<Int8>, weights: Int8ConvolutionWeights, truncation: Int,
+                                    strategy: ConvolutionStrategy, into output: UnsafeMutablePointer<Int32>) {
+        let n = weights.outputChannels
+        exactProducts(patches: input, rows: rows, weights: weights, channels: 0..<n, strategy: strategy, into: output)
+        if truncation > 0 {
+            for index in 0..<(rows * n) {
+                output[index] = truncateExact(output[index], by: truncation)
+            }
+        }
     }
 
     /// offset·ΣW per output channel: what an input zero point `inputZeroPoint` adds to every
@@ -140,13 +159,22 @@ public enum ConvolutionCore {
     /// scattered updates only pay off for very sparse weights); for batches the dense VNNI GEMM
     /// wins unless weights are very sparse.
     public static func automaticStrategy(weights: Int8ConvolutionWeights, activations: [Int8], rows: Int, groups: Int) -> ConvolutionStrategy {
+        automaticStrategy(weights: weights, activationCount: activations.count, rows: rows, groups: groups) {
+            IntegerArithmetic.nonzeroCount(activations)
+        }
+    }
+
+    /// The same choice with the activations' nonzero count given (asked for only when one row is
+    /// to be computed), for callers that count them anyway.
+    static func automaticStrategy(weights: Int8ConvolutionWeights, activationCount: Int, rows: Int, groups: Int,
+                                  nonzeroCount: () -> Int) -> ConvolutionStrategy {
         guard groups == 1, weights.reductionLength <= Int(DLA_MAX_EXACT_K) else {
             return .dense
         }
         let verySparseWeights = weights.density <= 0.05
         if rows == 1 {
-            let zeros = activations.count - IntegerArithmetic.nonzeroCount(activations)
-            guard zeros * 2 >= activations.count else { return verySparseWeights ? .sparseWeights : .dense }
+            let zeros = activationCount - nonzeroCount()
+            guard zeros * 2 >= activationCount else { return verySparseWeights ? .sparseWeights : .dense }
             return verySparseWeights ? .sparseWeightsAndActivations : .skipZeroActivations
         }
         return verySparseWeights ? .sparseWeights : .dense
@@ -265,70 +293,63 @@ public enum ConvolutionCore {
     /// rows in `channels`, written row-major into `out`, through the C kernels. Exact in Int32
     /// because reductionLength ≤ DLA_MAX_EXACT_K (checked by the callers).
     private static func exactProducts(
-        patches: [Int8], rows m: Int, weights: Int8ConvolutionWeights, channels: Range<Int>,
-        strategy: ConvolutionStrategy, into out: inout [Int32]
+        patches a: UnsafePointer<Int8>, rows m: Int, weights: Int8ConvolutionWeights, channels: Range<Int>,
+        strategy: ConvolutionStrategy, into c: UnsafeMutablePointer<Int32>
     ) {
         let k = weights.reductionLength, n = channels.count, first = channels.lowerBound
         let allChannels = weights.outputChannels
-        patches.withUnsafeBufferPointer { aBuffer in
-            out.withUnsafeMutableBufferPointer { cBuffer in
-                let a = aBuffer.baseAddress!, c = cBuffer.baseAddress!
-                switch strategy {
-                case .reference, .dense:
-                    if dla_vnni_packed_available() != 0 && !weights.vnniPacked.isEmpty && first % 16 == 0 {
-                        let groupsOfFour = (k + 3) / 4
-                        weights.vnniPacked.withUnsafeBufferPointer { packed in
-                            weights.rowSums.withUnsafeBufferPointer { sums in
-                                dla_gemm_s8_vnni_packed(Int64(m), Int64(n), Int64(k), a, Int64(k),
-                                                        packed.baseAddress! + (first / 16) * groupsOfFour * 64,
-                                                        sums.baseAddress! + first, c, Int64(n))
-                            }
-                        }
-                        return
-                    }
-                    weights.values.withUnsafeBufferPointer { b in
-                        weights.rowSums.withUnsafeBufferPointer { sums in
-                            dla_gemm_s8s8s32(Int64(m), Int64(n), Int64(k), a, Int64(k), b.baseAddress! + first * k, Int64(k),
-                                             sums.baseAddress! + first, c, Int64(n))
-                        }
-                    }
-                case .sparseWeights:
-                    let rows = weights.rows
-                    rows.start.withUnsafeBufferPointer { start in
-                        if m == 1 {
-                            dla_spmm_csr_s8(1, Int64(n), a, Int64(k), start.baseAddress! + first, rows.index, rows.values, c, Int64(n))
-                        } else {
-                            var transposed = [Int8](repeating: 0, count: k * m)
-                            for i in 0..<m {
-                                for p in 0..<k { transposed[p * m + i] = a[i * k + p] }
-                            }
-                            var scratch = [Int32](repeating: 0, count: m)
-                            dla_spmm_csr_s8_transposed(Int64(m), Int64(n), transposed, Int64(m), start.baseAddress! + first,
-                                                       rows.index, rows.values, &scratch, c, Int64(n))
-                        }
-                    }
-                case .skipZeroActivations:
-                    var index = [Int32](repeating: 0, count: k)
-                    weights.transposed.withUnsafeBufferPointer { bt in
-                        for i in 0..<m {
-                            dla_gemv_s8_skip_zero_activations(Int64(k), Int64(n), a + i * k, bt.baseAddress! + first,
-                                                              Int64(allChannels), &index, c + i * n)
-                        }
-                    }
-                case .sparseWeightsAndActivations:
-                    // The CSC kernel produces every output channel; a group keeps its own slice.
-                    var row = [Int32](repeating: 0, count: n == allChannels ? 0 : allChannels)
-                    let columns = weights.columns
+        switch strategy {
+        case .reference, .dense:
+            if dla_vnni_packed_available() != 0, let packed = weights.vnniPacked, first % 16 == 0 {
+                let groupsOfFour = (k + 3) / 4
+                weights.rowSums.withUnsafeBufferPointer { sums in
+                    dla_gemm_s8_vnni_packed(Int64(m), Int64(n), Int64(k), a, Int64(k),
+                                            packed.base + (first / 16) * groupsOfFour * 64,
+                                            sums.baseAddress! + first, c, Int64(n))
+                }
+                return
+            }
+            weights.values.withUnsafeBufferPointer { b in
+                weights.rowSums.withUnsafeBufferPointer { sums in
+                    dla_gemm_s8s8s32(Int64(m), Int64(n), Int64(k), a, Int64(k), b.baseAddress! + first * k, Int64(k),
+                                     sums.baseAddress! + first, c, Int64(n))
+                }
+            }
+        case .sparseWeights:
+            let rows = weights.rows
+            rows.start.withUnsafeBufferPointer { start in
+                if m == 1 {
+                    dla_spmm_csr_s8(1, Int64(n), a, Int64(k), start.baseAddress! + first, rows.index, rows.values, c, Int64(n))
+                } else {
+                    var transposed = [Int8](repeating: 0, count: k * m)
                     for i in 0..<m {
-                        if n == allChannels {
-                            dla_spmv_csc_s8_skip_zero(Int64(k), Int64(allChannels), a + i * k, columns.start,
-                                                      columns.index, columns.values, c + i * n)
-                        } else {
-                            dla_spmv_csc_s8_skip_zero(Int64(k), Int64(allChannels), a + i * k, columns.start,
-                                                      columns.index, columns.values, &row)
-                            for j in 0..<n { c[i * n + j] = row[first + j] }
-                        }
+                        for p in 0..<k { transposed[p * m + i] = a[i * k + p] }
                     }
+                    var scratch = [Int32](repeating: 0, count: m)
+                    dla_spmm_csr_s8_transposed(Int64(m), Int64(n), transposed, Int64(m), start.baseAddress! + first,
+                                               rows.index, rows.values, &scratch, c, Int64(n))
+                }
+            }
+        case .skipZeroActivations:
+            var index = [Int32](repeating: 0, count: k)
+            weights.transposed.withUnsafeBufferPointer { bt in
+                for i in 0..<m {
+                    dla_gemv_s8_skip_zero_activations(Int64(k), Int64(n), a + i * k, bt.baseAddress! + first,
+                                                      Int64(allChannels), &index, c + i * n)
+                }
+            }
+        case .sparseWeightsAndActivations:
+            // The CSC kernel produces every output channel; a group keeps its own slice.
+            var row = [Int32](repeating: 0, count: n == allChannels ? 0 : allChannels)
+            let columns = weights.columns
+            for i in 0..<m {
+                if n == allChannels {
+                    dla_spmv_csc_s8_skip_zero(Int64(k), Int64(allChannels), a + i * k, columns.start,
+                                              columns.index, columns.values, c + i * n)
+                } else {
+                    dla_spmv_csc_s8_skip_zero(Int64(k), Int64(allChannels), a + i * k, columns.start,
+                                              columns.index, columns.values, &row)
+                    for j in 0..<n { c[i * n + j] = row[first + j] }
                 }
             }
         }

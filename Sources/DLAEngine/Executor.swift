@@ -28,12 +28,21 @@ public struct Executor: Sendable {
     /// CACC's output on the fly, no DRAM).
     private let fedByConvolution: [Bool]
     /// Per operation: SDP programs that run in one fused pass (nil: stage by stage).
-    private let fusedSDP: [FusedSDP?]
+    let fusedSDP: [FusedSDP?]
+    /// Where each activation lives in a reused buffer; nil: the graph runs on the general path,
+    /// an array per activation.
+    let arena: ActivationArena?
+    let arenaBuffers = ArenaBuffers()
     /// Emulated costs per batch size: they depend on shapes and weights, only the zero-skipping
     /// estimate on the activations.
     private let costPlans = CostPlanCache()
 
     public init(model: CompiledModel, profile: HardwareProfile, threads: Int = 1, strategy: ConvolutionStrategy? = nil) throws(EngineError) {
+        try self.init(model: model, profile: profile, threads: threads, strategy: strategy, usesArena: true)
+    }
+
+    /// `usesArena` false keeps every graph on the general path: the arena's twin in tests.
+    init(model: CompiledModel, profile: HardwareProfile, threads: Int, strategy: ConvolutionStrategy?, usesArena: Bool) throws(EngineError) {
         try EngineError.require("threads", threads, in: 1...256)
         try model.checkCompatible(with: profile)
         self.model = model
@@ -59,6 +68,7 @@ public struct Executor: Sendable {
                   let input = model.tensors[operation.inputs[0]].sampleShape.first else { return nil }
             return FusedSDP(layer, channels: input)
         }
+        self.arena = usesArena ? ActivationArena(model: model, strategy: strategy, fused: fusedSDP) : nil
     }
 
     public struct Result: Sendable {
@@ -70,28 +80,26 @@ public struct Executor: Sendable {
     /// INT8 input may also be given as FP32, which the input converter quantizes.
     public func run(_ inputs: [EngineValue]) throws(EngineError) -> Result {
         let start = Self.monotonicNanoseconds()
-        let prepared = try prepare(inputs)
-        let batch = prepared.first?.shape.first ?? 0
-        guard batch >= 1 else {
-            throw .invalidParameter(name: "batch", expected: "at least one row", found: "\(batch)")
-        }
+        let batch = try validatedBatch(inputs)
         let workers = min(threads, batch)
         var outputs: [EngineValue]
         var operations: [OperationStats]
         var costs: EmulatedCosts
         if workers == 1 {
             // One slice: its outputs and stats become the result's, filled in place (no copies).
-            let slice = try runSlice(prepared)
+            let slice = if let arena { try runSlice(inputs, arena: arena) } else { try runSlice(try prepare(inputs)) }
             outputs = slice.outputs
             operations = slice.operations
             costs = try emulatedCosts(batch: batch, operations: &operations, slices: [])
         } else {
+            let prepared = try prepare(inputs)
             let slices = Self.split(batch, into: workers)
             let collected = SliceResults(count: slices.count)
             DispatchQueue.concurrentPerform(iterations: workers) { [self, prepared] worker in
                 do throws(EngineError) {
                     let sliced = try prepared.map { value throws(EngineError) in try value.batchSlice(slices[worker]) }
-                    collected.store(try self.runSlice(sliced), at: worker)
+                    let outcome = if let arena = self.arena { try self.runSlice(sliced, arena: arena) } else { try self.runSlice(sliced) }
+                    collected.store(outcome, at: worker)
                 } catch {
                     collected.fail(error)
                 }
@@ -121,31 +129,50 @@ public struct Executor: Sendable {
 
     // MARK: - Inputs
 
-    private func prepare(_ inputs: [EngineValue]) throws(EngineError) -> [EngineValue] {
+    /// Checks the inputs' count, shapes, batch and types; returns the batch.
+    private func validatedBatch(_ inputs: [EngineValue]) throws(EngineError) -> Int {
         guard inputs.count == model.inputs.count else {
             throw .elementCountMismatch(what: "model inputs", expected: model.inputs.count, found: inputs.count)
         }
         var batch: Int?
+        for (position, value) in inputs.enumerated() {
+            // Fields read in place: a copy of the spec would retain its name and shape.
+            let id = model.inputs[position]
+            let shape = value.shape
+            guard let rows = shape.first, rows >= 1, shape.dropFirst().elementsEqual(model.tensors[id].sampleShape) else {
+                throw .shapeMismatch(what: "input '\(model.tensors[id].name)' (batch first)", expected: [-1] + model.tensors[id].sampleShape, found: shape)
+            }
+            if let batch, batch != rows {
+                throw .shapeMismatch(what: "input '\(model.tensors[id].name)' batch", expected: [batch], found: [rows])
+            }
+            batch = rows
+            switch (model.tensors[id].elementType, value) {
+            case (.int8, .int8), (.int32, .int32), (.float32, .float32), (.int8, .float32),
+                 (.float16, .float32), (.fp8e4m3, .float32), (.fp8e5m2, .float32):
+                break
+            default:
+                throw .invalidParameter(name: "input '\(model.tensors[id].name)' type", expected: model.tensors[id].elementType.rawValue, found: value.typeName)
+            }
+        }
+        guard let batch else {
+            throw .invalidParameter(name: "batch", expected: "at least one row", found: "0")
+        }
+        return batch
+    }
+
+    /// Validated inputs in the types of the model's input tensors (FP32 through the input converter).
+    private func prepare(_ inputs: [EngineValue]) throws(EngineError) -> [EngineValue] {
         var prepared: [EngineValue] = []
         for (position, value) in inputs.enumerated() {
             let spec = model.tensors[model.inputs[position]]
-            guard let rows = value.shape.first, rows >= 1, value.shape.dropFirst().elementsEqual(spec.sampleShape) else {
-                throw .shapeMismatch(what: "input '\(spec.name)' (batch first)", expected: [-1] + spec.sampleShape, found: value.shape)
-            }
-            if let batch, batch != rows {
-                throw .shapeMismatch(what: "input '\(spec.name)' batch", expected: [batch], found: [rows])
-            }
-            batch = rows
             switch (spec.elementType, value) {
-            case (.int8, .int8), (.int32, .int32), (.float32, .float32):
-                prepared.append(value)
             case (.int8, .float32(let real)):
                 let q = spec.quantization ?? ActivationQuantization(scale: 1, zeroPoint: 0)
                 prepared.append(.int8(try CPUFallback.quantize(real, scale: q.scale, zeroPoint: q.zeroPoint)))
             case (.float16, .float32(let real)), (.fp8e4m3, .float32(let real)), (.fp8e5m2, .float32(let real)):
                 prepared.append(try quantizeIfNeeded(real, spec))
             default:
-                throw .invalidParameter(name: "input '\(spec.name)' type", expected: spec.elementType.rawValue, found: value.typeName)
+                prepared.append(value)
             }
         }
         return prepared
@@ -161,7 +188,7 @@ public struct Executor: Sendable {
     /// Runs every operation on one batch slice; returns the model's outputs in order and per
     /// operation its host time and input density (the emulated cost is filled in later, see
     /// `emulatedCosts`).
-    private func runSlice(_ inputs: [EngineValue]) throws(EngineError) -> SliceOutcome {
+    func runSlice(_ inputs: [EngineValue]) throws(EngineError) -> SliceOutcome {
         var values = [EngineValue?](repeating: nil, count: model.tensors.count)
         for (position, id) in model.inputs.enumerated() { values[id] = inputs[position] }
         let placeholderCost = PerformanceModel(profile: profile).cpu()
@@ -205,7 +232,7 @@ public struct Executor: Sendable {
     /// Runs one operation on a slice; returns its output, the strategy a convolution took and
     /// the nonzero fraction of a convolution's input (nil for other units). The operation comes
     /// by pointer: passing it by value would copy it (retaining its weights) on every call.
-    private func execute(_ operation: UnsafePointer<EngineOperation>, _ operands: [EngineValue], fused: FusedSDP?) throws(EngineError) -> (EngineValue, ConvolutionStrategy?, Double?) {
+    func execute(_ operation: UnsafePointer<EngineOperation>, _ operands: [EngineValue], fused: FusedSDP?) throws(EngineError) -> (EngineValue, ConvolutionStrategy?, Double?) {
         let outputSpec = model.tensors[operation.pointee.outputs[0]]
         switch operation.pointee.kind {
         case .convolution(let parameters, let weights, let padding, let truncation):
@@ -512,7 +539,7 @@ public struct Executor: Sendable {
                 summed.unit = unit
                 operations[index].cost = summed
             }
-            return EmulatedCosts(cores: plan.cores, total: OperationCost.total(operations.map(\.cost)),
+            return EmulatedCosts(cores: plan.cores, total: OperationCost.total(operations.lazy.map(\.cost)),
                                  seconds: Double(coreCycles.max() ?? 0) / profile.clockHertz,
                                  zeroSkippingSeconds: Double(coreSkipping.max() ?? 0) / profile.clockHertz)
         }

@@ -20,8 +20,8 @@ public struct Int8ConvolutionWeights: Sendable {
     /// compensation both need it. Exact in Int32: at most 2^19 × 128.
     public let rowSums: [Int32]
     public let nonzeroCount: Int
-    /// The VNNI broadcast kernel's layout (`dla_vnni_pack`); empty on CPUs without AVX-512 VNNI.
-    let vnniPacked: [Int8]
+    /// The VNNI broadcast kernel's layout (`dla_vnni_pack`); nil on CPUs without AVX-512 VNNI.
+    let vnniPacked: AlignedBytes?
     private let lazyLayouts: LazyLayouts
 
     /// Fraction of weights that are nonzero.
@@ -55,11 +55,11 @@ public struct Int8ConvolutionWeights: Sendable {
         self.rowSums = sums
         self.nonzeroCount = nonzero
         if HostKernels.best == .avx512VNNI {
-            var packed = [Int8](repeating: 0, count: Int(dla_vnni_packed_size(Int64(n), Int64(k))))
-            dla_vnni_pack(Int64(n), Int64(k), values, Int64(k), &packed)
+            let packed = AlignedBytes(count: Int(dla_vnni_packed_size(Int64(n), Int64(k))))
+            dla_vnni_pack(Int64(n), Int64(k), values, Int64(k), packed.base)
             self.vnniPacked = packed
         } else {
-            self.vnniPacked = []
+            self.vnniPacked = nil
         }
         self.lazyLayouts = LazyLayouts()
     }
@@ -171,4 +171,20 @@ private final class LazyLayouts: Sendable {
             return transposed
         }
     }
+}
+
+/// Immutable bytes on a 64-byte boundary, written once by their creator: the VNNI kernel loads
+/// whole 64-byte groups of packed weights, and an array's storage (at a malloc-chosen offset)
+/// would split each load over two cache lines.
+final class AlignedBytes: @unchecked Sendable {
+    let count: Int
+    let base: UnsafeMutablePointer<Int8>
+
+    init(count: Int) {
+        self.count = count
+        base = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64).bindMemory(to: Int8.self, capacity: max(count, 1))
+        base.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    deinit { base.deallocate() }
 }

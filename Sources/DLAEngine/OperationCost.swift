@@ -44,7 +44,7 @@ public struct OperationCost: Sendable, Hashable {
     }
 
     /// The sum of several operations' costs (utilization weighted by compute).
-    public static func total(_ costs: [OperationCost], unit: ExecutionUnit = .convolution) -> OperationCost {
+    public static func total(_ costs: some Sequence<OperationCost>, unit: ExecutionUnit = .convolution) -> OperationCost {
         var total = OperationCost(unit: unit, hardwareCycles: 0, zeroSkippingCycles: 0, dramBytes: 0,
                                   energyPicojoules: 0, zeroSkippingEnergyPicojoules: 0)
         var slots = 0.0

@@ -36,8 +36,10 @@ extension InstructionSetForcing {
         }
 
         /// The packed broadcast kernel (AVX-512 VNNI only) against the same sums, with row and
-        /// channel counts off the 4-row / 16-channel / 4-byte blocking.
-        @Test(arguments: [(1, 1, 1), (1, 300, 784), (3, 17, 63), (4, 64, 64), (5, 70, 65), (9, 100, 3), (8, 33, 577), (3, 208, 100)])
+        /// channel counts off the 4-row / 16-channel / 4-byte blocking, and single rows over every
+        /// count of blocks left after passes of eight (1–7, none).
+        @Test(arguments: [(1, 1, 1), (1, 300, 784), (3, 17, 63), (4, 64, 64), (5, 70, 65), (9, 100, 3), (8, 33, 577), (3, 208, 100),
+                          (1, 96, 40), (2, 130, 300), (1, 250, 64), (7, 240, 33), (1, 64, 9)])
         func packedVNNIGEMMMatchesReference(shape: (Int, Int, Int)) throws {
             guard HostKernels.best == .avx512VNNI else { return }
             let (m, n, k) = shape
@@ -61,7 +63,7 @@ extension InstructionSetForcing {
         /// Mostly −128 (background pixels, ReLU outputs at zero point −128): whole 4-byte groups
         /// shift to 0 and the packed kernel skips them (K >= 256 and at least half the groups of the
         /// first rows background, as here except for the short K); the sums must not change.
-        @Test(arguments: [(1, 300, 784), (4, 70, 400), (6, 100, 300), (5, 33, 257), (1, 10, 3)])
+        @Test(arguments: [(1, 300, 784), (4, 70, 400), (6, 100, 300), (5, 33, 257), (1, 10, 3), (1, 130, 300), (3, 250, 512)])
         func packedVNNIGEMMSkipsBackgroundGroupsExactly(shape: (Int, Int, Int)) throws {
             guard HostKernels.best == .avx512VNNI else { return }
             let (m, n, k) = shape
