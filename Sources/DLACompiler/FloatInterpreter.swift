@@ -39,8 +39,16 @@ public struct FloatInterpreter: Sendable {
     /// Checks every node (operator supported, shapes consistent at batch 1).
     public init(graph: Graph) throws(CompilerError) {
         _ = try ShapeInference.inferTypes(graph, batch: 1)
+        var constants: [String: FloatBatch] = [:]
+        for (name, constant) in graph.constants {
+            let values = constant.floatValues
+            guard values.count == constant.count else {
+                throw .invalidModel("constant '\(name)' of shape \(constant.shape) holds \(values.count) values")
+            }
+            constants[name] = FloatBatch(shape: constant.shape, values: values)
+        }
         self.graph = graph
-        constants = graph.constants.mapValues { FloatBatch(shape: $0.shape, values: $0.floatValues) }
+        self.constants = constants
     }
 
     /// Runs the graph on `inputs` (every graph input by name, all with the same batch) and

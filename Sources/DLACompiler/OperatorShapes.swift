@@ -297,13 +297,13 @@ struct OperatorShapes {
                 throw mismatch("shape \(requested) holds \(value)")
             }
         }
-        let known = shape.reduce(1, *)
+        guard let known = ShapeInference.elementCount(shape) else { throw mismatch("shape \(requested) is too large") }
         if let inferred {
             guard known > 0, x.count % known == 0 else { throw mismatch("cannot reshape \(x.shape) to \(requested)") }
             shape[inferred] = x.count / known
         }
-        guard shape.reduce(1, *) == x.count else {
-            throw mismatch("cannot reshape \(x.shape) (\(x.count) elements) to \(requested) (\(shape.reduce(1, *)) elements)")
+        guard ShapeInference.elementCount(shape) == x.count else {
+            throw mismatch("cannot reshape \(x.shape) (\(x.count) elements) to \(requested)")
         }
         return TensorType(x.elementType, shape)
     }

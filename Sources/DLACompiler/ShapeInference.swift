@@ -31,7 +31,12 @@ public enum ShapeInference {
     public static func inferTypes(_ graph: Graph, batch: Int) throws(CompilerError) -> [String: TensorType] {
         guard batch >= 1 else { throw .invalidOption("the batch must be at least 1, found \(batch)") }
         var types: [String: TensorType] = [:]
-        for (name, constant) in graph.constants { types[name] = TensorType(constant.elementType, constant.shape) }
+        for (name, constant) in graph.constants {
+            guard let count = elementCount(constant.shape), count <= maxElements else {
+                throw .invalidModel("constant '\(name)' has shape \(constant.shape)")
+            }
+            types[name] = TensorType(constant.elementType, constant.shape)
+        }
         for input in graph.inputs {
             let shape = input.shape.map { dimension -> Int in
                 switch dimension {
@@ -39,8 +44,8 @@ public enum ShapeInference {
                 case .symbolic: batch
                 }
             }
-            guard shape.allSatisfy({ $0 >= 0 }) else {
-                throw .invalidModel("graph input '\(input.name)' has a negative dimension: \(input.shape)")
+            guard let count = elementCount(shape), count <= maxElements else {
+                throw .invalidModel("graph input '\(input.name)' has shape \(input.shape): negative or too large at batch \(batch)")
             }
             types[input.name] = TensorType(input.elementType, shape)
         }
@@ -53,7 +58,7 @@ public enum ShapeInference {
             let outputs = try OperatorShapes(node: node, inputs: inputs, constants: graph.constants, opset: graph.opset).infer()
             for (index, name) in node.outputs.enumerated() where !name.isEmpty {
                 if index < outputs.count {
-                    guard outputs[index].count <= maxElements else {
+                    guard let count = elementCount(outputs[index].shape), count <= maxElements else {
                         throw .shapeMismatch(node: node.label, detail: "output '\(name)' of shape \(outputs[index].shape) is too large")
                     }
                     types[name] = outputs[index]
@@ -64,6 +69,18 @@ public enum ShapeInference {
             throw .missingTensor(node: "the graph output list", tensor: output.name)
         }
         return types
+    }
+
+    /// The product of `shape`; nil for a negative dimension or on overflow.
+    static func elementCount(_ shape: [Int]) -> Int? {
+        var product = 1
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let (next, overflow) = product.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { return nil }
+            product = next
+        }
+        return product
     }
 
     /// Numpy (multidirectional) broadcasting; nil when the shapes are incompatible.

@@ -24,12 +24,16 @@ struct WindowGeometry: Sendable, Hashable {
         }
         let strides = try list("strides", default: 1, count: rank)
         let dilations = try list("dilations", default: 1, count: rank)
-        guard strides.allSatisfy({ $0 >= 1 }), dilations.allSatisfy({ $0 >= 1 }) else {
-            throw .unsupportedAttribute(node: node.label, attribute: "strides/dilations", reason: "must be positive, found \(strides) / \(dilations)")
+        let limit = 1 << 20
+        guard (strides + dilations).allSatisfy({ (1...limit).contains($0) }) else {
+            throw .unsupportedAttribute(node: node.label, attribute: "strides/dilations", reason: "must be in 1...\(limit), found \(strides) / \(dilations)")
         }
         let pads = try list("pads", default: 0, count: 2 * rank)
-        guard pads.allSatisfy({ $0 >= 0 }) else {
-            throw .unsupportedAttribute(node: node.label, attribute: "pads", reason: "must not be negative, found \(pads)")
+        guard pads.allSatisfy({ (0...limit).contains($0) }) else {
+            throw .unsupportedAttribute(node: node.label, attribute: "pads", reason: "must be in 0...\(limit), found \(pads)")
+        }
+        guard kernel.allSatisfy({ (1...limit).contains($0) }) else {
+            throw .shapeMismatch(node: node.label, detail: "kernel \(kernel) must have sizes in 1...\(limit)")
         }
         let autoPad = try node.stringAttribute("auto_pad", default: "NOTSET")
         var geometry = WindowGeometry(inputSize: spatial, kernel: kernel, strides: strides, dilations: dilations,

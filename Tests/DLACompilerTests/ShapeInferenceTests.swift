@@ -142,6 +142,17 @@ enum SmallGraph {
         }
     }
 
+    /// Shapes from a hostile model overflow nothing: they are refused.
+    @Test func hugeShapesAreRefused() throws {
+        #expect(throws: CompilerError.self) {
+            _ = try SmallGraph.shape(input: [2, 3], SmallGraph.node("Reshape", ["x", "s"]), constants: ["s": SmallGraph.int64([1 << 39, 1 << 39, 0])])
+        }
+        #expect(throws: CompilerError.self) { _ = try SmallGraph.shape(input: [2, 1 << 40, 1 << 40], SmallGraph.node("Relu", ["x"])) }
+        #expect(throws: CompilerError.self) {
+            _ = try SmallGraph.shape(input: [1, 1, 8, 8], SmallGraph.node("MaxPool", ["x"], ["kernel_shape": .ints([2, 2]), "dilations": .ints([1 << 39, 1])]))
+        }
+    }
+
     @Test func concatChecksTheOtherAxes() throws {
         let graph = SmallGraph.make(input: [2, 3, 4], [SmallGraph.node("Concat", ["x", "z"], ["axis": .int(1)])], extraInputs: [("z", [2, 5, 4])])
         #expect(try ShapeInference.infer(graph, batch: 2)["y"] == [2, 8, 4])
