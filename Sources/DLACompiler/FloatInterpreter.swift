@@ -54,7 +54,40 @@ public struct FloatInterpreter: Sendable {
     /// Runs the graph on `inputs` (every graph input by name, all with the same batch) and
     /// returns the graph outputs by name. `observe` sees every tensor a node produces, in
     /// execution order.
+    ///
+    /// A graph whose inputs all declare a fixed batch of 1 (as many exported models do) runs a
+    /// larger batch one sample at a time, its outputs stacked along dimension 0; `observe` then
+    /// sees each sample's tensors separately.
     public func run(_ inputs: [String: FloatBatch], observe: ((String, FloatBatch) -> Void)? = nil) throws(CompilerError) -> [String: FloatBatch] {
+        if let rows = sampleBySampleRows(inputs) {
+            var stacked: [String: FloatBatch] = [:]
+            for row in 0..<rows {
+                let sample = inputs.mapValues { batch in
+                    let size = batch.values.count / rows
+                    return FloatBatch(shape: [1] + batch.shape.dropFirst(), values: Array(batch.values[(row * size)..<((row + 1) * size)]))
+                }
+                for (name, output) in try runBatch(sample, observe: observe) {
+                    var joined = stacked[name] ?? FloatBatch(shape: [0] + output.shape.dropFirst(), values: [])
+                    joined.shape[0] += output.shape.first ?? 1
+                    joined.values += output.values
+                    stacked[name] = joined
+                }
+            }
+            return stacked
+        }
+        return try runBatch(inputs, observe: observe)
+    }
+
+    /// The number of samples when the graph's inputs all declare batch 1 and `inputs` hold the
+    /// same larger batch; nil otherwise.
+    func sampleBySampleRows(_ inputs: [String: FloatBatch]) -> Int? {
+        guard !graph.inputs.isEmpty, graph.inputs.allSatisfy({ $0.shape.first == .fixed(1) }) else { return nil }
+        let rows = Set(graph.inputs.map { inputs[$0.name]?.shape.first ?? 0 })
+        guard rows.count == 1, let count = rows.first, count > 1 else { return nil }
+        return count
+    }
+
+    func runBatch(_ inputs: [String: FloatBatch], observe: ((String, FloatBatch) -> Void)?) throws(CompilerError) -> [String: FloatBatch] {
         let batch = try self.batch(of: inputs)
         let types = try ShapeInference.inferTypes(graph, batch: batch)
         var tensors = constants

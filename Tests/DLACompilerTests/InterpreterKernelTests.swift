@@ -91,6 +91,19 @@ import Testing
         #expect(try Self.run(fixed, ["x": x]) == [2, 4, 2, 6, 2, 8])
     }
 
+    /// A model exported with a fixed batch of 1 (here with a Reshape to `[1, 2, 2]`) runs a
+    /// larger batch sample by sample.
+    @Test func fixedBatchOfOneRunsSampleBySample() throws {
+        let reshape = SmallGraph.node("Reshape", ["x", "s"])
+        let graph = SmallGraph.make(input: [1, 4], [reshape], constants: ["s": SmallGraph.int64([1, 2, 2])], symbolicBatch: false)
+        var observed: [[Int]] = []
+        let outputs = try FloatInterpreter(graph: graph).run(["x": FloatBatch(shape: [3, 4], values: (0..<12).map(Float.init))]) { _, value in
+            observed.append(value.shape)
+        }
+        #expect(outputs["y"] == FloatBatch(shape: [3, 2, 2], values: (0..<12).map(Float.init)))
+        #expect(observed == Array(repeating: [1, 2, 2], count: 3))
+    }
+
     /// com.microsoft.QGemm without y_scale returns floats: `alpha · a_scale · b_scale[n] · (acc + C)`.
     @Test func quantizedGemmWithFloatOutput() throws {
         let graph = Graph(
