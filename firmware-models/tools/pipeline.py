@@ -151,6 +151,14 @@ def resume(model, recipe, paths):
     return checkpoint.Run(layers=architecture(rng), rng=rng)
 
 
+def remove_later_stages(paths, first):
+    """Snapshots and exports of stages from `first` on belong to an older recipe: they are redone."""
+    for directory, suffix in ((paths["stages"], ".npz"), (paths["onnx"], ".onnx")):
+        for path in directory.glob(f"*{suffix}"):
+            if int(path.name.split("-")[0]) >= first:
+                path.unlink()
+
+
 def make(model, work_dir, mnist):
     recipe = RECIPES[model]
     input_shape = networks.INPUT_SHAPES[recipe["architecture"]]
@@ -158,6 +166,7 @@ def make(model, work_dir, mnist):
     paths = {"work": base, "stages": base / "stages", "onnx": base / "onnx", "samples": MODELS_DIR / "samples" / model}
     write_arrays(model, mnist, paths, input_shape)
     run = resume(model, recipe, paths)
+    remove_later_stages(paths, run.stage)
     train_images, train_labels = mnist["train"]
     train_inputs = train_images.reshape((-1,) + input_shape)
     stages = recipe["stages"]

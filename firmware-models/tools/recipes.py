@@ -39,7 +39,7 @@ RECIPES = {
         "stages": [
             {"name": "dense", "kind": "train", "epochs": 40, "learning_rate": 0.05, "decay": 0.93,
              "dropout": {"fc1": 0.3, "fc2": 0.3}},
-            *_pruning({"fc1": 0.92, "fc2": 0.91, "fc3": 0.74}, (0.6, 0.8, 0.9, 1.0),
+            *_pruning({"fc1": 0.92, "fc2": 0.91, "fc3": 0.74}, (0.5, 0.75, 0.88, 0.95, 1.0),
                       epochs=8, learning_rate=0.01, decay=0.8, dropout={"fc1": 0.3, "fc2": 0.3}),
             {"name": "share", "kind": "share", "bits": {"fc1": 5, "fc2": 5, "fc3": 5},
              "epochs": 4, "learning_rate": 0.0005, "decay": 0.7},
