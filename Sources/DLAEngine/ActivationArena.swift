@@ -21,6 +21,9 @@ final class ActivationArena: Sendable {
         /// An INT8 fully connected layer (`layers[layer]`) through the fast kernels, straight
         /// between arena slots.
         case fullyConnected(layer: Int)
+        /// An INT8 convolution (`convolutions[layer]`) image by image through the fast kernels,
+        /// its im2col patches and GEMM block in the arena's scratch.
+        case convolution(layer: Int)
         /// A fused SDP program (`Executor.fusedSDP`) straight between arena slots; `inner` is the
         /// element count per channel.
         case fusedSDP(inner: Int)
@@ -37,6 +40,18 @@ final class ActivationArena: Sendable {
     let steps: [Step]
     /// The weights of the `fullyConnected` steps.
     let layers: [(weights: Int8ConvolutionWeights, truncation: Int)]
+    /// The `convolution` steps.
+    let convolutions: [Convolution]
+    /// Bytes after the activations for the convolutions' per-image scratch (not scaled by the batch).
+    let scratchBytes: Int
+
+    struct Convolution: Sendable {
+        let parameters: ConvolutionParameters
+        let geometry: ConvolutionParameters.Geometry
+        let weights: Int8ConvolutionWeights
+        let paddingValue: Int8
+        let truncation: Int
+    }
     /// The arena's bytes per batch row.
     let bytesPerRow: Int
 
@@ -60,6 +75,8 @@ final class ActivationArena: Sendable {
         for id in model.inputs { defined[id] = true }
         var steps: [Step] = []
         var layers: [(weights: Int8ConvolutionWeights, truncation: Int)] = []
+        var convolutions: [Convolution] = []
+        var scratchBytes = 0
         // Reshapes share their input's bytes: `root` is the tensor that owns them.
         var root = Array(tensors.indices)
         for (index, operation) in operations.enumerated() {
@@ -78,6 +95,20 @@ final class ActivationArena: Sendable {
                     && tensors[output].sampleShape.reduce(1, *) == weights.outputChannels:
                 steps.append(.fullyConnected(layer: layers.count))
                 layers.append((weights, truncation))
+            case .convolution(let parameters, let weights, let padding, let truncation)
+                where strategy != .reference && input.elementType == .int8
+                    && input.sampleShape == [parameters.inputChannels, parameters.inputHeight, parameters.inputWidth]
+                    && (0...ConvolutionCore.maximumTruncation).contains(truncation):
+                guard let geometry = try? parameters.validated(), geometry.reductionLength <= Int(DLA_MAX_EXACT_K),
+                      weights.outputChannels == parameters.outputChannels, weights.reductionLength == geometry.reductionLength,
+                      tensors[output].sampleShape.reduce(1, *) == parameters.outputChannels * geometry.outputHeight * geometry.outputWidth
+                else {
+                    steps.append(.general)
+                    break
+                }
+                steps.append(.convolution(layer: convolutions.count))
+                convolutions.append(Convolution(parameters: parameters, geometry: geometry, weights: weights, paddingValue: padding, truncation: truncation))
+                scratchBytes = max(scratchBytes, ConvolutionCore.scratchBytes(geometry))
             case .sdp where input.elementType == .int32 && fused[index].map({ Self.fits($0, operation, tensors) }) == true:
                 steps.append(.fusedSDP(inner: input.sampleShape.dropFirst().reduce(1, *)))
             case .reshape where tensors[output].sampleShape.reduce(1, *) == inputElements:
@@ -131,6 +162,8 @@ final class ActivationArena: Sendable {
         self.rowOffsets = tensors.indices.map { offsets[root[$0]] }
         self.steps = steps
         self.layers = layers
+        self.convolutions = convolutions
+        self.scratchBytes = scratchBytes
         self.bytesPerRow = size
     }
 

@@ -64,33 +64,30 @@ public enum ConvolutionCore {
         }
         let k = geometry.reductionLength
         let perGroup = geometry.outputChannelsPerGroup
-        // Every element of `output` and `patches` is written below (transposition, im2col).
+        // Every element of `output` is written below (transposition or CACC).
         var output = [Int32](unsafeUninitializedCapacity: parameters.outputChannels * pixels) { _, count in
             count = parameters.outputChannels * pixels
         }
         var saturated = 0
-        var patches = [Int8](unsafeUninitializedCapacity: pixels * k) { _, count in count = pixels * k }
-        var block = [Int32](repeating: 0, count: pixels * perGroup)
-        for group in 0..<parameters.groups {
-            im2col(input: input, parameters: parameters, geometry: geometry, group: group,
-                   paddingValue: paddingValue, into: &patches)
-            let channels = group * perGroup..<(group + 1) * perGroup
-            if k <= Int(DLA_MAX_EXACT_K) {
-                patches.withUnsafeBufferPointer { a in
-                    block.withUnsafeMutableBufferPointer { c in
-                        exactProducts(patches: a.baseAddress!, rows: pixels, weights: weights, channels: channels, strategy: chosen,
-                                      into: c.baseAddress!)
+        if k <= Int(DLA_MAX_EXACT_K) {
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes(geometry), alignment: 64)
+            defer { scratch.deallocate() }
+            input.scalars.withUnsafeBufferPointer { x in
+                output.withUnsafeMutableBufferPointer { out in
+                    exactImage(x.baseAddress!, weights: weights, parameters: parameters, geometry: geometry, paddingValue: paddingValue,
+                               truncation: truncation, strategy: chosen, scratch: scratch, into: out.baseAddress!)
+                }
+            }
+        } else {
+            var patches = [Int8](unsafeUninitializedCapacity: pixels * k) { _, count in count = pixels * k }
+            for group in 0..<parameters.groups {
+                input.scalars.withUnsafeBufferPointer { x in
+                    patches.withUnsafeMutableBufferPointer { target in
+                        im2col(x.baseAddress!, parameters: parameters, geometry: geometry, group: group, paddingValue: paddingValue,
+                               into: target.baseAddress!)
                     }
                 }
-                // [pixel][channel] → [channel][pixel], CACC's truncation on the way.
-                block.withUnsafeBufferPointer { source in
-                    output.withUnsafeMutableBufferPointer { target in
-                        dla_transpose_truncate_s32(Int64(pixels), Int64(perGroup), source.baseAddress,
-                                                   target.baseAddress! + group * perGroup * pixels, Int64(pixels), Int32(truncation))
-                    }
-                }
-            } else {
-                let sums = longProducts(patches: patches, rows: pixels, weights: weights, channels: channels)
+                let sums = longProducts(patches: patches, rows: pixels, weights: weights, channels: group * perGroup..<(group + 1) * perGroup)
                 for m in 0..<pixels {
                     for j in 0..<perGroup {
                         output[(group * perGroup + j) * pixels + m] = cacc(sums[m * perGroup + j], truncation: truncation, saturated: &saturated)
@@ -100,6 +97,37 @@ public enum ConvolutionCore {
         }
         return ConvolutionResult(accumulators: try Tensor(shape: shape, scalars: output), saturatedCount: saturated,
                                  strategy: k <= Int(DLA_MAX_EXACT_K) ? chosen : .dense)
+    }
+
+    /// Scratch bytes `exactImage` needs for one image: the GEMM's `[pixel][channel]` block of one
+    /// group, then its im2col patches.
+    static func scratchBytes(_ geometry: ConvolutionParameters.Geometry) -> Int {
+        let pixels = geometry.outputHeight * geometry.outputWidth
+        return (pixels * geometry.outputChannelsPerGroup * 4 + 63) / 64 * 64 + pixels * geometry.reductionLength
+    }
+
+    /// The fast strategies of one `[C, H, W]` image between caller buffers: `scratch` holds
+    /// `scratchBytes(geometry)` bytes on a 64-byte boundary, `output` receives
+    /// `[outputChannels][pixels]` accumulators. The callers check the input's shape, that
+    /// reductionLength ≤ DLA_MAX_EXACT_K (sums exact in Int32: truncation cannot saturate) and that
+    /// `strategy` is not `.reference`.
+    static func exactImage(
+        _ input: UnsafePointer<Int8>, weights: Int8ConvolutionWeights, parameters: ConvolutionParameters,
+        geometry: ConvolutionParameters.Geometry, paddingValue: Int8, truncation: Int, strategy: ConvolutionStrategy,
+        scratch: UnsafeMutableRawPointer, into output: UnsafeMutablePointer<Int32>
+    ) {
+        let pixels = geometry.outputHeight * geometry.outputWidth
+        let perGroup = geometry.outputChannelsPerGroup
+        let blockBytes = (pixels * perGroup * 4 + 63) / 64 * 64
+        let block = scratch.bindMemory(to: Int32.self, capacity: pixels * perGroup)
+        let patches = (scratch + blockBytes).bindMemory(to: Int8.self, capacity: pixels * geometry.reductionLength)
+        for group in 0..<parameters.groups {
+            im2col(input, parameters: parameters, geometry: geometry, group: group, paddingValue: paddingValue, into: patches)
+            exactProducts(patches: patches, rows: pixels, weights: weights, channels: group * perGroup..<(group + 1) * perGroup,
+                          strategy: strategy, into: block)
+            // [pixel][channel] → [channel][pixel], CACC's truncation on the way.
+            dla_transpose_truncate_s32(Int64(pixels), Int64(perGroup), block, output + group * perGroup * pixels, Int64(pixels), Int32(truncation))
+        }
     }
 
     /// A fully connected layer on a batch: `input` is `[batch, inputFeatures]`, the result
@@ -277,16 +305,14 @@ public enum ConvolutionCore {
     /// One group's receptive fields as rows of `reductionLength` bytes in (c, r, s) order, the order
     /// of the weights; out-of-bounds taps hold `paddingValue`.
     private static func im2col(
-        input: Tensor<Int8>, parameters p: ConvolutionParameters, geometry g: ConvolutionParameters.Geometry,
-        group: Int, paddingValue: Int8, into patches: inout [Int8]
+        _ input: UnsafePointer<Int8>, parameters p: ConvolutionParameters, geometry g: ConvolutionParameters.Geometry,
+        group: Int, paddingValue: Int8, into patches: UnsafeMutablePointer<Int8>
     ) {
-        input.scalars.withUnsafeBufferPointer { x in
-            dla_im2col_s8(Int64(g.channelsPerGroup), Int64(p.inputHeight), Int64(p.inputWidth),
-                          Int64(p.kernelHeight), Int64(p.kernelWidth), Int64(p.strideY), Int64(p.strideX),
-                          Int64(p.padTop), Int64(p.padLeft), Int64(p.dilationY), Int64(p.dilationX),
-                          Int64(g.outputHeight), Int64(g.outputWidth), paddingValue,
-                          x.baseAddress! + group * g.channelsPerGroup * p.inputHeight * p.inputWidth, &patches)
-        }
+        dla_im2col_s8(Int64(g.channelsPerGroup), Int64(p.inputHeight), Int64(p.inputWidth),
+                      Int64(p.kernelHeight), Int64(p.kernelWidth), Int64(p.strideY), Int64(p.strideX),
+                      Int64(p.padTop), Int64(p.padLeft), Int64(p.dilationY), Int64(p.dilationX),
+                      Int64(g.outputHeight), Int64(g.outputWidth), paddingValue,
+                      input + group * g.channelsPerGroup * p.inputHeight * p.inputWidth, patches)
     }
 
     /// `rows × channels.count` sums of `patches` (rows of reductionLength bytes) against the weight

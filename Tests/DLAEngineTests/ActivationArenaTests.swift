@@ -107,12 +107,18 @@ extension InstructionSetForcing {
                                                          scalars: random.int8s(3 * size, zeros: 0.3)))
             let cnn = try ModelAdapter.compile(try ExecutorTests.fixture().model)
             let cnnInput = EngineValue.int8(try ExecutorTests.images(4, seed: 5))
-            for (model, input, name) in [(block, blockInput, "residual block"), (cnn, cnnInput, "cnn with softmax")] {
-                for threads in [1, 2] {
-                    let arena = try Executor(model: model, profile: .nvFull, threads: threads)
-                    let general = try Executor(model: model, profile: .nvFull, threads: threads, strategy: nil, usesArena: false)
-                    #expect(arena.arena != nil, "\(name)")
-                    Self.expectSameRun(try arena.run([input]), try general.run([input]), "\(name) threads \(threads)")
+            defer { HostKernels.force(nil) }
+            for isa in HostKernels.available {
+                #expect(HostKernels.force(isa))
+                for (model, input, name) in [(block, blockInput, "residual block"), (cnn, cnnInput, "cnn with softmax")] {
+                    for (threads, strategy) in [(1, nil), (2, nil), (1, .sparseWeights), (1, .skipZeroActivations),
+                                                (1, .sparseWeightsAndActivations), (1, .reference)] as [(Int, ConvolutionStrategy?)] {
+                        let arena = try Executor(model: model, profile: .nvFull, threads: threads, strategy: strategy)
+                        let general = try Executor(model: model, profile: .nvFull, threads: threads, strategy: strategy, usesArena: false)
+                        #expect(arena.arena != nil, "\(name)")
+                        Self.expectSameRun(try arena.run([input]), try general.run([input]),
+                                           "\(name) \(isa) threads \(threads) strategy \(String(describing: strategy))")
+                    }
                 }
             }
         }
