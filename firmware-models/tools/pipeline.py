@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import checkpoint
+import int8_simulation
 import onnx_export
 import storage_estimate
 import weight_sharing
@@ -108,6 +109,8 @@ def finish_stage(model, recipe, run, mnist, paths, input_shape, seconds):
              "test_error": round(float(np.mean(numpy_logits.argmax(axis=1) != test_labels)), 4),
              "onnxruntime_test_error": round(float(np.mean(ort_logits.argmax(axis=1) != test_labels)), 4),
              "onnxruntime_max_abs_difference": float(np.abs(ort_logits - numpy_logits).max()),
+             "int8_simulated_test_error": int8_simulation.int8_error(
+                 run.layers, mnist["train"][0][:CALIBRATION_IMAGES].reshape((-1,) + input_shape), test_inputs, test_labels),
              "estimate": estimate}
     run.report.append(entry)
     onnx_path = paths["onnx"] / f"{run.stage}-{stage['name']}.onnx"
@@ -115,7 +118,7 @@ def finish_stage(model, recipe, run, mnist, paths, input_shape, seconds):
     onnx_path.write_bytes(onnx_model.SerializeToString())
     layers = ", ".join(f"{n} {e['sparsity']:.1%}/{e['bits']}b/{e['distinct_values']}v" for n, e in estimate["layers"].items())
     log(f"{model} {stage['name']} done: valid {entry['valid_error']:.2%}, test {entry['test_error']:.2%} "
-        f"(ORT {entry['onnxruntime_test_error']:.2%}); {layers}; estimate {estimate['huffman_bytes']} B Huffman "
+        f"(ORT {entry['onnxruntime_test_error']:.2%}, INT8 simulated {entry['int8_simulated_test_error']:.2%}); {layers}; estimate {estimate['huffman_bytes']} B Huffman "
         f"({estimate['huffman_ratio']}x), {estimate['fixed_bytes']} B fixed ({estimate['fixed_ratio']}x)")
     run.stage, run.epoch, run.prepared, run.optimizer = run.stage + 1, 0, False, None
 
