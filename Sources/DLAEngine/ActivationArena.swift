@@ -15,18 +15,16 @@ import Synchronization
 /// declared element type are planned; anything else runs on the executor's general path (which is
 /// also the arena's twin in tests).
 final class ActivationArena: Sendable {
-    /// How one operation runs on the arena. Payloads are indices into side tables: switching over
-    /// a step then copies no weights (a copy would retain each of their arrays on every run).
+    /// How one operation runs on the arena. Payloads are objects: taking one out of a step
+    /// retains it once, where a struct's copy would retain each of its arrays on every run.
     enum Step: Sendable {
-        /// An INT8 fully connected layer (`layers[layer]`) through the fast kernels, straight
-        /// between arena slots.
-        case fullyConnected(layer: Int)
-        /// An INT8 convolution (`convolutions[layer]`) image by image through the fast kernels,
-        /// its im2col patches and GEMM block in the arena's scratch.
-        case convolution(layer: Int)
-        /// A fused SDP program (`Executor.fusedSDP`) straight between arena slots; `inner` is the
-        /// element count per channel.
-        case fusedSDP(inner: Int)
+        /// An INT8 fully connected layer through the fast kernels, straight between arena slots.
+        case fullyConnected(FullyConnected)
+        /// An INT8 convolution image by image through the fast kernels, its im2col patches and
+        /// GEMM block in the arena's scratch.
+        case convolution(Convolution)
+        /// A fused SDP program straight between arena slots.
+        case fusedSDP(SDP)
         /// A reshape: its output shares its input's bytes.
         case alias
         /// Any other operation: its inputs are copied into tensors, `Executor.execute` runs it and
@@ -38,19 +36,45 @@ final class ActivationArena: Sendable {
     let rowOffsets: [Int]
     /// Per operation.
     let steps: [Step]
-    /// The weights of the `fullyConnected` steps.
-    let layers: [(weights: Int8ConvolutionWeights, truncation: Int)]
-    /// The `convolution` steps.
-    let convolutions: [Convolution]
     /// Bytes after the activations for the convolutions' per-image scratch (not scaled by the batch).
     let scratchBytes: Int
 
-    struct Convolution: Sendable {
+    final class FullyConnected: Sendable {
+        let weights: Int8ConvolutionWeights
+        let truncation: Int
+
+        init(weights: Int8ConvolutionWeights, truncation: Int) {
+            self.weights = weights
+            self.truncation = truncation
+        }
+    }
+
+    final class Convolution: Sendable {
         let parameters: ConvolutionParameters
         let geometry: ConvolutionParameters.Geometry
         let weights: Int8ConvolutionWeights
         let paddingValue: Int8
         let truncation: Int
+
+        init(parameters: ConvolutionParameters, geometry: ConvolutionParameters.Geometry, weights: Int8ConvolutionWeights,
+             paddingValue: Int8, truncation: Int) {
+            self.parameters = parameters
+            self.geometry = geometry
+            self.weights = weights
+            self.paddingValue = paddingValue
+            self.truncation = truncation
+        }
+    }
+
+    final class SDP: Sendable {
+        let program: FusedSDP
+        /// Elements per channel.
+        let inner: Int
+
+        init(program: FusedSDP, inner: Int) {
+            self.program = program
+            self.inner = inner
+        }
     }
     /// The arena's bytes per batch row.
     let bytesPerRow: Int
@@ -74,8 +98,6 @@ final class ActivationArena: Sendable {
         var defined = [Bool](repeating: false, count: tensors.count)
         for id in model.inputs { defined[id] = true }
         var steps: [Step] = []
-        var layers: [(weights: Int8ConvolutionWeights, truncation: Int)] = []
-        var convolutions: [Convolution] = []
         var scratchBytes = 0
         // Reshapes share their input's bytes: `root` is the tensor that owns them.
         var root = Array(tensors.indices)
@@ -93,8 +115,7 @@ final class ActivationArena: Sendable {
                 where strategy != .reference && weights.reductionLength <= Int(DLA_MAX_EXACT_K) && input.elementType == .int8
                     && inputElements == weights.reductionLength && (0...ConvolutionCore.maximumTruncation).contains(truncation)
                     && tensors[output].sampleShape.reduce(1, *) == weights.outputChannels:
-                steps.append(.fullyConnected(layer: layers.count))
-                layers.append((weights, truncation))
+                steps.append(.fullyConnected(FullyConnected(weights: weights, truncation: truncation)))
             case .convolution(let parameters, let weights, let padding, let truncation)
                 where strategy != .reference && input.elementType == .int8
                     && input.sampleShape == [parameters.inputChannels, parameters.inputHeight, parameters.inputWidth]
@@ -106,11 +127,12 @@ final class ActivationArena: Sendable {
                     steps.append(.general)
                     break
                 }
-                steps.append(.convolution(layer: convolutions.count))
-                convolutions.append(Convolution(parameters: parameters, geometry: geometry, weights: weights, paddingValue: padding, truncation: truncation))
+                steps.append(.convolution(Convolution(parameters: parameters, geometry: geometry, weights: weights,
+                                                      paddingValue: padding, truncation: truncation)))
                 scratchBytes = max(scratchBytes, ConvolutionCore.scratchBytes(geometry))
             case .sdp where input.elementType == .int32 && fused[index].map({ Self.fits($0, operation, tensors) }) == true:
-                steps.append(.fusedSDP(inner: input.sampleShape.dropFirst().reduce(1, *)))
+                guard let program = fused[index] else { return nil }
+                steps.append(.fusedSDP(SDP(program: program, inner: input.sampleShape.dropFirst().reduce(1, *))))
             case .reshape where tensors[output].sampleShape.reduce(1, *) == inputElements:
                 steps.append(.alias)
                 root[output] = root[operation.inputs[0]]
@@ -161,8 +183,6 @@ final class ActivationArena: Sendable {
         }
         self.rowOffsets = tensors.indices.map { offsets[root[$0]] }
         self.steps = steps
-        self.layers = layers
-        self.convolutions = convolutions
         self.scratchBytes = scratchBytes
         self.bytesPerRow = size
     }

@@ -1,18 +1,12 @@
 import CDLAKernels
 
-/// One run's view of its arena: the buffer, the batch, and the plan's tables borrowed through
-/// buffer pointers (a copy of an operation, a layer or an SDP program would retain its arrays on
-/// every run).
+/// One run's view of its arena: the plan, the buffer and the batch.
 private struct ArenaRunState {
     let plan: ActivationArena
     let base: UnsafeMutableRawPointer
     /// The convolutions' per-image scratch, after the activations.
     let scratch: UnsafeMutableRawPointer
     let batch: Int
-    let operations: UnsafeBufferPointer<EngineOperation>
-    let layers: UnsafeBufferPointer<(weights: Int8ConvolutionWeights, truncation: Int)>
-    let convolutions: UnsafeBufferPointer<ActivationArena.Convolution>
-    let fusedSDP: UnsafeBufferPointer<FusedSDP?>
 
     /// Where tensor `id` lives, as `count` elements of `type`.
     func slot<T>(_ id: Int, _ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
@@ -28,63 +22,50 @@ extension Executor {
         let batch = inputs.first?.shape.first ?? 0
         let buffer = arenaBuffers.take(bytes: arena.bytesPerRow * batch + arena.scratchBytes)
         defer { arenaBuffers.give(buffer) }
-        let base = buffer.base
+        let state = ArenaRunState(plan: arena, base: buffer.base, scratch: buffer.base + arena.bytesPerRow * batch, batch: batch)
         for (position, id) in model.inputs.enumerated() {
-            try write(inputs[position], tensor: id, to: base + arena.rowOffsets[id] * batch)
+            try write(inputs[position], tensor: id, to: buffer.base + arena.rowOffsets[id] * batch)
         }
-        let placeholderCost = PerformanceModel(profile: profile).cpu()
         var stats: [OperationStats] = []
         stats.reserveCapacity(model.operations.count)
-        // One clock read per operation: each one's end is the next one's start.
+        // One clock read per operation: each one's end is the next one's start. Operations are
+        // borrowed through a buffer pointer (a copy would retain its weights' arrays).
         var start = Self.monotonicNanoseconds()
         try model.operations.withUnsafeBufferPointer { (operations) throws(EngineError) in
-            try arena.layers.withUnsafeBufferPointer { (layers) throws(EngineError) in
-                try arena.convolutions.withUnsafeBufferPointer { (convolutions) throws(EngineError) in
-                    try fusedSDP.withUnsafeBufferPointer { (fusedSDP) throws(EngineError) in
-                        let state = ArenaRunState(plan: arena, base: base, scratch: base + arena.bytesPerRow * batch, batch: batch,
-                                                  operations: operations, layers: layers, convolutions: convolutions, fusedSDP: fusedSDP)
-                        for index in operations.indices {
-                            let operation = operations.baseAddress.unsafelyUnwrapped + index
-                            let (strategy, activationDensity) = try step(index, state)
-                            let end = Self.monotonicNanoseconds()
-                            stats.append(OperationStats(name: operation.pointee.name, unit: operation.pointee.unit, type: operation.pointee.type,
-                                                        cost: placeholderCost, strategy: strategy,
-                                                        inputDensity: activationDensity, hostNanoseconds: end &- start))
-                            start = end
-                        }
-                    }
-                }
+            for index in operations.indices {
+                let operation = operations.baseAddress.unsafelyUnwrapped + index
+                let (strategy, activationDensity) = try step(index, operation, state)
+                let end = Self.monotonicNanoseconds()
+                stats.append(OperationStats(name: operation.pointee.name, unit: operation.pointee.unit, type: operation.pointee.type,
+                                            cost: unmeasuredCost, strategy: strategy,
+                                            inputDensity: activationDensity, hostNanoseconds: end &- start))
+                start = end
             }
         }
         var outputs: [EngineValue] = []
         outputs.reserveCapacity(model.outputs.count)
         for id in model.outputs {
-            outputs.append(try read(id, batch: batch, from: base + arena.rowOffsets[id] * batch))
+            outputs.append(try read(id, batch: batch, from: buffer.base + arena.rowOffsets[id] * batch))
         }
         return SliceOutcome(outputs: outputs, operations: stats)
     }
 
     /// Runs operation `index` between its arena slots; returns the strategy a convolution took
     /// and the nonzero fraction of its input (nil for other units), as `execute` does.
-    private func step(_ index: Int, _ state: ArenaRunState) throws(EngineError) -> (ConvolutionStrategy?, Double?) {
-        let operation = state.operations.baseAddress.unsafelyUnwrapped + index
+    private func step(_ index: Int, _ operation: UnsafePointer<EngineOperation>, _ state: ArenaRunState) throws(EngineError) -> (ConvolutionStrategy?, Double?) {
         let input = operation.pointee.inputs[0], output = operation.pointee.outputs[0]
         let batch = state.batch
         switch state.plan.steps[index] {
-        case .fullyConnected(let layer):
-            let fc = state.layers.baseAddress.unsafelyUnwrapped + layer
-            let count = batch * fc.pointee.weights.reductionLength
+        case .fullyConnected(let fc):
+            let count = batch * fc.weights.reductionLength
             let activations = state.slot(input, Int8.self, count: count)
             let nonzero = Int(dla_count_nonzero_s8(Int64(count), activations))
-            let chosen = strategy ?? ConvolutionCore.automaticStrategy(weights: fc.pointee.weights, activationCount: count, rows: batch, groups: 1) {
-                nonzero
-            }
-            ConvolutionCore.exactFullyConnected(rows: batch, input: activations, weights: fc.pointee.weights, truncation: fc.pointee.truncation,
-                                                strategy: chosen, into: state.slot(output, Int32.self, count: batch * fc.pointee.weights.outputChannels))
+            let chosen = strategy ?? ConvolutionCore.automaticStrategy(weights: fc.weights, activationCount: count, rows: batch, groups: 1) { nonzero }
+            ConvolutionCore.exactFullyConnected(rows: batch, input: activations, weights: fc.weights, truncation: fc.truncation,
+                                                strategy: chosen, into: state.slot(output, Int32.self, count: batch * fc.weights.outputChannels))
             return (chosen, count == 0 ? 1 : Double(nonzero) / Double(count))
-        case .convolution(let layer):
-            let conv = state.convolutions.baseAddress.unsafelyUnwrapped + layer
-            let p = conv.pointee.parameters, g = conv.pointee.geometry
+        case .convolution(let conv):
+            let p = conv.parameters, g = conv.geometry
             let pixels = g.outputHeight * g.outputWidth
             let sample = p.inputChannels * p.inputHeight * p.inputWidth, outputSample = p.outputChannels * pixels
             let images = state.slot(input, Int8.self, count: batch * sample)
@@ -92,28 +73,23 @@ extension Executor {
             var chosen = ConvolutionStrategy.dense
             for row in 0..<batch {
                 let image = images + row * sample
-                chosen = strategy ?? ConvolutionCore.automaticStrategy(weights: conv.pointee.weights, activationCount: sample, rows: pixels, groups: p.groups) {
+                chosen = strategy ?? ConvolutionCore.automaticStrategy(weights: conv.weights, activationCount: sample, rows: pixels, groups: p.groups) {
                     Int(dla_count_nonzero_s8(Int64(sample), image))
                 }
-                ConvolutionCore.exactImage(image, weights: conv.pointee.weights, parameters: p, geometry: g, paddingValue: conv.pointee.paddingValue,
-                                           truncation: conv.pointee.truncation, strategy: chosen, scratch: state.scratch,
+                ConvolutionCore.exactImage(image, weights: conv.weights, parameters: p, geometry: g, paddingValue: conv.paddingValue,
+                                           truncation: conv.truncation, strategy: chosen, scratch: state.scratch,
                                            into: accumulators + row * outputSample)
             }
             let count = batch * sample
             return (chosen, count == 0 ? 1 : Double(dla_count_nonzero_s8(Int64(count), images)) / Double(count))
-        case .fusedSDP(let inner):
-            let program = state.fusedSDP.baseAddress.unsafelyUnwrapped + index
-            guard program.pointee != nil else {
-                throw .invalidParameter(name: "operation '\(operation.pointee.name)'", expected: "a fused SDP program", found: "none")
-            }
-            let count = batch * program.pointee.unsafelyUnwrapped.channels * inner
+        case .fusedSDP(let sdp):
+            let count = batch * sdp.program.channels * sdp.inner
             var operand: UnsafeBufferPointer<Int8>?
-            if program.pointee.unsafelyUnwrapped.addsOperand {
+            if sdp.program.addsOperand {
                 operand = UnsafeBufferPointer(start: state.slot(operation.pointee.inputs[1], Int8.self, count: count), count: count)
             }
-            program.pointee.unsafelyUnwrapped.run(UnsafeBufferPointer(start: state.slot(input, Int32.self, count: count), count: count),
-                                                  operand: operand, inner: inner,
-                                                  into: UnsafeMutableBufferPointer(start: state.slot(output, Int8.self, count: count), count: count))
+            sdp.program.run(UnsafeBufferPointer(start: state.slot(input, Int32.self, count: count), count: count), operand: operand, inner: sdp.inner,
+                            into: UnsafeMutableBufferPointer(start: state.slot(output, Int8.self, count: count), count: count))
             return (nil, nil)
         case .alias:
             return (nil, nil)
@@ -123,7 +99,7 @@ extension Executor {
             for id in operation.pointee.inputs {
                 operands.append(try read(id, batch: batch, from: state.base + state.plan.rowOffsets[id] * batch))
             }
-            let (value, strategy, activationDensity) = try execute(operation, operands, fused: state.fusedSDP[index])
+            let (value, strategy, activationDensity) = try execute(operation, operands, fused: fusedSDP[index])
             try write(value, tensor: output, to: state.base + state.plan.rowOffsets[output] * batch)
             return (strategy, activationDensity)
         }

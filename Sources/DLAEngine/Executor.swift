@@ -33,6 +33,8 @@ public struct Executor: Sendable {
     /// an array per activation.
     let arena: ActivationArena?
     let arenaBuffers = ArenaBuffers()
+    /// The cost every operation's stats carry until `emulatedCosts` fills in the real one.
+    let unmeasuredCost: OperationCost
     /// Emulated costs per batch size: they depend on shapes and weights, only the zero-skipping
     /// estimate on the activations.
     private let costPlans = CostPlanCache()
@@ -69,6 +71,7 @@ public struct Executor: Sendable {
             return FusedSDP(layer, channels: input)
         }
         self.arena = usesArena ? ActivationArena(model: model, strategy: strategy, fused: fusedSDP) : nil
+        self.unmeasuredCost = PerformanceModel(profile: profile).cpu()
     }
 
     public struct Result: Sendable {
@@ -191,7 +194,6 @@ public struct Executor: Sendable {
     func runSlice(_ inputs: [EngineValue]) throws(EngineError) -> SliceOutcome {
         var values = [EngineValue?](repeating: nil, count: model.tensors.count)
         for (position, id) in model.inputs.enumerated() { values[id] = inputs[position] }
-        let placeholderCost = PerformanceModel(profile: profile).cpu()
         var stats: [OperationStats] = []
         stats.reserveCapacity(model.operations.count)
         // Operations are borrowed through a buffer pointer: copying one (even by indexing the
@@ -213,7 +215,7 @@ public struct Executor: Sendable {
                 for id in releases[index] { values[id] = nil }
                 let end = Self.monotonicNanoseconds()
                 stats.append(OperationStats(name: operations[index].name, unit: operations[index].unit, type: operations[index].type,
-                                            cost: placeholderCost, strategy: strategy,
+                                            cost: unmeasuredCost, strategy: strategy,
                                             inputDensity: activationDensity, hostNanoseconds: end &- start))
                 start = end
             }
