@@ -25,6 +25,9 @@ final class ActivationArena: Sendable {
         case convolution(Convolution)
         /// A fused SDP program straight between arena slots.
         case fusedSDP(SDP)
+        /// Max or min pooling whose windows need no padding (`PDP.runUnpaddedBatch`'s case)
+        /// straight between arena slots.
+        case pool(Pool)
         /// A reshape: its output shares its input's bytes.
         case alias
         /// Any other operation: its inputs are copied into tensors, `Executor.execute` runs it and
@@ -63,6 +66,21 @@ final class ActivationArena: Sendable {
             self.weights = weights
             self.paddingValue = paddingValue
             self.truncation = truncation
+        }
+    }
+
+    final class Pool: Sendable {
+        let parameters: PDPParameters
+        let channels: Int, height: Int, width: Int
+        let outputHeight: Int, outputWidth: Int
+
+        init(parameters: PDPParameters, channels: Int, height: Int, width: Int, outputHeight: Int, outputWidth: Int) {
+            self.parameters = parameters
+            self.channels = channels
+            self.height = height
+            self.width = width
+            self.outputHeight = outputHeight
+            self.outputWidth = outputWidth
         }
     }
 
@@ -133,6 +151,17 @@ final class ActivationArena: Sendable {
             case .sdp where input.elementType == .int32 && fused[index].map({ Self.fits($0, operation, tensors) }) == true:
                 guard let program = fused[index] else { return nil }
                 steps.append(.fusedSDP(SDP(program: program, inner: input.sampleShape.dropFirst().reduce(1, *))))
+            case .pool(let p) where p.method != .average && p.padTop == 0 && p.padLeft == 0 && input.elementType == .int8
+                && input.sampleShape.count == 3:
+                let (channels, height, width) = (input.sampleShape[0], input.sampleShape[1], input.sampleShape[2])
+                guard let (oh, ow) = try? p.outputSize(height: height, width: width), oh >= 1, ow >= 1,
+                      (oh - 1) * p.strideY + p.kernelHeight <= height, (ow - 1) * p.strideX + p.kernelWidth <= width,
+                      tensors[output].sampleShape.reduce(1, *) == channels * oh * ow
+                else {
+                    steps.append(.general)
+                    break
+                }
+                steps.append(.pool(Pool(parameters: p, channels: channels, height: height, width: width, outputHeight: oh, outputWidth: ow)))
             case .reshape where tensors[output].sampleShape.reduce(1, *) == inputElements:
                 steps.append(.alias)
                 root[output] = root[operation.inputs[0]]

@@ -91,6 +91,14 @@ extension Executor {
             sdp.program.run(UnsafeBufferPointer(start: state.slot(input, Int32.self, count: count), count: count), operand: operand, inner: sdp.inner,
                             into: UnsafeMutableBufferPointer(start: state.slot(output, Int8.self, count: count), count: count))
             return (nil, nil)
+        case .pool(let pool):
+            let p = pool.parameters
+            let planes = batch * pool.channels
+            dla_pool_s8(Int64(planes), Int64(pool.height), Int64(pool.width), Int64(p.kernelHeight), Int64(p.kernelWidth),
+                        Int64(p.strideY), Int64(p.strideX), Int64(pool.outputHeight), Int64(pool.outputWidth), p.method == .minimum ? 1 : 0,
+                        state.slot(input, Int8.self, count: planes * pool.height * pool.width),
+                        state.slot(output, Int8.self, count: planes * pool.outputHeight * pool.outputWidth))
+            return (nil, nil)
         case .alias:
             return (nil, nil)
         case .general:

@@ -123,6 +123,27 @@ extension InstructionSetForcing {
             }
         }
 
+        /// The twin tests above are only as good as the steps they reach: the CNN takes every direct
+        /// step, the reference strategy none of the kernel ones.
+        @Test func plansTakeTheDirectSteps() throws {
+            func kinds(_ arena: ActivationArena?) -> [String] {
+                (arena?.steps ?? []).map { step in
+                    switch step {
+                    case .fullyConnected: "fc"
+                    case .convolution: "conv"
+                    case .fusedSDP: "sdp"
+                    case .pool: "pool"
+                    case .alias: "alias"
+                    case .general: "general"
+                    }
+                }
+            }
+            let cnn = try ModelAdapter.compile(try ExecutorTests.fixture().model)
+            #expect(kinds(try Executor(model: cnn, profile: .nvFull).arena) == ["conv", "sdp", "pool", "alias", "fc", "sdp", "general"])
+            #expect(kinds(try Executor(model: cnn, profile: .nvFull, strategy: .reference).arena)
+                    == ["general", "sdp", "pool", "alias", "general", "sdp", "general"])
+        }
+
         /// Tensors alive at the same time never share bytes; a reshape shares its input's.
         @Test func liveTensorsNeverOverlap() throws {
             let models = [try ModelAdapter.compile(try Self.perceptron(weightZeros: 0.5)),
