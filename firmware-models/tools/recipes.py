@@ -1,7 +1,7 @@
 """How each firmware model is made: its network, its seed and its stages, in order.
 
 Stages (each trains `epochs` epochs of minibatch SGD, the rate multiplied by `decay` each epoch):
-  train  — from the current weights (random at first);
+  train  — from the current weights (random at first; after pruning the zeros stay pinned);
   prune  — first zeroes the smallest-magnitude weights of each layer to the given per-layer
            sparsity (Han et al., NIPS 2015), then retrains with the zeros pinned; sparsities
            grow stage by stage (iterative pruning);
@@ -52,6 +52,8 @@ RECIPES = {
              "dropout": {"fc1": 0.5}},
             *_pruning({"conv1": 0.34, "conv2": 0.88, "fc1": 0.92, "fc2": 0.81}, (0.6, 0.85, 1.0),
                       epochs=3, learning_rate=0.005, decay=0.7, dropout={"fc1": 0.5}),
+            {"name": "retrain", "kind": "train", "epochs": 8, "learning_rate": 0.01, "decay": 0.8,
+             "dropout": {"fc1": 0.1414}},
             {"name": "share", "kind": "share", "bits": {"conv1": 8, "conv2": 8, "fc1": 5, "fc2": 5},
              "epochs": 2, "learning_rate": 0.0002, "decay": 0.7},
         ],
