@@ -33,6 +33,8 @@ struct EngineResults: Encodable {
         var minCalls: [String: Int]
         var timedCall: String
         var timerOverheadUs: Double
+        /// The forced convolution strategy, or "automatic" (the executor picks per layer).
+        var strategy: String
     }
 
     struct ModelResult: Encodable {

@@ -29,6 +29,8 @@ struct Options {
     var operationTimes = false
     /// Overrides the minimum timed calls per batch size (profiling runs).
     var minimumCalls: Int?
+    /// Forces a convolution strategy (nil: the executor picks per layer), to compare kernels.
+    var strategy: ConvolutionStrategy?
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]
@@ -53,11 +55,16 @@ struct Options {
                 guard !sizes.isEmpty, sizes.allSatisfy({ $0 >= 1 }) else { throw BenchmarkError("--batch-sizes: expected positive integers, found \(value)") }
                 batchSizes = sizes
             case "--models": models = value.split(separator: ",").map(String.init)
+            case "--strategy":
+                guard let forced = ConvolutionStrategy(rawValue: value) else {
+                    throw BenchmarkError("--strategy: expected one of \(ConvolutionStrategy.allCases.map(\.rawValue).joined(separator: ", ")), found \(value)")
+                }
+                strategy = forced
             case "--min-seconds":
                 guard let seconds = Double(value), seconds > 0 else { throw BenchmarkError("--min-seconds: expected a positive number, found \(value)") }
                 minimumSeconds = seconds
                 warmupSeconds = min(warmupSeconds, seconds / 4)
-            default: throw BenchmarkError("unknown option \(flag) (known: --work, --peers, --output, --models, --min-seconds, --accuracy-images, --min-calls, --batch-sizes, --operation-times)")
+            default: throw BenchmarkError("unknown option \(flag) (known: --work, --peers, --output, --models, --min-seconds, --accuracy-images, --min-calls, --batch-sizes, --strategy, --operation-times)")
             }
         }
     }
@@ -132,7 +139,7 @@ func run() throws {
         let interchange = try InterchangeModel.load(directory: directory)
         let bytes = try DLAFile.write(try EngineModelBuilder.build(interchange, directory: directory), environment: [:])
         let compiled = try ModelAdapter.compile(try DLAFile.read(bytes))
-        let executor = try Executor(model: compiled, profile: profile, threads: 1)
+        let executor = try Executor(model: compiled, profile: profile, threads: 1, strategy: options.strategy)
 
         let images = try NPYFile.float32(directory + "/" + interchange.reference.images)
         let labels = try NPYFile.int64(directory + "/" + interchange.reference.labels)
@@ -219,7 +226,8 @@ func run() throws {
         settings: EngineResults.Settings(
             threads: 1, profile: profile.name, batchSizes: options.batchSizes, warmupSeconds: options.warmupSeconds,
             minSeconds: options.minimumSeconds, minCalls: Dictionary(uniqueKeysWithValues: minimumCalls.map { ("\($0.key)", $0.value) }),
-            timedCall: "Executor.run([float32 batch]) incl. input quantization and stats", timerOverheadUs: timerOverhead),
+            timedCall: "Executor.run([float32 batch]) incl. input quantization and stats", timerOverheadUs: timerOverhead,
+            strategy: options.strategy?.rawValue ?? "automatic"),
         models: modelResults, latency: latencies, peersFile: options.peers, peersCreated: peers?.created)
     let encoder = JSONEncoder()
     encoder.keyEncodingStrategy = .convertToSnakeCase
