@@ -112,7 +112,8 @@ final class ActivationArena: Sendable {
     init?(model: CompiledModel, strategy: ConvolutionStrategy?, fused: [FusedSDP?]) {
         let tensors = model.tensors
         let operations = model.operations
-        guard model.inputs.allSatisfy(tensors.indices.contains), model.outputs.allSatisfy(tensors.indices.contains) else { return nil }
+        guard (model.inputs + model.outputs).allSatisfy({ tensors.indices.contains($0) && Self.elementBytes(tensors[$0].elementType) != nil })
+        else { return nil }
         var defined = [Bool](repeating: false, count: tensors.count)
         for id in model.inputs { defined[id] = true }
         var steps: [Step] = []

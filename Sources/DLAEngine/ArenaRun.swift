@@ -20,7 +20,11 @@ extension Executor {
     /// are checked (`validatedBatch`); an INT8 input given as FP32 is quantized into its slot.
     func runSlice(_ inputs: [EngineValue], arena: ActivationArena) throws(EngineError) -> SliceOutcome {
         let batch = inputs.first?.shape.first ?? 0
-        let buffer = arenaBuffers.take(bytes: arena.bytesPerRow * batch + arena.scratchBytes)
+        let (activationBytes, overflow) = arena.bytesPerRow.multipliedReportingOverflow(by: batch)
+        guard !overflow, activationBytes <= Int.max - arena.scratchBytes else {
+            throw .invalidParameter(name: "batch", expected: "an activation arena whose size fits Int", found: "\(batch) rows of \(arena.bytesPerRow) bytes")
+        }
+        let buffer = arenaBuffers.take(bytes: activationBytes + arena.scratchBytes)
         defer { arenaBuffers.give(buffer) }
         let state = ArenaRunState(plan: arena, base: buffer.base, scratch: buffer.base + arena.bytesPerRow * batch, batch: batch)
         for (position, id) in model.inputs.enumerated() {
