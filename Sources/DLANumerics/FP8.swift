@@ -1,8 +1,8 @@
 /// Conversions between Float32 and the FP8 formats, bit-compatible with ONNX's reference
 /// float8 cast (round to nearest even, overflow decided after rounding).
 public enum FP8 {
-    /// Encodes `x`, rounding to nearest, ties to even. NaN becomes `sign | 0x7F` in both
-    /// formats; overflow (after rounding) and ±∞ follow `overflow`.
+    /// Encodes `x`, rounding to nearest, ties to even. NaN becomes `sign | nanCode` (0x7F in
+    /// E4M3FN, 0x7E in E5M2); overflow (after rounding) and ±∞ follow `overflow`.
     public static func encode(_ x: Float, as format: FP8Format, overflow: FP8Overflow) -> UInt8 {
         let bits = x.bitPattern
         let sign = UInt8(truncatingIfNeeded: bits >> 24) & 0x80

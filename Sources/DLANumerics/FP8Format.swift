@@ -22,8 +22,15 @@ public enum FP8Format: UInt8, Sendable, CaseIterable {
         }
     }
 
-    /// Magnitude code of the canonical NaN this library produces.
-    public var nanCode: UInt8 { 0x7F }
+    /// Magnitude code of the canonical NaN this library produces: E4M3FN's only NaN, and for
+    /// E5M2 the quiet NaN a float32 quiet NaN truncates to (0x7E), which is what ONNX's
+    /// reference cast (through ml_dtypes) writes.
+    public var nanCode: UInt8 {
+        switch self {
+        case .e4m3fn: 0x7F
+        case .e5m2: 0x7E
+        }
+    }
 }
 
 /// What an FP8 conversion does with values beyond the largest finite magnitude.
