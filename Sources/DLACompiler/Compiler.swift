@@ -16,6 +16,8 @@ public struct CompileOptions: Sendable {
     public var createdAt: Int64 = 0
     public var modelVersion: Int64 = 1
     public var description: String = ""
+    /// Inputs (float32 rows) whose emulator outputs are stored in the file as self-test vectors.
+    public var selfTestInputs: FloatBatch?
 
     public init() {}
 }
@@ -119,7 +121,7 @@ public enum Compiler {
             properties: [DLAProperty(key: "source.opset", value: "\(graph.opset)"),
                          DLAProperty(key: "quantization", value: folded.isQuantized ? "from the model (QDQ/QOperator)" :
                                         precision == .fp16 ? "none (fp16)" : "calibrated, \(options.calibrationMethod)")])
-        let model = DLAModel(metadata: metadata, graph: dlaGraph, weights: lowering.builder.weights)
+        var model = DLAModel(metadata: metadata, graph: dlaGraph, weights: lowering.builder.weights)
 
         progress("encoding")
         let loaded: DLALoadedModel
@@ -128,10 +130,19 @@ public enum Compiler {
         } catch {
             throw .invalidModel("the compiled model does not encode: \(error)")
         }
+        let compiled: CompiledModel
         do {
-            _ = try Executor(model: try ModelAdapter.compile(loaded), profile: profile)
+            compiled = try ModelAdapter.compile(loaded)
+            _ = try Executor(model: compiled, profile: profile)
         } catch {
             throw .profile("the compiled model cannot run on profile \(profile.name): \(error)")
+        }
+        if let vectors = options.selfTestInputs {
+            do {
+                model.selfTests = [try SelfTestVectors.record(compiled, profile: profile, inputs: vectors.values, rows: vectors.shape.first ?? 0)]
+            } catch {
+                throw .invalidOption("--self-test: \(error)")
+            }
         }
         let summary = DLAModelSummary(loaded)
         var layers: [LayerReport] = []

@@ -64,6 +64,12 @@ struct Compile: ParsableCommand {
     @Option(help: "Model version stored in the file.")
     var version: Int64 = 1
 
+    @Option(name: .customLong("self-test"), help: "Store the emulator's outputs for the first rows of this .npy (float32) as self-test vectors.")
+    var selfTest: String?
+
+    @Option(name: .customLong("self-test-rows"), help: "How many rows of --self-test to store.")
+    var selfTestRows: Int = 8
+
     @Option(help: "Sign the file with this private key (from `dlactl keygen`).")
     var sign: String?
 
@@ -96,6 +102,12 @@ struct Compile: ParsableCommand {
         }
         options.compression = CompressionOptions(sparsity: prune, scope: scope, shareBits: shareBits)
         if let calibration { options.calibration = try Self.floatArray(calibration, what: "calibration") }
+        if let selfTest {
+            guard selfTestRows >= 1 else { throw CLIError("--self-test-rows \(selfTestRows): give at least 1") }
+            let all = try Self.floatArray(selfTest, what: "self-test inputs")
+            let rows = min(selfTestRows, all.shape[0])
+            options.selfTestInputs = FloatBatch(shape: [rows] + all.shape.dropFirst(), values: Array(all.values.prefix(rows * (all.values.count / all.shape[0]))))
+        }
         let signingKey: DLASigningKey?
         do {
             signingKey = try sign.map { path throws(DLAFormatError) in try DLASigningKey.load(path: path) }
