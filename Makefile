@@ -78,6 +78,15 @@ firmware-models: deps
 	firmware-models/tools/setup.sh
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 firmware-models/.venv/bin/python firmware-models/tools/pipeline.py
 
+# Compiles the trained models (firmware-models/onnx) into the shipped .dla files with the release
+# dlactl, measures their test error on all 10,000 MNIST images, writes the samples' expected outputs
+# and firmware-models/manifest.json (firmware-models/tools/package_firmware.py).
+.PHONY: firmware-package
+firmware-package: deps
+	firmware-models/tools/setup.sh
+	$(SWIFT) build -c release --product dlactl $(SWIFT_FLAGS)
+	firmware-models/.venv/bin/python firmware-models/tools/package_firmware.py
+
 # Fuzzing: release builds instrumented with ASan + SanitizerCoverage, linked with the toolchain's
 # libFuzzer (no-main variant: each target starts it through LLVMFuzzerRunDriver).
 FUZZ_SECONDS ?= 60

@@ -67,7 +67,10 @@ let package = Package(
             dependencies: ["DLADaemon", "DLAFormat", "DLAStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Starts the real executables; depends on them so that they are built first.
-        .testTarget(name: "IntegrationTests", dependencies: ["DLAFormat", "dlactl", "dlad"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["DLAFormat", "DLAEngine", "dlactl", "dlad", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(
             name: "DLACompilerTests",
             dependencies: ["DLACompiler", "DLAEngine", "DLAFormat", "DLANumerics", "ONNXProto"]
