@@ -54,6 +54,8 @@ RECIPES = {
                       epochs=3, learning_rate=0.005, decay=0.7, dropout={"fc1": 0.5}),
             {"name": "retrain", "kind": "train", "epochs": 8, "learning_rate": 0.01, "decay": 0.8,
              "dropout": {"fc1": 0.1414}},
+            {"name": "prune4", "kind": "prune", "epochs": 6, "learning_rate": 0.005, "decay": 0.8,
+             "sparsity": {"conv1": 0.34, "conv2": 0.88, "fc1": 0.94, "fc2": 0.81}, "dropout": {"fc1": 0.1225}},
             {"name": "share", "kind": "share", "bits": {"conv1": 8, "conv2": 8, "fc1": 5, "fc2": 5},
              "epochs": 2, "learning_rate": 0.0002, "decay": 0.7},
         ],
