@@ -27,11 +27,8 @@ extension Lowering {
             conv = try convolutionAttributes(node, inputShape: inputShape, kernel: [real.shape[2], real.shape[3]])
             if node.inputs.count > 2, !node.inputs[2].isEmpty { bias = try constant(node.inputs[2], node: node).floatValues.map(Double.init) }
         case "Gemm":
-            var alpha: Float = 1, beta: Float = 1, transA: Int64 = 0, transB: Int64 = 0
-            if case .float(let v)? = node.attributes["alpha"] { alpha = v }
-            if case .float(let v)? = node.attributes["beta"] { beta = v }
-            if case .int(let v)? = node.attributes["transA"] { transA = v }
-            if case .int(let v)? = node.attributes["transB"] { transB = v }
+            let alpha = try node.floatAttribute("alpha", default: 1), beta = try node.floatAttribute("beta", default: 1)
+            let transA = try node.intAttribute("transA", default: 0), transB = try node.intAttribute("transB", default: 0)
             guard transA == 0 else { throw .unsupportedPattern(node: node.label, detail: "transA = 1 (the activation must be [N, K])") }
             guard real.shape.count == 2 else { throw .shapeMismatch(node: node.label, detail: "Gemm weight must be 2-D, found \(real.shape)") }
             transposeWeights = transB == 0
@@ -153,15 +150,12 @@ extension Lowering {
     }
 
     func convolutionAttributes(_ node: GraphNode, inputShape: [Int], kernel: [Int]) throws(CompilerError) -> [DLAAttribute] {
-        func ints(_ key: String, _ fallback: [Int64]) -> [Int64] {
-            if case .ints(let values)? = node.attributes[key] { return values }
-            return fallback
-        }
-        let strides = ints("strides", [1, 1]), dilations = ints("dilations", [1, 1])
-        var pads = ints("pads", [0, 0, 0, 0])
-        var group: Int64 = 1
-        if case .int(let value)? = node.attributes["group"] { group = value }
-        if case .string(let autoPad)? = node.attributes["auto_pad"], autoPad != "NOTSET" {
+        let strides = try node.intsAttribute("strides")?.map(Int64.init) ?? [1, 1]
+        let dilations = try node.intsAttribute("dilations")?.map(Int64.init) ?? [1, 1]
+        var pads = try node.intsAttribute("pads")?.map(Int64.init) ?? [0, 0, 0, 0]
+        let group = Int64(try node.intAttribute("group", default: 1))
+        let autoPad = try node.stringAttribute("auto_pad", default: "NOTSET")
+        if autoPad != "NOTSET" {
             if autoPad == "VALID" {
                 pads = [0, 0, 0, 0]
             } else {

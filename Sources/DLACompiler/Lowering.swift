@@ -170,8 +170,7 @@ struct Lowering {
         case "Sigmoid": program.activation = .sigmoid
         case "Tanh": program.activation = .tanh
         case "LeakyRelu":
-            var alpha: Float = 0.01
-            if case .float(let value)? = node.attributes["alpha"] { alpha = value }
+            let alpha = try node.floatAttribute("alpha", default: 0.01)
             program.activation = .prelu([Double](repeating: Double(alpha), count: channels))
         case "PRelu":
             program.activation = .prelu(try perChannel(try constant(node.inputs[1], node: node), channels: channels, rank: rank, node: node))
@@ -179,8 +178,8 @@ struct Lowering {
             var lower = -Double.infinity, upper = Double.infinity
             if node.inputs.count > 1, !node.inputs[1].isEmpty { lower = Double(try constant(node.inputs[1], node: node).floatValues.first ?? -.infinity) }
             if node.inputs.count > 2, !node.inputs[2].isEmpty { upper = Double(try constant(node.inputs[2], node: node).floatValues.first ?? .infinity) }
-            if case .float(let value)? = node.attributes["min"] { lower = Double(value) }
-            if case .float(let value)? = node.attributes["max"] { upper = Double(value) }
+            if node.attributes["min"] != nil { lower = Double(try node.floatAttribute("min", default: 0)) }
+            if node.attributes["max"] != nil { upper = Double(try node.floatAttribute("max", default: 0)) }
             program.activation = lower == 0 && upper == .infinity ? .relu : .clip(lower, upper)
         default:
             throw .unsupportedPattern(node: node.label, detail: "is not an activation")
@@ -192,8 +191,7 @@ struct Lowering {
         switch node.opType {
         case "BatchNormalization":
             guard node.inputs.count >= 5 else { throw .invalidModel("\(node.label) needs scale, bias, mean and variance") }
-            var epsilon: Float = 1e-5
-            if case .float(let value)? = node.attributes["epsilon"] { epsilon = value }
+            let epsilon = try node.floatAttribute("epsilon", default: 1e-5)
             let gamma = try perChannel(try constant(node.inputs[1], node: node), channels: channels, rank: 2, node: node)
             let beta = try perChannel(try constant(node.inputs[2], node: node), channels: channels, rank: 2, node: node)
             let mean = try perChannel(try constant(node.inputs[3], node: node), channels: channels, rank: 2, node: node)

@@ -50,29 +50,27 @@ extension Lowering {
         let inputName = node.inputs[0]
         let shape = try sampleShape(inputName, node: node.label)
         guard shape.count == 3 else { throw .unsupportedPattern(node: node.label, detail: "pooling needs [N, C, H, W], found \(shape)") }
-        func ints(_ key: String, _ fallback: [Int64]) -> [Int64] {
-            if case .ints(let values)? = node.attributes[key] { return values }
-            return fallback
-        }
         let global = node.opType.hasPrefix("Global")
-        let kernel = global ? [Int64(shape[1]), Int64(shape[2])] : ints("kernel_shape", [])
+        let kernel = global ? [Int64(shape[1]), Int64(shape[2])] : try node.intsAttribute("kernel_shape")?.map(Int64.init) ?? []
         guard kernel.count == 2 else { throw .unsupportedAttribute(node: node.label, attribute: "kernel_shape", reason: "must have two values") }
-        let strides = global ? kernel : ints("strides", [1, 1])
-        let pads = ints("pads", [0, 0, 0, 0])
-        if case .int(let ceil)? = node.attributes["ceil_mode"], ceil != 0 {
+        let strides = global ? kernel : try node.intsAttribute("strides")?.map(Int64.init) ?? [1, 1]
+        let pads = try node.intsAttribute("pads")?.map(Int64.init) ?? [0, 0, 0, 0]
+        guard strides.count == 2, pads.count == 4 else {
+            throw .unsupportedAttribute(node: node.label, attribute: "strides/pads", reason: "must describe two spatial axes")
+        }
+        if try node.intAttribute("ceil_mode", default: 0) != 0 {
             throw .unsupportedAttribute(node: node.label, attribute: "ceil_mode", reason: "= 1 is not supported by PDP (floor only)")
         }
-        if case .string(let autoPad)? = node.attributes["auto_pad"], autoPad != "NOTSET", autoPad != "VALID" {
+        let autoPad = try node.stringAttribute("auto_pad", default: "NOTSET")
+        if autoPad != "NOTSET", autoPad != "VALID" {
             throw .unsupportedAttribute(node: node.label, attribute: "auto_pad", reason: "= \(autoPad) is not supported (give pads)")
         }
-        if case .ints(let dilations)? = node.attributes["dilations"], dilations.contains(where: { $0 != 1 }) {
+        if let dilations = try node.intsAttribute("dilations"), dilations.contains(where: { $0 != 1 }) {
             throw .unsupportedAttribute(node: node.label, attribute: "dilations", reason: "≠ 1 is not supported by PDP")
         }
         let average = node.opType.contains("Average")
         if average, pads.contains(where: { $0 != 0 }) {
-            var includePad: Int64 = 0
-            if case .int(let value)? = node.attributes["count_include_pad"] { includePad = value }
-            guard includePad != 0 else {
+            guard try node.intAttribute("count_include_pad", default: 0) != 0 else {
                 throw .unsupportedAttribute(node: node.label, attribute: "count_include_pad",
                                             reason: "= 0 with padding is not supported: PDP divides by the whole kernel (set count_include_pad = 1)")
             }
@@ -134,14 +132,14 @@ extension Lowering {
         guard q.zeroPoint == 0, outQ.zeroPoint == 0 else {
             throw .unsupportedQuantization(node: node.label, detail: "CDP needs symmetric INT8 (zero point 0) in and out; found \(q.zeroPoint) and \(outQ.zeroPoint)")
         }
-        var attributes: [DLAAttribute] = []
-        for key in ["alpha", "beta", "bias"] {
-            if case .float(let value)? = node.attributes[key] { attributes.append(DLAAttribute(key == "bias" ? "k" : key, .float(value))) }
-        }
-        guard case .int(let size)? = node.attributes["size"], [3, 5, 7, 9].contains(size) else {
+        let size = try node.intAttribute("size", default: 0)
+        guard [3, 5, 7, 9].contains(size) else {
             throw .unsupportedAttribute(node: node.label, attribute: "size", reason: "must be 3, 5, 7 or 9 (CDP's local sizes)")
         }
-        attributes.append(DLAAttribute("size", .int(size)))
+        let attributes = [DLAAttribute("alpha", .float(try node.floatAttribute("alpha", default: 1e-4))),
+                          DLAAttribute("beta", .float(try node.floatAttribute("beta", default: 0.75))),
+                          DLAAttribute("k", .float(try node.floatAttribute("bias", default: 1))),
+                          DLAAttribute("size", .int(Int64(size)))]
         builder.emit(node.name, .cdp, "lrn", inputs: [try input(node.inputs[0], node: node)], output: try addOutput(node.outputs[0], node: node), attributes)
     }
 
@@ -156,8 +154,7 @@ extension Lowering {
         let target = builder.addTensor(output, sampleShape: Array(outShape.dropFirst()), type: builder.tensors[source].dataType,
                                        quantization: builder.tensors[source].quantization)
         if node.opType == "Transpose" {
-            var perm = (0..<inShape.count).reversed().map(Int64.init)
-            if case .ints(let values)? = node.attributes["perm"] { perm = values }
+            let perm = try node.intsAttribute("perm")?.map(Int64.init) ?? (0..<inShape.count).reversed().map(Int64.init)
             guard perm.first == 0 else {
                 throw .unsupportedPattern(node: node.label, detail: "Transpose perm \(perm) moves the batch axis (it must stay first)")
             }
@@ -175,7 +172,8 @@ extension Lowering {
     mutating func lowerConcat(_ node: GraphNode) throws(CompilerError) {
         let output = node.outputs[0]
         let rank = shapes[output]?.count ?? 0
-        guard case .int(var axis)? = node.attributes["axis"] else { throw .invalidModel("\(node.label) has no axis") }
+        guard node.attributes["axis"] != nil else { throw .invalidModel("\(node.label) has no axis") }
+        var axis = Int64(try node.intAttribute("axis", default: 0))
         if axis < 0 { axis += Int64(rank) }
         guard axis >= 1, axis < rank else { throw .unsupportedPattern(node: node.label, detail: "Concat along the batch axis") }
         let outQ = try activation(output, node: node.label)
@@ -200,8 +198,7 @@ extension Lowering {
     mutating func lowerSoftmax(_ node: GraphNode) throws(CompilerError) {
         let inputName = node.inputs[0]
         let rank = shapes[inputName]?.count ?? 0
-        var axis: Int64 = -1
-        if case .int(let value)? = node.attributes["axis"] { axis = value }
+        var axis = Int64(try node.intAttribute("axis", default: -1))
         if axis < 0 { axis += Int64(rank) }
         guard axis == Int64(rank - 1) else {
             throw .unsupportedPattern(node: node.label, detail: "Softmax over axis \(axis) of a rank-\(rank) tensor (the CPU fallback normalizes the last axis)")
