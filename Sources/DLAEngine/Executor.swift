@@ -348,6 +348,11 @@ public struct Executor: Sendable {
                 try Rubik.contract(image, strideY: strideY, strideX: strideX, profile: profile)
             }), nil, nil)
         case .concatenate(let axis):
+            // BDMA copies bytes: INT8 codes, or FP16/FP8 values (carried as float32).
+            if case .float32? = operands.first {
+                let parts = try operands.map { value throws(EngineError) in try floats(value, operation) }
+                return (.float32(try BDMA.concatenate(parts, axis: axis, profile: profile)), nil, nil)
+            }
             let parts = try operands.map { value throws(EngineError) in try int8(value, operation) }
             return (.int8(try BDMA.concatenate(parts, axis: axis, profile: profile)), nil, nil)
         case .slice(let axis, let range):
