@@ -33,24 +33,31 @@ struct Calibrator {
     /// Values kept per tensor for percentile and entropy: a strided sample above this.
     static let sampleLimit = 1 << 20
 
-    func quantizations(input: FloatBatch, precision: Precision,
+    func quantizations(inputs: [FloatBatch], precision: Precision,
                        progress: (String) -> Void) throws(CompilerError) -> [String: TensorQuantization] {
-        guard let inputName = graph.inputs.first?.name, graph.inputs.count == 1 else {
-            throw .calibration("--calibration gives one array; the model has \(graph.inputs.count) inputs")
+        guard inputs.count == graph.inputs.count else {
+            throw .calibration("\(inputs.count) calibration array(s) for a model with \(graph.inputs.count) inputs (\(graph.inputs.map(\.name).joined(separator: ", "))); give one per input, in that order")
+        }
+        let rows = inputs[0].shape.first ?? 0
+        guard rows > 0 else { throw .calibration("the calibration array has no rows") }
+        for (input, batch) in zip(graph.inputs, inputs) where batch.shape.first != rows {
+            throw .calibration("input '\(input.name)' has \(batch.shape.first ?? 0) calibration rows, the first input \(rows)")
         }
         let interpreter = try FloatInterpreter(graph: graph)
         let wanted = Set(plan.boundaries).subtracting(plan.inheritsQuantization.keys)
         var statistics: [String: TensorStatistics] = [:]
-        let rows = input.shape.first ?? 0
-        guard rows > 0 else { throw .calibration("the calibration array has no rows") }
-        let rowSize = input.values.count / rows
         let chunk = 32
         var start = 0
         while start < rows {
             let end = min(rows, start + chunk)
-            let batch = FloatBatch(shape: [end - start] + input.shape.dropFirst(), values: Array(input.values[(start * rowSize)..<(end * rowSize)]))
-            statistics[inputName, default: TensorStatistics()].add(batch.values, keepValues: method != .minMax)
-            _ = try interpreter.run([inputName: batch]) { name, value in
+            var feed: [String: FloatBatch] = [:]
+            for (input, all) in zip(graph.inputs, inputs) {
+                let rowSize = all.values.count / rows
+                let batch = FloatBatch(shape: [end - start] + all.shape.dropFirst(), values: Array(all.values[(start * rowSize)..<(end * rowSize)]))
+                statistics[input.name, default: TensorStatistics()].add(batch.values, keepValues: method != .minMax)
+                feed[input.name] = batch
+            }
+            _ = try interpreter.run(feed) { name, value in
                 if wanted.contains(name) { statistics[name, default: TensorStatistics()].add(value.values, keepValues: method != .minMax) }
             }
             start = end

@@ -7,8 +7,9 @@ public struct CompileOptions: Sendable {
     public var name: String?
     /// Required for float models; a quantized model's own precision otherwise.
     public var precision: Precision?
-    /// Float models (INT8 / FP8): representative inputs, shaped as the model's input.
-    public var calibration: FloatBatch?
+    /// Float models (INT8 / FP8): representative inputs, in the order of the model's inputs,
+    /// each `[N, …input shape]` with the same N.
+    public var calibration: [FloatBatch] = []
     public var calibrationMethod: CalibrationMethod = .minMax
     /// The hardware profile the model targets (`HardwareProfile.all`).
     public var profile: String = "nv_full"
@@ -77,13 +78,13 @@ public enum Compiler {
                 }
             }
         } else if precision != .fp16 {
-            guard let calibration = options.calibration else {
+            guard !options.calibration.isEmpty else {
                 throw .invalidOption("a float model compiled to \(precision) needs --calibration X.npy (representative inputs) to set activation ranges")
             }
             var symmetric = Set<String>()
             for node in folded.graph.nodes where node.opType == "LRN" { symmetric.formUnion([node.inputs[0], node.outputs[0]]) }
             let calibrator = Calibrator(graph: folded.graph, plan: plan, method: options.calibrationMethod, symmetric: symmetric)
-            quantization = try calibrator.quantizations(input: calibration, precision: precision, progress: progress)
+            quantization = try calibrator.quantizations(inputs: options.calibration, precision: precision, progress: progress)
         }
 
         // Pruning threshold for the global scope: over every layer's real weights.

@@ -33,8 +33,8 @@ struct Compile: ParsableCommand {
     @Option(help: "Float models: int8, fp8-e4m3, fp8-e5m2 or fp16.")
     var precision: String?
 
-    @Option(help: "Float models: representative inputs (.npy, float32, shaped as the model's input) for activation ranges.")
-    var calibration: String?
+    @Option(help: "Float models: representative inputs (.npy, float32, [N, …input shape]) for activation ranges; repeat it for a model with several inputs, in the order of its inputs.")
+    var calibration: [String] = []
 
     @Option(name: .customLong("calibration-method"), help: "minmax, percentile or entropy.")
     var calibrationMethod: String = "minmax"
@@ -101,7 +101,7 @@ struct Compile: ParsableCommand {
             throw CLIError("--prune-scope '\(pruneScope)': expected layer or global")
         }
         options.compression = CompressionOptions(sparsity: prune, scope: scope, shareBits: shareBits)
-        if let calibration { options.calibration = try Self.floatArray(calibration, what: "calibration") }
+        options.calibration = try calibration.map { path in try Self.floatArray(path, what: "calibration") }
         if let selfTest {
             guard selfTestRows >= 1 else { throw CLIError("--self-test-rows \(selfTestRows): give at least 1") }
             let all = try Self.floatArray(selfTest, what: "self-test inputs")

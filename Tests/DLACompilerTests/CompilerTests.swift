@@ -94,7 +94,7 @@ enum EmulatorRun {
         if !flat { calibration.shape = [calibration.shape[0], 1, 28, 28] }
         var options = CompileOptions()
         options.precision = precision
-        options.calibration = calibration
+        options.calibration = [calibration]
         let compilation = try Compiler.compile(try FixtureFiles.model(name), options: options)
         #expect(!compilation.preQuantized)
         let ours = EmulatorRun.argmax(try EmulatorRun.outputs(compilation.model, input: images))
@@ -143,7 +143,7 @@ enum EmulatorRun {
         var options = CompileOptions()
         options.precision = .int8
         options.profile = "nv_small"
-        options.calibration = FloatBatch(shape: [2, 1, 28, 28], values: (0..<(2 * 784)).map { Float($0 % 97) / 97 })
+        options.calibration = [FloatBatch(shape: [2, 1, 28, 28], values: (0..<(2 * 784)).map { Float($0 % 97) / 97 })]
         let graph = try FixtureFiles.model("residual-cnn-float")
         do {
             _ = try Compiler.compile(graph, options: options)

@@ -57,13 +57,13 @@ import Testing
     /// INT8 calibrated on the inputs it then runs: every output within 8 of its steps (three
     /// chained INT8 layers of random weights; a wrong scale, zero point or layout is off by far more).
     @Test(arguments: ["micro-conv-bn-activations", "micro-gemm-variants", "micro-layout", "micro-lookup-activations",
-                      "micro-lrn-identity-dropout", "opset22-unchanged"])
+                      "micro-lrn-identity-dropout", "micro-residual-two-inputs", "opset22-unchanged"])
     func int8StaysWithinAFewSteps(_ name: String) throws {
         let graph = try FixtureFiles.model(name)
         let (inputs, references) = try FixtureFiles.inputsAndReferences(name)
         var options = CompileOptions()
         options.precision = .int8
-        options.calibration = try #require(inputs[graph.inputs[0].name])
+        options.calibration = try graph.inputs.map { input in try #require(inputs[input.name]) }
         let compilation = try Compiler.compile(graph, options: options)
         let outputs = try Self.run(compilation.model, graph: graph, inputs: inputs)
         for (position, output) in graph.outputs.enumerated() {
