@@ -100,7 +100,7 @@ private struct Folder {
             case ("com.microsoft", "QLinearAdd"):
                 try expand(node, floatOp: "Add", a: 0, b: 3, bias: nil, output: (6, 7), attributes: [:])
             case ("com.microsoft", "QLinearGlobalAveragePool"):
-                if case .int(let channelsLast)? = node.attributes["channels_last"], channelsLast != 0 {
+                if try node.intAttribute("channels_last", default: 0) != 0 {
                     throw .unsupportedAttribute(node: node.label, attribute: "channels_last", reason: "= 1 is not supported (NCHW only)")
                 }
                 try expand(node, floatOp: "GlobalAveragePool", a: 0, b: nil, bias: nil, output: (3, 4), attributes: [:])
@@ -186,11 +186,11 @@ private struct Folder {
         guard p.scales.count == 1 else {
             throw .unsupportedQuantization(node: node.label, detail: "per-axis quantization of an activation (\(p.scales.count) scales); activations need one scale")
         }
-        if case .int(let blockSize)? = node.attributes["block_size"], blockSize != 0 {
+        let blockSize = try node.intAttribute("block_size", default: 0)
+        guard blockSize == 0 else {
             throw .unsupportedAttribute(node: node.label, attribute: "block_size", reason: "= \(blockSize): blocked quantization is not supported")
         }
-        var saturate = true
-        if case .int(let value)? = node.attributes["saturate"] { saturate = value != 0 }
+        let saturate = try node.intAttribute("saturate", default: 1) != 0
         let kind: TensorQuantization.Kind
         switch p.type {
         case .int8: kind = .int8
@@ -202,9 +202,8 @@ private struct Folder {
         return TensorQuantization(kind: kind, scale: p.scales[0], zeroPoint: Int32(p.zeroPoints[0]), saturate: saturate)
     }
 
-    func axis(_ node: GraphNode, rank: Int) -> Int {
-        var axis = 1
-        if case .int(let value)? = node.attributes["axis"] { axis = Int(value) }
+    func axis(_ node: GraphNode, rank: Int) throws(CompilerError) -> Int {
+        let axis = try node.intAttribute("axis", default: 1)
         return axis < 0 ? axis + rank : axis
     }
 
@@ -217,9 +216,8 @@ private struct Folder {
         if let constant = constants[input] {
             // A constant quantized in the graph (weights stored as float): quantize it now.
             let p = try parameters(scale: node.inputs[1], zeroPoint: node.inputs.count > 2 ? node.inputs[2] : nil, node: node)
-            let axis = self.axis(node, rank: constant.shape.count)
-            var saturate = true
-            if case .int(let value)? = node.attributes["saturate"] { saturate = value != 0 }
+            let axis = try self.axis(node, rank: constant.shape.count)
+            let saturate = try node.intAttribute("saturate", default: 1) != 0
             let codes = try Self.quantizeConstant(constant, scales: p.scales, zeroPoints: p.zeroPoints, type: p.type, axis: axis,
                                                   saturate: saturate, node: node)
             constants[output] = codes
@@ -242,7 +240,7 @@ private struct Folder {
         if let constant = constants[input] {
             let zeroName = node.inputs.count > 2 ? node.inputs[2] : nil
             let p = try parameters(scale: node.inputs[1], zeroPoint: zeroName, node: node, codeType: constant.elementType)
-            let axis = p.scales.count == 1 ? 0 : self.axis(node, rank: constant.shape.count)
+            let axis = p.scales.count == 1 ? 0 : try self.axis(node, rank: constant.shape.count)
             let real = try Self.dequantizeConstant(constant, scales: p.scales, zeroPoints: p.zeroPoints, axis: axis, node: node)
             constants[output] = real
             quantizedConstants[output] = QuantizedConstant(codes: constant, scales: p.scales, zeroPoints: p.zeroPoints, axis: axis)
@@ -260,7 +258,7 @@ private struct Folder {
         for name in node.attributes.keys.sorted() where !known.contains(name) {
             throw .unsupportedAttribute(node: node.label, attribute: name, reason: "is not implemented (opset \(source.opset))")
         }
-        if case .int(let value)? = node.attributes["output_dtype"], value != 0 {
+        if try node.intAttribute("output_dtype", default: 0) != 0 {
             throw .unsupportedAttribute(node: node.label, attribute: "output_dtype", reason: "is not implemented; give a zero point instead")
         }
     }
@@ -285,9 +283,7 @@ private struct Folder {
                     // Per-channel weights: QLinearConv's are [K, C, R, S] (axis 0); QGemm's and
                     // QLinearMatMul's follow B's orientation.
                     if floatOp == "Conv" { axis = 0 } else {
-                        var transB = false
-                        if case .int(let t)? = node.attributes["transB"] { transB = t != 0 }
-                        axis = transB ? 0 : 1
+                        axis = try node.intAttribute("transB", default: 0) != 0 ? 0 : 1
                     }
                 }
                 let realName = name + "__dequantized"

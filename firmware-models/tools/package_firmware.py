@@ -4,7 +4,9 @@ For each model (firmware-models/onnx/<model>.onnx, made by pipeline.py) and each
 (INT8, FP8 E4M3) it runs the release `dlactl compile` (calibration: the pipeline's 500 training
 images; the layers' shared weights are detected and kept; 8 self-test vectors from the samples),
 measures top-1 error on all 10,000 MNIST test images on the emulator (`dlactl run`), writes the
-samples' expected float32 logits, and rewrites firmware-models/manifest.json.
+samples' expected float32 logits, and rewrites firmware-models/manifest.json. With --curve it
+instead compiles every stage the pipeline exported (<work>/<model>/onnx/<k>-<stage>.onnx) to INT8
+and writes the ratio-versus-error curve to firmware-models/curve.json.
 """
 import hashlib
 import json
@@ -33,9 +35,35 @@ def dlactl(*arguments, capture=False):
     return result.stdout if capture else None
 
 
+def curve():
+    """Ratio versus test error along each model's prune / share schedule, INT8 on the emulator."""
+    points = []
+    for model in MODELS:
+        name = model["name"]
+        work = WORK / name
+        labels = np.load(work / "test_labels.npy")
+        for stage in sorted((work / "onnx").glob("*.onnx"), key=lambda p: (int(p.stem.split("-")[0]), p.stem)):
+            file = work / f"curve-{stage.stem}.dla"
+            dlactl("compile", stage, "-o", file, "--precision", "int8", "--calibration", work / "calibration.npy",
+                   "--calibration-method", "percentile", "--share-bits", model["share_bits"], capture=True)
+            outputs = work / "curve-logits.npy"
+            dlactl("run", file, "--input", work / "test_images.npy", "--output", outputs, "--threads", 2)
+            summary = json.loads(dlactl("inspect", file, "--json", capture=True))
+            point = {"model": name, "stage": stage.stem, "testError": round(float((np.load(outputs).argmax(1) != labels).mean()), 4),
+                     "compressionRatio": round(summary["compressionRatio"], 2), "parameterBytes": summary["parameterBytes"],
+                     "density": round(summary["nonzeroParameters"] / summary["parameters"], 4)}
+            points.append(point)
+            print(json.dumps(point), flush=True)
+    (MODELS_DIR / "curve.json").write_text(json.dumps({"points": points}, indent=2) + "\n")
+    print("wrote firmware-models/curve.json")
+
+
 def main():
     if not DLACTL.exists():
         sys.exit(f"error: {DLACTL} is missing (swift build -c release --product dlactl)")
+    if "--curve" in sys.argv[1:]:
+        curve()
+        return
     entries = []
     for model in MODELS:
         name = model["name"]
