@@ -38,8 +38,6 @@ public struct LayerWeights: Sendable {
 
     func isZero(_ code: Int32) -> Bool { value(ofCode: code) == 0 }
 
-    var nonzeroCount: Int { codes.reduce(0) { $0 + (isZero($1) ? 0 : 1) } }
-
     /// The weights as the `.dla` stores them.
     var tensorValues: DLATensorValues {
         switch precision {

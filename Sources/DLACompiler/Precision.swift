@@ -1,5 +1,4 @@
 import DLAFormat
-import DLANumerics
 
 /// The number format of a compiled model's activations and weights.
 public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
@@ -9,14 +8,6 @@ public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
     case fp16
 
     public var description: String { rawValue }
-
-    var fp8Format: FP8Format? {
-        switch self {
-        case .fp8e4m3: .e4m3fn
-        case .fp8e5m2: .e5m2
-        default: nil
-        }
-    }
 
     var activationType: DLADataType {
         switch self {

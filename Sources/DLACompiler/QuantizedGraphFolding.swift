@@ -44,7 +44,7 @@ public struct FoldedGraph: Sendable {
     public var graph: Graph
     public var activations: [String: TensorQuantization]
     public var quantizedConstants: [String: QuantizedConstant]
-    /// Graph inputs that the model quantizes first thing (QDQ input): the user still feeds floats.
+    /// True when the model carries its own quantization (QDQ or QOperator).
     public var isQuantized: Bool { !activations.isEmpty }
 }
 
