@@ -65,7 +65,7 @@ public enum Compiler {
             throw .invalidOption("--share-bits \(bits): give 1 to 8 bits")
         }
         progress("importing")
-        let folded = try QuantizedGraphFolding.fold(graph)
+        let folded = try QuantizedGraphFolding.fold(try ConstantFolding.fold(graph))
         let precision = try choosePrecision(folded, requested: options.precision)
         let shapes = try ShapeInference.infer(folded.graph, batch: 1)
         let plan = try LoweringPlan.make(folded.graph, annotated: Set(folded.activations.keys))
