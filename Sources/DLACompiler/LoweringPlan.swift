@@ -46,6 +46,7 @@ struct LoweringPlan: Sendable {
         "GlobalAveragePool", "GlobalMaxPool", "Identity", "LRN", "LeakyRelu", "MatMul", "MaxPool", "Mul", "PRelu", "QLinearConv",
         "QLinearMatMul", "QuantizeLinear", "Relu", "Reshape", "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
         "com.microsoft.QGemm", "com.microsoft.QLinearAdd", "com.microsoft.QLinearGlobalAveragePool",
+        "and on constants (evaluated at compile time): Cast, ConstantOfShape, Gather, Shape, Slice",
     ]
 
     static func make(_ graph: Graph, annotated: Set<String>) throws(CompilerError) -> LoweringPlan {
@@ -126,6 +127,8 @@ struct LoweringPlan: Sendable {
             case "Identity", "Dropout":
                 kind = .passThrough
                 inherits[output] = node.inputs[0]
+            case let op where ConstantFolding.foldable.contains(op):
+                throw .unsupportedPattern(node: node.label, detail: "\(op) runs only at compile time, on constants and static shapes; here it depends on activation values")
             default:
                 throw .unsupportedOperator(node: node.name, opType: node.opType, domain: node.domain, supported: supportedOperators)
             }
