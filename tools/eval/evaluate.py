@@ -5,7 +5,9 @@ runs it on the emulator (`dlactl run`) and compares with the runtime the fixture
 reference: ONNX Runtime for INT8 (QDQ and QOperator), the ONNX reference evaluator for FP8 graphs
 (ONNX Runtime's FP8 CPU kernels are wrong, see Tests/Fixtures/README.md), and the float model's
 own accuracy for float models compiled to INT8 / FP8 / FP16 with 500 training images as
-calibration. Prints a table and writes Benchmarks/results/compiler-eval.json.
+calibration. Then the shipped firmware models (firmware-models/manifest.json): their top-1 error
+on the 10,000 test images beside the manifest's `testError`. Prints the tables and writes
+Benchmarks/results/compiler-eval.json.
 """
 import json
 import subprocess
@@ -89,13 +91,28 @@ def main():
                    "referenceAccuracy": float((ref.argmax(1) == labels).mean())}
             rows.append(row)
             print(json.dumps(row), flush=True)
+        firmware = []
+        manifest = json.loads((ROOT / "firmware-models" / "manifest.json").read_text())
+        for entry in manifest["models"]:
+            model = ROOT / "firmware-models" / entry["file"]
+            x, y = work / "x.npy", work / "y.npy"
+            np.save(x, shaped("mlp" if "300" in entry["name"] else "lenet5", images))
+            subprocess.run([str(DLACTL), "run", str(model), "--input", str(x), "--output", str(y), "--threads", "2"],
+                           check=True, stdout=subprocess.DEVNULL)
+            error = float((np.load(y).argmax(1) != labels).mean())
+            firmware.append({"model": entry["name"], "file": entry["file"], "testError": error,
+                             "manifestTestError": entry.get("testError"), "compressionRatio": entry.get("compressionRatio")})
+            print(json.dumps(firmware[-1]), flush=True)
     out = ROOT / "Benchmarks" / "results" / "compiler-eval.json"
-    out.write_text(json.dumps({"images": int(len(images)), "rows": rows}, indent=2) + "\n")
+    out.write_text(json.dumps({"images": int(len(images)), "rows": rows, "firmware": firmware}, indent=2) + "\n")
     print(f"\n{'model':34} {'agree':>8} {'ours':>7} {'ref':>7} {'≤1 step':>8}")
     for row in rows:
         step = f"{row['withinOneStep'] * 100:.2f}" if "withinOneStep" in row else "-"
         print(f"{row['model']:34} {row['top1Agreement'] * 100:7.2f}% {row['accuracy'] * 100:6.2f}% "
               f"{row['referenceAccuracy'] * 100:6.2f}% {step:>8}")
+    print(f"\n{'firmware model':28} {'error':>7} {'manifest':>9} {'ratio':>7}")
+    for row in firmware:
+        print(f"{row['model']:28} {row['testError'] * 100:6.2f}% {row['manifestTestError'] * 100:8.2f}% {row['compressionRatio']:6.1f}x")
     print(f"wrote {out.relative_to(ROOT)}")
 
 
