@@ -70,7 +70,10 @@ struct Calibrator {
                 continue
             }
             guard let stats = statistics[name] else { continue }
-            let (low, high) = stats.range(method)
+            // Graph inputs keep their whole range: clipping pixels (bounded, not heavy-tailed)
+            // only loses information.
+            let isInput = graph.inputs.contains { $0.name == name }
+            let (low, high) = stats.range(isInput ? .minMax : method)
             result[name] = Self.quantization(low: low, high: high, precision: precision, symmetric: symmetric.contains(name))
         }
         return result
