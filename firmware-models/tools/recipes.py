@@ -48,7 +48,7 @@ RECIPES = {
     "lenet-5": {
         "architecture": "lenet-5", "seed": 5,
         "stages": [
-            {"name": "dense", "kind": "train", "epochs": 14, "learning_rate": 0.02, "decay": 0.85,
+            {"name": "dense", "kind": "train", "epochs": 30, "learning_rate": 0.02, "decay": 0.9,
              "dropout": {"fc1": 0.5}},
             *_pruning({"conv1": 0.34, "conv2": 0.88, "fc1": 0.92, "fc2": 0.81}, (0.6, 0.85, 1.0),
                       epochs=3, learning_rate=0.005, decay=0.7, dropout={"fc1": 0.5}),
