@@ -42,7 +42,11 @@ def curve():
         name = model["name"]
         work = WORK / name
         labels = np.load(work / "test_labels.npy")
+        stages = json.loads((work / "report.json").read_text())
+        current = {f"{index}-{stage['stage']}" for index, stage in enumerate(stages)}
         for stage in sorted((work / "onnx").glob("*.onnx"), key=lambda p: (int(p.stem.split("-")[0]), p.stem)):
+            if stage.stem not in current:
+                continue  # an export left over from an earlier schedule
             file = work / f"curve-{stage.stem}.dla"
             dlactl("compile", stage, "-o", file, "--precision", "int8", "--calibration", work / "calibration.npy",
                    "--calibration-method", "percentile", "--share-bits", model["share_bits"], capture=True)
