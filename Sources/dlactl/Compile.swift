@@ -168,7 +168,8 @@ struct Compile: ParsableCommand {
             print("top-1 on \(validationFiles[0]): \(Decimal2(validation.before * 100)) % uncompressed, \(Decimal2(validation.after * 100)) % compiled")
             let drop = (validation.before - validation.after) * 100
             if drop > maxAccuracyDrop {
-                throw CLIError("compression drops top-1 by \(Decimal2(drop)) pp (allowed \(Decimal2(maxAccuracyDrop)) pp); nothing written")
+                let error = CompilerError.accuracyDrop(before: validation.before, after: validation.after, allowed: maxAccuracyDrop / 100)
+                throw CLIError("\(error); nothing written")
             }
         }
         do {
