@@ -5,12 +5,12 @@ import Glibc
 import Darwin
 #endif
 
-/// `dlactl`: inspect, sign and run `.dla` models offline; compiling ONNX and driving the daemon
-/// arrive with their own issues.
+/// `dlactl`: compile ONNX into `.dla` models, inspect, sign and run them offline; driving the
+/// daemon arrives with its own issue.
 struct DLACtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlactl",
-        abstract: "Inspect, sign and run compressed .dla models on the emulated DLA.",
+        abstract: "Compile ONNX into compressed .dla models, inspect, sign and run them on the emulated DLA.",
         subcommands: [Compile.self, Inspect.self, Run.self, Perf.self, Keygen.self]
     )
 }
