@@ -185,25 +185,8 @@ enum ConstantFolding {
             let rank = first.shape.count
             let perm = try node.intsAttribute("perm") ?? Array((0..<rank).reversed())
             guard perm.sorted() == Array(0..<rank) else { throw .invalidModel("\(node.label) has perm \(perm) for rank \(rank)") }
-            let outShape = perm.map { first.shape[$0] }
-            var strides = [Int](repeating: 1, count: rank)
-            for axis in stride(from: rank - 2, through: 0, by: -1) { strides[axis] = strides[axis + 1] * first.shape[axis + 1] }
-            let values = first.floatValues
-            var out = [Float](repeating: 0, count: values.count)
-            var index = [Int](repeating: 0, count: rank)
-            for flat in out.indices {
-                var source = 0
-                for axis in 0..<rank { source += index[axis] * strides[perm[axis]] }
-                out[flat] = values[source]
-                var axis = rank - 1
-                while axis >= 0 {
-                    index[axis] += 1
-                    if index[axis] < outShape[axis] { break }
-                    index[axis] = 0
-                    axis -= 1
-                }
-            }
-            return ConstantTensor(floats: out, shape: outShape)
+            let transposed = InterpreterLayout.transpose(FloatBatch(shape: first.shape, values: first.floatValues), permutation: perm)
+            return ConstantTensor(floats: transposed.values, shape: transposed.shape)
         case "Reshape", "Flatten":
             // Only constants (weights laid out by the exporter); activations stay reshapes.
             guard first.elementType == .float32 || first.elementType == .float64 else { return nil }
