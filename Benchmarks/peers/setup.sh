@@ -1,30 +1,5 @@
 #!/usr/bin/env bash
-# Creates Benchmarks/.venv with the pinned peer runtimes. Idempotent: when the venv already
-# holds exactly requirements.txt (recorded by a stamp), it returns at once without touching pip.
-# The venv also finds the repository's shared Python packages (tools/, e.g. mnistlib) via a .pth file.
+# Creates Benchmarks/.venv with the pinned peer runtimes (requirements.txt); see tools/python-venv.sh.
 set -euo pipefail
-
 peers_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-bench_dir="$(dirname "$peers_dir")"
-venv="$bench_dir/.venv"
-requirements="$peers_dir/requirements.txt"
-stamp="$venv/.requirements-installed"
-python="${PYTHON:-python3}"
-tools_dir="$(dirname "$bench_dir")/tools"
-
-link_tools() {
-  site_packages="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-  echo "$tools_dir" > "$site_packages/dlad-tools.pth"
-}
-
-if [ -f "$stamp" ] && cmp -s "$requirements" "$stamp" && [ -x "$venv/bin/python" ]; then
-  link_tools
-  exit 0
-fi
-
-command -v "$python" >/dev/null || { echo "error: $python not found (Python 3.11 or later is required)" >&2; exit 1; }
-echo "setting up $venv"
-"$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$requirements"
-cp "$requirements" "$stamp"
-link_tools
+exec "$peers_dir/../../tools/python-venv.sh" "$(dirname "$peers_dir")/.venv" "$peers_dir/requirements.txt"
