@@ -39,6 +39,12 @@ public struct LayerReport: Sendable, Hashable {
 
 public struct Compilation: Sendable {
     public var model: DLAModel
+    /// The unsigned `.dla` file (`DLAFile.sign` adds a signature without re-encoding).
+    public var fileBytes: [UInt8]
+    public var summary: DLAModelSummary
+    /// The model as the engine runs it, bound to `profile`.
+    public var compiled: CompiledModel
+    public var profile: HardwareProfile
     public var precision: Precision
     /// True when the ONNX model carried its own quantization (QDQ / QOperator).
     public var preQuantized: Bool
@@ -125,9 +131,13 @@ public enum Compiler {
         var model = DLAModel(metadata: metadata, graph: dlaGraph, weights: lowering.builder.weights)
 
         progress("encoding")
-        let loaded: DLALoadedModel
+        // Encoded once (the encoder tries every encoding per tensor); a second time only to add
+        // self-test vectors, which need the compiled model.
+        var bytes: [UInt8]
+        var loaded: DLALoadedModel
         do {
-            loaded = try DLAFile.read(try DLAFile.write(model, environment: [:]))
+            bytes = try DLAFile.write(model)
+            loaded = try DLAFile.read(bytes)
         } catch {
             throw .invalidModel("the compiled model does not encode: \(error)")
         }
@@ -143,6 +153,12 @@ public enum Compiler {
                 model.selfTests = [try SelfTestVectors.record(compiled, profile: profile, inputs: vectors.values, rows: vectors.shape.first ?? 0)]
             } catch {
                 throw .invalidOption("--self-test: \(error)")
+            }
+            do {
+                bytes = try DLAFile.write(model)
+                loaded = try DLAFile.read(bytes)
+            } catch {
+                throw .invalidModel("the compiled model does not encode with its self-tests: \(error)")
             }
         }
         let summary = DLAModelSummary(loaded)
@@ -167,8 +183,8 @@ public enum Compiler {
                 fallbacks.append("\(operation.type) '\(operation.name)'")
             }
         }
-        return Compilation(model: model, precision: precision, preQuantized: folded.isQuantized, layers: layers,
-                           cpuFallbacks: fallbacks, unitCounts: units)
+        return Compilation(model: model, fileBytes: bytes, summary: summary, compiled: compiled, profile: profile, precision: precision,
+                           preQuantized: folded.isQuantized, layers: layers, cpuFallbacks: fallbacks, unitCounts: units)
     }
 
     static func choosePrecision(_ folded: FoldedGraph, requested: Precision?) throws(CompilerError) -> Precision {
@@ -189,15 +205,14 @@ public enum Compiler {
     }
 
     /// Top-1 accuracy of a compiled model on the emulator: images `[N, …input]`, labels `[N]`.
-    public static func accuracy(of model: DLAModel, profile: String, images: FloatBatch, labels: [Int64],
+    public static func accuracy(of compilation: Compilation, images: FloatBatch, labels: [Int64],
                                 threads: Int = 1) throws(CompilerError) -> Double {
+        let rows = images.shape.first ?? 0
+        guard rows == labels.count, rows > 0 else {
+            throw .invalidOption("--validate: \(rows) images but \(labels.count) labels")
+        }
         do {
-            let compiled = try ModelAdapter.compile(try DLAFile.read(try DLAFile.write(model, environment: [:])))
-            let executor = try Executor(model: compiled, profile: try HardwareProfile.named(profile), threads: threads)
-            let rows = images.shape.first ?? 0
-            guard rows == labels.count, rows > 0 else {
-                throw CompilerError.invalidOption("--validate: \(rows) images but \(labels.count) labels")
-            }
+            let executor = try Executor(model: compilation.compiled, profile: compilation.profile, threads: threads)
             let rowSize = images.values.count / rows
             var correct = 0
             var start = 0
@@ -206,13 +221,10 @@ public enum Compiler {
                 let batch = try Tensor(shape: [end - start] + images.shape.dropFirst(), scalars: Array(images.values[(start * rowSize)..<(end * rowSize)]))
                 let result = try executor.run([.float32(batch)])
                 guard let output = result.outputs.first else { break }
-                let predictions = Self.argmax(output)
-                for (offset, prediction) in predictions.enumerated() where Int64(prediction) == labels[start + offset] { correct += 1 }
+                for (offset, prediction) in Self.argmax(output).enumerated() where Int64(prediction) == labels[start + offset] { correct += 1 }
                 start = end
             }
             return Double(correct) / Double(rows)
-        } catch let error as CompilerError {
-            throw error
         } catch {
             throw .invalidOption("--validate: the emulator failed: \(error)")
         }

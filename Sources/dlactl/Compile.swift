@@ -137,14 +137,14 @@ struct Compile: ParsableCommand {
             let labels = try Self.labels(validationFiles[1])
             do {
                 Self.status("validating the compressed model")
-                let after = try Compiler.accuracy(of: compilation.model, profile: options.profile, images: images, labels: labels, threads: 2)
+                let after = try Compiler.accuracy(of: compilation, images: images, labels: labels, threads: 2)
                 var before = after
                 if options.compression != CompressionOptions() {
                     Self.status("validating the uncompressed model")
                     var plain = options
                     plain.compression = CompressionOptions()
                     let reference = try Compiler.compile(graph, options: plain)
-                    before = try Compiler.accuracy(of: reference.model, profile: options.profile, images: images, labels: labels, threads: 2)
+                    before = try Compiler.accuracy(of: reference, images: images, labels: labels, threads: 2)
                 }
                 Self.status(nil)
                 validation = (before, after)
@@ -154,14 +154,15 @@ struct Compile: ParsableCommand {
             }
         }
 
-        let bytes: [UInt8]
-        do {
-            bytes = try DLAFile.write(compilation.model, signingKey: signingKey)
-        } catch {
-            throw CLIError("cannot encode the model: \(error)")
+        var bytes = compilation.fileBytes
+        if let signingKey {
+            do {
+                bytes = try DLAFile.sign(bytes, with: signingKey)
+            } catch {
+                throw CLIError("cannot sign the model: \(error)")
+            }
         }
-        let summary = DLAModelSummary(try DLAFile.read(bytes))
-        for line in CompileReport.lines(compilation, summary: summary, seconds: (ContinuousClock.now - started).seconds) {
+        for line in CompileReport.lines(compilation, seconds: (ContinuousClock.now - started).seconds) {
             print(line)
         }
         if let validation {
@@ -185,7 +186,7 @@ struct Compile: ParsableCommand {
             try? FileManager.default.removeItem(atPath: output + ".partial")
             throw CLIError("cannot write '\(output)': \(error.localizedDescription)")
         }
-        print("wrote \(output) (\(bytes.count) bytes, sha256 \(summary.sha256))")
+        print("wrote \(output) (\(bytes.count) bytes, sha256 \(compilation.summary.sha256))")
     }
 
     /// A stage line on stderr while the compiler works (terminals only), erased with nil.

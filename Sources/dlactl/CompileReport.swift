@@ -5,7 +5,8 @@ import DLAFormat
 /// weight, encoding and unit (Deep Compression's Table 1 columns), totals, the ratio, and every
 /// CPU fallback named.
 enum CompileReport {
-    static func lines(_ compilation: Compilation, summary: DLAModelSummary, seconds: Double) -> [String] {
+    static func lines(_ compilation: Compilation, seconds: Double) -> [String] {
+        let summary = compilation.summary
         var lines: [String] = []
         let source = compilation.preQuantized ? "quantization from the model" : "quantized by dlactl"
         lines.append("\(summary.name): \(compilation.precision) (\(source)), profile \(summary.profile), compiled in \(Decimal2(seconds, digits: 1)) s")
