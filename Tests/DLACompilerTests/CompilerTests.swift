@@ -8,30 +8,25 @@ import Testing
 /// fixtures' reference outputs (ONNX Runtime for INT8, the ONNX reference evaluator for FP8 and
 /// float models).
 enum EmulatorRun {
-    /// Dequantized float outputs (first graph output) of `model` on `input`.
-    static func outputs(_ model: DLAModel, input: FloatBatch, profile: String = "nv_full") throws -> FloatBatch {
-        let compiled = try ModelAdapter.compile(try DLAFile.read(try DLAFile.write(model, environment: [:])))
-        let executor = try Executor(model: compiled, profile: try HardwareProfile.named(profile))
-        let result = try executor.run([.float32(try Tensor(shape: input.shape, scalars: input.values))])
-        let spec = model.graph.tensors[model.graph.outputs[0]]
-        switch result.outputs[0] {
-        case .int8(let tensor):
-            guard case .perTensor(let scale, let zeroPoint) = spec.quantization else { return FloatBatch(shape: tensor.shape, values: tensor.scalars.map(Float.init)) }
-            return FloatBatch(shape: tensor.shape, values: tensor.scalars.map { scale * Float(Int32($0) - zeroPoint) })
-        case .int32(let tensor):
-            return FloatBatch(shape: tensor.shape, values: tensor.scalars.map(Float.init))
-        case .float32(let tensor):
-            guard case .perTensor(let scale, _) = spec.quantization else { return FloatBatch(shape: tensor.shape, values: tensor.scalars) }
-            return FloatBatch(shape: tensor.shape, values: tensor.scalars.map { $0 * scale })
+    /// Every graph output, dequantized, of the compiled model on `inputs` (one per graph input).
+    static func run(_ compilation: Compilation, inputs: [FloatBatch]) throws -> [FloatBatch] {
+        let executor = try Executor(model: compilation.compiled, profile: compilation.profile)
+        let result = try executor.run(try inputs.map { .float32(try Tensor(shape: $0.shape, scalars: $0.values)) })
+        let graph = compilation.model.graph
+        return zip(result.outputs, graph.outputs).map { output, index in
+            var scale: Float = 1, zeroPoint: Float = 0
+            if case .perTensor(let s, let z) = graph.tensors[index].quantization { scale = s; zeroPoint = Float(z) }
+            switch output {
+            case .int8(let t): return FloatBatch(shape: t.shape, values: t.scalars.map { scale * (Float($0) - zeroPoint) })
+            case .int32(let t): return FloatBatch(shape: t.shape, values: t.scalars.map(Float.init))
+            case .float32(let t): return FloatBatch(shape: t.shape, values: t.scalars.map { $0 * scale })
+            }
         }
     }
 
-    static func argmax(_ batch: FloatBatch) -> [Int] {
-        let rows = batch.shape[0], width = batch.values.count / rows
-        return (0..<rows).map { row in
-            let slice = batch.values[(row * width)..<((row + 1) * width)]
-            return slice.indices.max { slice[$0] < slice[$1] }! - row * width
-        }
+    /// The first graph output on a one-input model.
+    static func outputs(_ compilation: Compilation, input: FloatBatch) throws -> FloatBatch {
+        try run(compilation, inputs: [input])[0]
     }
 
     static func agreement(_ a: [Int], _ b: [Int]) -> Double {
@@ -50,8 +45,8 @@ enum EmulatorRun {
         let compilation = try Compiler.compile(try FixtureFiles.model(name), options: CompileOptions())
         #expect(compilation.precision == .int8)
         #expect(compilation.preQuantized)
-        let ours = try EmulatorRun.outputs(compilation.model, input: images)
-        #expect(EmulatorRun.agreement(EmulatorRun.argmax(ours), EmulatorRun.argmax(reference)) >= 0.995)
+        let ours = try EmulatorRun.outputs(compilation, input: images)
+        #expect(EmulatorRun.agreement(FixtureFiles.top1(ours), FixtureFiles.top1(reference)) >= 0.995)
         let spec = compilation.model.graph.tensors[compilation.model.graph.outputs[0]]
         guard case .perTensor(let step, _) = spec.quantization else { Issue.record("output is not per-tensor quantized"); return }
         let within = zip(ours.values, reference.values).filter { abs($0 - $1) <= step * 1.001 }.count
@@ -66,8 +61,8 @@ enum EmulatorRun {
         let reference = try FixtureFiles.batch("outputs/\(name).logits.npy", rows: 200)
         let compilation = try Compiler.compile(try FixtureFiles.model(name), options: CompileOptions())
         #expect(compilation.precision == (name.hasSuffix("e5m2") ? .fp8e5m2 : .fp8e4m3))
-        let ours = try EmulatorRun.outputs(compilation.model, input: images)
-        #expect(EmulatorRun.argmax(ours) == EmulatorRun.argmax(reference))
+        let ours = try EmulatorRun.outputs(compilation, input: images)
+        #expect(FixtureFiles.top1(ours) == FixtureFiles.top1(reference))
         let largest = zip(ours.values, reference.values).map { abs($0 - $1) }.max() ?? .infinity
         #expect(largest < 1e-3)
     }
@@ -89,7 +84,7 @@ enum EmulatorRun {
         let rows = 300
         let images = try FixtureFiles.batch(flat ? "data/mnist-test-300.images-flat.npy" : "data/mnist-test-300.images-nchw.npy", rows: rows)
         let labels = try FixtureFiles.labels(rows: rows).map(Int.init)
-        let reference = EmulatorRun.argmax(try FixtureFiles.batch("outputs/\(name).logits.npy", rows: rows))
+        let reference = FixtureFiles.top1(try FixtureFiles.batch("outputs/\(name).logits.npy", rows: rows))
         var calibration = try FixtureFiles.batch("data/mnist-train-100.images-flat.npy")
         if !flat { calibration.shape = [calibration.shape[0], 1, 28, 28] }
         var options = CompileOptions()
@@ -97,7 +92,7 @@ enum EmulatorRun {
         options.calibration = [calibration]
         let compilation = try Compiler.compile(try FixtureFiles.model(name), options: options)
         #expect(!compilation.preQuantized)
-        let ours = EmulatorRun.argmax(try EmulatorRun.outputs(compilation.model, input: images))
+        let ours = FixtureFiles.top1(try EmulatorRun.outputs(compilation, input: images))
         let referenceAccuracy = EmulatorRun.agreement(reference, labels)
         let ourAccuracy = EmulatorRun.agreement(ours, labels)
         #expect(referenceAccuracy - ourAccuracy <= 0.005 + 1e-9, "\(name) \(precision): \(ourAccuracy) vs \(referenceAccuracy)")
@@ -125,7 +120,7 @@ enum EmulatorRun {
         options.precision = .fp16
         let compilation = try Compiler.compile(try FixtureFiles.model("residual-cnn-float"), options: options)
         #expect(compilation.unitCounts["pdp"] == 2)
-        let ours = try EmulatorRun.outputs(compilation.model, input: images)
+        let ours = try EmulatorRun.outputs(compilation, input: images)
         let largest = zip(ours.values, reference.values).map { abs($0 - $1) }.max() ?? .infinity
         #expect(largest < 0.01)
     }

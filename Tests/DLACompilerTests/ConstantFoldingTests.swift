@@ -45,7 +45,7 @@ import Testing
         options.precision = .fp16
         let compilation = try Compiler.compile(Self.flattenGraph(), options: options)
         let input = FloatBatch(shape: [3, 1, 4, 4], values: (0..<48).map { Float($0 % 5) / 5 })
-        let ours = try EmulatorRun.outputs(compilation.model, input: input)
+        let ours = try EmulatorRun.outputs(compilation, input: input)
         #expect(ours.shape == [3, 3])
         let reference = try FloatInterpreter(graph: folded).run(["x": input])["y"]!
         for (a, b) in zip(ours.values, reference.values) { #expect(abs(a - b) < 0.01) }

@@ -7,27 +7,10 @@ import Testing
 /// ONNX reference: FP16 (no quantization error to hide a lowering mistake) and INT8 calibrated on
 /// the fixture's own inputs.
 @Suite struct OperatorCoverageTests {
-    /// Runs every graph input in order and returns every graph output, dequantized, by name.
-    static func run(_ model: DLAModel, graph: Graph, inputs: [String: FloatBatch]) throws -> [String: FloatBatch] {
-        let compiled = try ModelAdapter.compile(try DLAFile.read(try DLAFile.write(model, environment: [:])))
-        let executor = try Executor(model: compiled, profile: .nvFull)
-        let values = try graph.inputs.map { input in
-            let batch = try #require(inputs[input.name])
-            return EngineValue.float32(try Tensor(shape: batch.shape, scalars: batch.values))
-        }
-        let result = try executor.run(values)
-        var outputs: [String: FloatBatch] = [:]
-        for (position, output) in graph.outputs.enumerated() {
-            let spec = model.graph.tensors[model.graph.outputs[position]]
-            var scale: Float = 1, zeroPoint: Float = 0
-            if case .perTensor(let s, let z) = spec.quantization { scale = s; zeroPoint = Float(z) }
-            switch result.outputs[position] {
-            case .int8(let t): outputs[output.name] = FloatBatch(shape: t.shape, values: t.scalars.map { scale * (Float($0) - zeroPoint) })
-            case .int32(let t): outputs[output.name] = FloatBatch(shape: t.shape, values: t.scalars.map(Float.init))
-            case .float32(let t): outputs[output.name] = FloatBatch(shape: t.shape, values: t.scalars.map { $0 * scale })
-            }
-        }
-        return outputs
+    /// Every graph output by name, from the fixture's inputs in graph order.
+    static func run(_ compilation: Compilation, graph: Graph, inputs: [String: FloatBatch]) throws -> [String: FloatBatch] {
+        let values = try graph.inputs.map { input in try #require(inputs[input.name]) }
+        return Dictionary(uniqueKeysWithValues: zip(graph.outputs.map(\.name), try EmulatorRun.run(compilation, inputs: values)))
     }
 
     static func largestDifference(_ a: FloatBatch, _ b: FloatBatch) -> Float {
@@ -44,7 +27,7 @@ import Testing
         var options = CompileOptions()
         options.precision = .fp16
         let compilation = try Compiler.compile(graph, options: options)
-        let outputs = try Self.run(compilation.model, graph: graph, inputs: inputs)
+        let outputs = try Self.run(compilation, graph: graph, inputs: inputs)
         for (outputName, reference) in references {
             let ours = try #require(outputs[outputName])
             #expect(ours.shape == reference.shape, "\(name) \(outputName)")
@@ -65,7 +48,7 @@ import Testing
         options.precision = .int8
         options.calibration = try graph.inputs.map { input in try #require(inputs[input.name]) }
         let compilation = try Compiler.compile(graph, options: options)
-        let outputs = try Self.run(compilation.model, graph: graph, inputs: inputs)
+        let outputs = try Self.run(compilation, graph: graph, inputs: inputs)
         for (position, output) in graph.outputs.enumerated() {
             let reference = try #require(references[output.name])
             let ours = try #require(outputs[output.name])
