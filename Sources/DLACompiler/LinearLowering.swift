@@ -134,7 +134,7 @@ extension Lowering {
                 correction[c] = -Int64(inQ.zeroPoint) * sum
             }
         }
-        let inputScale = (0..<channels).map { Double(precision == .fp16 ? 1 : inQ.scale) * Double(weights.scales[$0]) }
+        let inputScale = (0..<channels).map { Double(inQ.scale) * Double(weights.scales[$0]) }
 
         let outputShape = isConvolution ? try sampleShape(node.outputs[0], node: node.label) : [channels]
         let accumulatorType: DLADataType = precision == .int8 ? .int32 : .float32

@@ -10,6 +10,13 @@ extension Lowering {
         var correction: [Int64]
     }
 
+    /// SDP reading an activation: `real = s·(q − z)` for INT8 codes, `s·x` for FP8 (FP16: s = 1).
+    func sdpInput(_ name: String, channels: Int, node: GraphNode) throws(CompilerError) -> SDPInput {
+        let q = try activation(name, node: node.label)
+        return SDPInput(tensor: try input(name, node: node), inputScale: [Double](repeating: Double(q.scale), count: channels),
+                        correction: [Int64](repeating: precision == .int8 ? -Int64(q.zeroPoint) : 0, count: channels))
+    }
+
     /// Emits one SDP operation: the input map, `program`, and the conversion to `output`'s
     /// quantization.
     mutating func emitSDP(_ name: String, input: SDPInput, program: PointwiseProgram, output: String, node: GraphNode,
@@ -33,7 +40,7 @@ extension Lowering {
             attributes.append(DLAAttribute("scale", builder.addWeight(name + "_scale", shape: [channels], values: .float32(combined.map { Float($0) }))))
             if let operand {
                 attributes.append(DLAAttribute("ew_op", .string("add")))
-                attributes.append(DLAAttribute("ew_scale", .float(precision == .fp16 ? 1 : operand.quantization.scale)))
+                attributes.append(DLAAttribute("ew_scale", .float(operand.quantization.scale)))
             }
             switch program.activation {
             case .none: break

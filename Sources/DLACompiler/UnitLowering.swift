@@ -9,16 +9,13 @@ extension Lowering {
         guard shapeA == shapeB else {
             throw .unsupportedPattern(node: node.label, detail: "Add of shapes \(shapeA) and \(shapeB) (SDP adds tensors of one shape)")
         }
-        let a = try input(node.inputs[0], node: node), b = try input(node.inputs[1], node: node)
-        let qa = try activation(node.inputs[0], node: node.label), qb = try activation(node.inputs[1], node: node.label)
+        let b = try input(node.inputs[1], node: node), qb = try activation(node.inputs[1], node: node.label)
         let channels = shapeA.first ?? 1
         var program = PointwiseProgram.identity(channels)
         for index in group.nodes.dropFirst() {
             try applyActivation(graph.nodes[index], to: &program, channels: channels, rank: shapeA.count + 1)
         }
-        let scaleA = precision == .fp16 ? 1 : Double(qa.scale)
-        try emitSDP(node.name, input: SDPInput(tensor: a, inputScale: [Double](repeating: scaleA, count: channels),
-                                               correction: [Int64](repeating: precision == .int8 ? -Int64(qa.zeroPoint) : 0, count: channels)),
+        try emitSDP(node.name, input: try sdpInput(node.inputs[0], channels: channels, node: node),
                     program: program, output: group.output, node: node, operand: (b, qb))
     }
 
@@ -36,11 +33,7 @@ extension Lowering {
     /// SDP from one activation to another tensor's quantization through `program`.
     mutating func rescale(_ name: String, from inputName: String, to output: String, program: PointwiseProgram,
                           node: GraphNode) throws(CompilerError) {
-        let q = try activation(inputName, node: node.label)
-        let channels = program.multiplier.count
-        let scale = precision == .fp16 ? 1 : Double(q.scale)
-        try emitSDP(name, input: SDPInput(tensor: try input(inputName, node: node), inputScale: [Double](repeating: scale, count: channels),
-                                          correction: [Int64](repeating: precision == .int8 ? -Int64(q.zeroPoint) : 0, count: channels)),
+        try emitSDP(name, input: try sdpInput(inputName, channels: program.multiplier.count, node: node),
                     program: program, output: output, node: node)
     }
 
