@@ -10,7 +10,8 @@ public struct Decimal2: CustomStringConvertible, Sendable {
     }
 
     public var description: String {
-        guard value.isFinite else { return "\(value)" }
+        // Beyond 2^53 a Double has no fraction to print (and Int would overflow).
+        guard value.isFinite, abs(value) < 0x1p53 else { return "\(value)" }
         var factor = 1.0
         for _ in 0..<digits { factor *= 10 }
         let scaled = (abs(value) * factor).rounded()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DLACompiler
 import DLAFormat
 
 /// `dlactl inspect`: what a `.dla` file holds and what its compression bought.
@@ -103,18 +104,5 @@ struct InspectReport {
 
     static func percent(_ fraction: Double) -> String { fixed(fraction * 100, 1) + "%" }
 
-    static func fixed(_ value: Double, _ digits: Int) -> String {
-        guard value.isFinite else { return "\(value)" }
-        var scale = 1.0
-        for _ in 0..<digits { scale *= 10 }
-        let rounded = (value * scale).rounded() / scale
-        var text = "\(rounded)"
-        if let dot = text.firstIndex(of: ".") {
-            let decimals = text.distance(from: dot, to: text.endIndex) - 1
-            if decimals < digits { text += String(repeating: "0", count: digits - decimals) }
-        } else if digits > 0 {
-            text += "." + String(repeating: "0", count: digits)
-        }
-        return text
-    }
+    static func fixed(_ value: Double, _ digits: Int) -> String { Decimal2(value, digits: digits).description }
 }
