@@ -34,7 +34,7 @@ enum ConstantFolding {
             if node.opType == "Shape" {
                 value = try shape(of: node.inputs[0], node: node, graph: result, before: kept)
             } else {
-                value = try evaluate(node, result.constants)
+                value = try evaluate(node, result.constants, opset: graph.opset)
             }
             guard let value else {
                 kept.append(node)
@@ -88,7 +88,7 @@ enum ConstantFolding {
 
     /// One node on constant inputs, or nil when it is not foldable after all (floats where only
     /// integers make sense, the batch marker in arithmetic).
-    static func evaluate(_ node: GraphNode, _ constants: [String: ConstantTensor]) throws(CompilerError) -> ConstantTensor? {
+    static func evaluate(_ node: GraphNode, _ constants: [String: ConstantTensor], opset: Int) throws(CompilerError) -> ConstantTensor? {
         func input(_ index: Int) -> ConstantTensor? {
             index < node.inputs.count && !node.inputs[index].isEmpty ? constants[node.inputs[index]] : nil
         }
@@ -108,23 +108,7 @@ enum ConstantFolding {
                 return nil
             }
         case "Unsqueeze", "Squeeze":
-            var axes = try node.intsAttribute("axes") ?? []
-            if let given = input(1)?.integerValues { axes = given.map { Int($0) } }
-            var shape = first.shape
-            if node.opType == "Unsqueeze" {
-                let rank = shape.count + axes.count
-                for axis in axes.map({ $0 < 0 ? $0 + rank : $0 }).sorted() {
-                    guard axis >= 0, axis <= shape.count else { return nil }
-                    shape.insert(1, at: axis)
-                }
-            } else {
-                let rank = shape.count
-                let drop = Set(axes.isEmpty ? shape.indices.filter { shape[$0] == 1 } : axes.map { $0 < 0 ? $0 + rank : $0 })
-                shape = shape.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
-            }
-            var copy = first
-            copy.shape = shape
-            return copy
+            return try reshaped(first, node, constants, opset: opset)
         case "Gather":
             guard let data = first.integerValues, first.shape.count <= 1, let indices = input(1)?.integerValues,
                   try node.intAttribute("axis", default: 0) == 0 else { return nil }
@@ -189,29 +173,21 @@ enum ConstantFolding {
             return ConstantTensor(floats: transposed.values, shape: transposed.shape)
         case "Reshape", "Flatten":
             // Only constants (weights laid out by the exporter); activations stay reshapes.
-            guard first.elementType == .float32 || first.elementType == .float64 else { return nil }
-            var shape: [Int]
-            if node.opType == "Flatten" {
-                let axis = try node.intAttribute("axis", default: 1)
-                let split = axis < 0 ? axis + first.shape.count : axis
-                shape = [first.shape.prefix(split).reduce(1, *), first.shape.dropFirst(split).reduce(1, *)]
-            } else {
-                guard let target = input(1)?.integerValues, !target.contains(batchMarker) else { return nil }
-                shape = target.enumerated().map { $0.element == 0 && $0.offset < first.shape.count ? first.shape[$0.offset] : Int($0.element) }
-                if let unknown = shape.firstIndex(of: -1) {
-                    let known = shape.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 * $1.element }
-                    guard known > 0, first.count % known == 0 else { return nil }
-                    shape[unknown] = first.count / known
-                }
-            }
-            guard shape.reduce(1, *) == first.count else {
-                throw .shapeMismatch(node: node.label, detail: "cannot reshape \(first.shape) to \(shape)")
-            }
-            var copy = first
-            copy.shape = shape
-            return copy
+            guard first.elementType == .float32 || first.elementType == .float64,
+                  !(input(1)?.integerValues?.contains(batchMarker) ?? false) else { return nil }
+            return try reshaped(first, node, constants, opset: opset)
         default:
             return nil
         }
+    }
+
+    /// The same values under the shape that shape inference gives the node (Reshape, Flatten,
+    /// Squeeze, Unsqueeze only move the shape).
+    static func reshaped(_ tensor: ConstantTensor, _ node: GraphNode, _ constants: [String: ConstantTensor],
+                         opset: Int) throws(CompilerError) -> ConstantTensor {
+        let inputs = node.inputs.map { name in constants[name].map { TensorType($0.elementType, $0.shape) } }
+        var copy = tensor
+        copy.shape = try OperatorShapes(node: node, inputs: inputs, constants: constants, opset: opset).infer()[0].shape
+        return copy
     }
 }
