@@ -96,7 +96,8 @@ def main():
         for entry in manifest["models"]:
             model = ROOT / "firmware-models" / entry["file"]
             x, y = work / "x.npy", work / "y.npy"
-            np.save(x, shaped("mlp" if "300" in entry["name"] else "lenet5", images))
+            sample_shape = np.load(ROOT / "firmware-models" / entry["samples"]).shape[1:]
+            np.save(x, images.reshape((-1,) + sample_shape))
             subprocess.run([str(DLACTL), "run", str(model), "--input", str(x), "--output", str(y), "--threads", "2"],
                            check=True, stdout=subprocess.DEVNULL)
             error = float((np.load(y).argmax(1) != labels).mean())
