@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
         // Floor 1
@@ -26,11 +27,16 @@ let package = Package(
         .target(name: "CDLAKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "DLAStore", dependencies: ["CSQLite"]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(name: "Systemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]),
         // Generated from tools/onnx-proto/onnx.proto by `make onnx-proto`; committed so that
         // builds never need protoc or the plugin.
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Floor 5 helper: a child process that the store's crash test SIGKILLs mid-write.
         .executableTarget(name: "dlad-store-torture", dependencies: ["DLAStore"]),
+        // Floor 5 helper: a child process that SystemdTests start with a socket at fd 3 and
+        // systemd's environment variables, which a test must not set in its own process.
+        .executableTarget(name: "dlad-systemd-probe", dependencies: ["Systemd"]),
         // Floor 2
         .target(
             name: "DLAFormat",
@@ -62,6 +68,7 @@ let package = Package(
         .testTarget(name: "DLANumericsTests", dependencies: ["DLANumerics"]),
         .testTarget(name: "DLAFormatTests", dependencies: ["DLAFormat", "DLANumerics"], exclude: ["Fixtures"]),
         .testTarget(name: "DLAStoreTests", dependencies: ["DLAStore"]),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "DLADaemonTests",
             dependencies: ["DLADaemon", "DLAFormat", "DLAStore", .product(name: "Crypto", package: "swift-crypto")]
