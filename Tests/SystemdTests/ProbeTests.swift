@@ -172,8 +172,9 @@ import Testing
     /// engine is stuck, then STOPPING.
     @Test func readyThenPingsWhileHealthyThenStopping() async throws {
         let listener = try NotifyListener()
+        let notifySocket = listener.path
         async let probe = Self.runProbe(
-            ["lifecycle", "1000"], environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000"])
+            ["lifecycle", "1000"], environment: ["NOTIFY_SOCKET": notifySocket, "WATCHDOG_USEC": "400000"])
         var messages: [String] = []
         while messages.last?.hasPrefix("STOPPING=1") != true {
             guard let message = try await listener.receive(within: .seconds(5)) else { break }

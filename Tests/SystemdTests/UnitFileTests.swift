@@ -3,18 +3,12 @@ import Testing
 
 /// The units in systemd/ pass `systemd-analyze verify` without a word and stay hardened
 /// (exposure ≤ 1.0); sysusers and tmpfiles create what the units expect.
-@Suite(.enabled(if: UnitFileTests.tool("systemd-analyze") != nil,
+@Suite(.enabled(if: SystemTools.path("systemd-analyze") != nil,
                 "systemd-analyze is absent: install Debian's systemd package (make deps does)"))
 struct UnitFileTests {
     static let unitDirectory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("systemd")
-
-    static func tool(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return (path.split(separator: ":") + ["/usr/bin", "/bin"]).map { "\($0)/\(name)" }
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
 
     struct Output {
         let status: Int32
@@ -23,7 +17,7 @@ struct UnitFileTests {
 
     static func run(_ tool: String, _ arguments: [String]) throws -> Output {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(Self.tool(tool), "\(tool) not found"))
+        process.executableURL = URL(fileURLWithPath: try #require(SystemTools.path(tool), "\(tool) not found"))
         process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
@@ -41,8 +35,8 @@ struct UnitFileTests {
     }
 
     /// `verify` checks that ExecStart's binary exists, which /usr/bin/dlad does not on a build
-    /// machine: verify in a scratch root holding the units, an executable /usr/bin/dlad, /bin/kill
-    /// (ExecReload) and the host's own system units (for sysinit.target and the like).
+    /// machine: verify in a scratch root holding the units, executable stand-ins for /usr/bin/dlad and
+    /// /bin/kill (ExecReload) and a copy of the host's system units (for sysinit.target and the like).
     @Test func verifyIsClean() throws {
         let root = try Self.scratchRoot()
         defer { try? FileManager.default.removeItem(at: root) }
@@ -50,14 +44,16 @@ struct UnitFileTests {
         for directory in ["usr/bin", "bin", "usr/lib/systemd", "etc/systemd/system"] {
             try files.createDirectory(at: root.appendingPathComponent(directory), withIntermediateDirectories: true)
         }
-        let dlad = root.appendingPathComponent("usr/bin/dlad")
-        try "#!/bin/sh\nexit 0\n".write(to: dlad, atomically: true, encoding: .utf8)
-        try files.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dlad.path)
-        try files.copyItem(atPath: try #require(Self.tool("kill")), toPath: root.appendingPathComponent("bin/kill").path)
+        for executable in ["usr/bin/dlad", "bin/kill"] {
+            let stub = root.appendingPathComponent(executable)
+            try "#!/bin/sh\nexit 0\n".write(to: stub, atomically: true, encoding: .utf8)
+            try files.setAttributes([.posixPermissions: 0o755], ofItemAtPath: stub.path)
+        }
         let systemUnits = ["/usr/lib/systemd/system", "/lib/systemd/system"].first { files.fileExists(atPath: "\($0)/sysinit.target") }
-        try files.createSymbolicLink(
-            atPath: root.appendingPathComponent("usr/lib/systemd/system").path,
-            withDestinationPath: try #require(systemUnits, "no system units on this machine"))
+        // A copy (about 1 MB), not a link: under --root an absolute link would point into the root.
+        try files.copyItem(
+            atPath: try #require(systemUnits, "no system units on this machine"),
+            toPath: root.appendingPathComponent("usr/lib/systemd/system").path)
         for unit in ["dlad.service", "dlad.socket"] {
             try files.copyItem(
                 at: Self.unitDirectory.appendingPathComponent(unit),
@@ -113,5 +109,14 @@ struct UnitFileTests {
             #expect((attributes[.posixPermissions] as? Int) == mode, "\(directory)")
             #expect((attributes[.ownerAccountID] as? Int).map(String.init) == String(user[2]), "\(directory) owned by dlad")
         }
+    }
+}
+
+/// Programs found on `$PATH` (or in /usr/bin, /bin).
+enum SystemTools {
+    static func path(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return (path.split(separator: ":") + ["/usr/bin", "/bin"]).map { "\($0)/\(name)" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 }
