@@ -42,7 +42,8 @@ public struct JournalLogHandler: LogHandler {
         let merged = mergedMetadata(event.metadata)
         switch destination {
         case .journal:
-            // journald down (or the socket gone): the line still reaches stderr.
+            // An entry journald refused still reaches stderr. (libsystemd drops entries silently
+            // when the journal socket does not exist.)
             if !Self.sendToJournal(JournalFields.fields(for: event, label: label, identifier: identifier, metadata: merged)) {
                 Self.writeLine(PlainTextLog.line(for: event, label: label, metadata: merged, time: .now()), to: STDERR_FILENO)
             }
