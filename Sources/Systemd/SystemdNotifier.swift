@@ -3,6 +3,8 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+// SOCK_DGRAM and SOCK_CLOEXEC: <sys/socket.h>, which release builds see through libsystemd's headers.
+import CSystemd
 
 /// Sends notifications to the service manager over the datagram socket it named in
 /// `$NOTIFY_SOCKET`, exactly as `sd_notify(0, …)` does. It speaks the protocol itself because
