@@ -55,7 +55,10 @@ case ("lifecycle", 2):
     do {
         guard let armed = try Watchdog.timeout() else { fail("WATCHDOG_USEC is not set") }
         timeout = armed
-        try notifier.notify(.ready, .status("serving"))
+        // Under a socket unit, says which passed socket it would serve on.
+        let passed = try SocketActivation.passedFileDescriptors()
+        let adopted = SocketActivation.listeningUNIXSocket(named: "dlad.sock", in: passed)
+        try notifier.notify(.ready, .status(adopted.map { "serving on passed fd \($0)" } ?? "serving"))
     } catch {
         fail("\(error)")
     }
