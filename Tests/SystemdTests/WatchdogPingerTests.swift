@@ -11,6 +11,14 @@ import Testing
         private let events = Mutex<[WatchdogPinger.Event]>([])
         func append(_ event: WatchdogPinger.Event) { events.withLock { $0.append(event) } }
         var all: [WatchdogPinger.Event] { events.withLock { $0 } }
+
+        /// Waits (up to 5 s, so that a loaded machine does not fail the test) for the nth event.
+        func waitFor(count: Int) async throws {
+            let deadline = ContinuousClock.now + .seconds(5)
+            while all.count < count, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
     }
 
     @Test func pingsAtHalfTheTimeoutWhileHealthy() async throws {
@@ -39,8 +47,10 @@ import Testing
         #expect(try await listener.receive(within: .seconds(2)) == "WATCHDOG=1")
 
         healthy.withLock { $0 = false }
-        // A check started before the switch may still ping once.
-        _ = try await listener.collect(for: .milliseconds(250))
+        // A check started before the switch may still ping once; every check after the first
+        // withheld ping started after the switch.
+        try await events.waitFor(count: 2)
+        _ = try await listener.collect(for: .milliseconds(0))
         let whileUnhealthy = try await listener.collect(for: .milliseconds(800))
         #expect(whileUnhealthy.isEmpty, "pinged while unhealthy: \(whileUnhealthy)")
 
@@ -64,7 +74,8 @@ import Testing
         let running = Task { await pinger.run(onEvent: events.append) }
         #expect(try await listener.receive(within: .seconds(2)) == "WATCHDOG=1")
         frozen.withLock { $0 = true }
-        _ = try await listener.collect(for: .milliseconds(250))
+        try await events.waitFor(count: 2)
+        _ = try await listener.collect(for: .milliseconds(0))
         let whileFrozen = try await listener.collect(for: .milliseconds(800))
         #expect(whileFrozen.isEmpty, "pinged while the check hung: \(whileFrozen)")
         // Cancelling the pinger cancels the hung check, so this returns.
@@ -78,7 +89,7 @@ import Testing
         let pinger = WatchdogPinger(notifier: SystemdNotifier(socketPath: path), timeout: Self.timeout) { .healthy }
         let events = Events()
         let running = Task { await pinger.run(onEvent: events.append) }
-        try await Task.sleep(for: .milliseconds(500))
+        try await events.waitFor(count: 1)
         running.cancel()
         await running.value
         #expect(events.all == [.pingFailed(.notifyFailed(socketPath: path, errno: ENOENT))])
