@@ -2,7 +2,7 @@ import Foundation
 
 /// A real AF_UNIX datagram socket standing in for systemd's `$NOTIFY_SOCKET`. Receives without
 /// blocking a thread of the cooperative pool, which the pinger under test needs.
-final class NotifyListener {
+final class NotifyListener: @unchecked Sendable {
     let path: String
     private let descriptor: Int32
 
@@ -49,6 +49,31 @@ final class NotifyListener {
         }
         while let message = receiveNow() { messages.append(message) }
         return messages
+    }
+
+    /// A datagram and when it arrived.
+    struct Arrival: Sendable {
+        let time: ContinuousClock.Instant
+        let message: String
+    }
+
+    /// Receives on a thread of its own, stamping each datagram as it arrives, until `last` matches
+    /// or the timeout passes. The stamps stay true however busy the cooperative pool is (the rest of
+    /// the suite runs CPU-heavy tests on it in parallel).
+    func record(until last: @escaping @Sendable (String) -> Bool, timeout: Duration) async -> [Arrival] {
+        await withCheckedContinuation { continuation in
+            Thread { [self] in
+                let deadline = ContinuousClock.now + timeout
+                var arrivals: [Arrival] = []
+                while ContinuousClock.now < deadline {
+                    var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                    guard poll(&poller, 1, 50) > 0, let message = receiveNow() else { continue }
+                    arrivals.append(Arrival(time: .now, message: message))
+                    if last(message) { break }
+                }
+                continuation.resume(returning: arrivals)
+            }.start()
+        }
     }
 
     private func receiveNow() -> String? {
