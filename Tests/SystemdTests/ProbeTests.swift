@@ -173,11 +173,10 @@ import Testing
     /// process, whose cooperative pool the rest of the suite does not share.
     @Test func readyThenPingsWhileHealthyThenStopping() async throws {
         let listener = try NotifyListener()
-        let notifySocket = listener.path
-        async let arrivals = listener.record(until: { $0.hasPrefix("STOPPING=1") }, timeout: .seconds(60))
+        let recording = listener.record(until: { $0.hasPrefix("STOPPING=1") }, timeout: .seconds(120))
         let result = try await Self.runProbe(
-            ["lifecycle", "1500"], environment: ["NOTIFY_SOCKET": notifySocket, "WATCHDOG_USEC": "400000"])
-        let messages = await arrivals
+            ["lifecycle", "1500"], environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000"])
+        let messages = try await recording.arrivals()
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput == "withheld engine 0 stuck\n")
         #expect(messages.first?.message == "READY=1\nSTATUS=serving")
