@@ -182,14 +182,22 @@ import Testing
         let (inputs, _) = try APITestBed.samples()
         let one = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
         bed.pool.freeze(core: 0)
-        async let waiting = bed.send("POST", "/v1/models/digits/infer", body: one, contentType: "application/x-npy")
+        // The frozen core takes the first request and holds it; the second waits in the queue
+        // (capacity 1); the third is refused at once.
+        async let held = bed.send("POST", "/v1/models/digits/infer", body: one, contentType: "application/x-npy")
+        while bed.pool.snapshot.busy == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        async let queued = bed.send("POST", "/v1/models/digits/infer", body: one, contentType: "application/x-npy")
         while bed.pool.snapshot.queued == 0 { try await Task.sleep(for: .milliseconds(5)) }
         let refused = await bed.send("POST", "/v1/models/digits/infer", body: one, contentType: "application/x-npy")
         #expect(refused.status == 503 && refused.header("retry-after") == "1")
         try await Task.sleep(for: .milliseconds(400))
+        #expect(bed.pool.snapshot.stuck == 1)
+        let health = try bed.decode(HealthResponse.self, await bed.send("GET", "/v1/health"))
+        #expect(health.status == "degraded" && health.reasons.first?.contains("stuck") == true)
         bed.pool.thaw(core: 0)
-        let late = await waiting
-        #expect(late.status == 504, "\(bed.errorMessage(late))")
+        let (first, second) = await (held, queued)
+        #expect(first.status == 504 && second.status == 504, "\(bed.errorMessage(first))")
+        #expect(bed.pool.snapshot.stuck == 0)
         #expect(await bed.send("POST", "/v1/models/digits/infer", body: one, contentType: "application/x-npy").status == 200)
         await bed.close()
     }
