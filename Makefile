@@ -31,9 +31,17 @@ test: deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 
+# The daemon in the foreground on ./state, its socket at ./state/dlad.sock, the firmware models
+# seeded and active on first start. Ctrl-C stops it cleanly.
+BIN_PATH = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
 run: build
-	mkdir -p $(STATE_DIR)
-	$(SWIFT) run $(SWIFT_FLAGS) dlad --state-dir $(STATE_DIR) --firmware-models $(CURDIR)/firmware-models
+	@mkdir -p $(STATE_DIR)
+	@echo "dlad: socket $(STATE_DIR)/dlad.sock; in another terminal:"
+	@echo "  export DLAD_SOCKET=$(STATE_DIR)/dlad.sock PATH=$(BIN_PATH):\$$PATH"
+	@echo "  dlactl models"
+	@echo "  dlactl infer lenet-300-100 --input firmware-models/samples/lenet-300-100/inputs.npy"
+	@echo "  curl --unix-socket $(STATE_DIR)/dlad.sock http://localhost/v1/health"
+	$(BIN_PATH)/dlad --state-dir $(STATE_DIR) --socket $(STATE_DIR)/dlad.sock --firmware-models $(CURDIR)/firmware-models
 
 # Benchmarks, release mode, one invocation: the peers (ONNX Runtime, LiteRT) and dlad's engine
 # on the same quantized models and real MNIST images, an INT8 ResNet-18 (with ONNX Runtime on the

@@ -95,6 +95,7 @@ public final class Daemon: Sendable {
         let daemon = Daemon(configuration: configuration, api: api, store: store, pool: pool, server: server,
                             seedReport: report, group: group, logger: logger)
         daemon.startRetention()
+        Task { await api.warmUp() }
         return daemon
     }
 
