@@ -85,6 +85,17 @@ import Testing
         #expect(reread == config)
     }
 
+    /// docs/DAEMON.md lists every setting with its variable and default, as the code has them.
+    @Test func theDocumentedTableMatchesTheSettings() throws {
+        let path = APITestBed.repository + "/docs/DAEMON.md"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let defaults = DaemonConfiguration()
+        for setting in DaemonConfiguration.settings {
+            let row = "| `\(setting.key)` | `\(setting.environmentVariable)` | `\(defaults.value(of: setting.key))` | \(setting.help) |"
+            #expect(text.contains(row), "docs/DAEMON.md lacks: \(row)")
+        }
+    }
+
     @Test func rfc3339FormatsAndParsesBack() {
         for micros: Int64 in [0, 1, 951_782_400_000_000, 1_796_624_832_123_456, -86_400_000_001] {
             let date = Date(timeIntervalSince1970: Double(micros) / 1e6)
