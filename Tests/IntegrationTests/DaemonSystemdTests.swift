@@ -1,4 +1,5 @@
 import DLAClient
+import DLAFormat
 import Foundation
 import Synchronization
 import Testing
@@ -112,6 +113,66 @@ import Testing
         #expect(notify.count("STOPPING=1") == 1)
         let order = notify.messages.map(\.1)
         #expect(order.firstIndex { $0.contains("READY=1") }! < order.firstIndex { $0.contains("STOPPING=1") }!)
+    }
+
+    /// SIGHUP rereads the file and the trusted keys: a signature requirement turned on refuses
+    /// the next unsigned push, and systemd hears RELOADING=1, then READY=1.
+    @Test func sighupReloadsSignaturePolicyAndTrustedKeys() throws {
+        let directory = try TemporaryDirectory()
+        let notify = try NotifySocket(path: directory.file("notify.sock"))
+        let keys = directory.file("keys")
+        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
+        let config = directory.file("dlad.toml")
+        func writeConfig(requireSignatures: Bool) throws {
+            let text = """
+                state_dir = "\(directory.file("state"))"
+                socket = "\(directory.file("dlad.sock"))"
+                firmware_models = "\(directory.file("none"))"
+                trusted_keys_dir = "\(keys)"
+                require_signatures = \(requireSignatures)
+                """
+            try text.write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        try writeConfig(requireSignatures: false)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Executables.path(of: "dlad"))
+        process.arguments = ["--config", config]
+        process.environment = ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        #expect(notify.waitFor("READY=1"))
+        let client = DLAClient(socketPath: directory.file("dlad.sock"))
+        let model = [UInt8](try Data(contentsOf: URL(fileURLWithPath: FirmwareModelsPath.directory + "/lenet-5-int8.dla")))
+        #expect(try client.push(name: "before", bytes: model, activate: false).created)
+
+        let keygen = try Executables.run("dlactl", ["keygen", "-o", keys + "/signer.key"])
+        #expect(keygen.status == 0, "\(keygen.stderr)")
+        try writeConfig(requireSignatures: true)
+        kill(process.processIdentifier, SIGHUP)
+        let deadline = Date().addingTimeInterval(10)
+        while notify.count("READY=1") < 2 && Date() < deadline { usleep(20_000) }
+        let messages = notify.messages.map(\.1)
+        let reloading = messages.firstIndex { $0.contains("RELOADING=1") }
+        let readyAgain = messages.lastIndex { $0.contains("READY=1") }
+        #expect(reloading != nil && readyAgain != nil && reloading! < readyAgain!)
+
+        do {
+            _ = try client.push(name: "after", bytes: model, activate: false)
+            Issue.record("an unsigned push was accepted after the reload")
+        } catch {
+            if case .server(let status, _, let message) = error { #expect(status == 422 && message.contains("signature"), "\(message)") }
+        }
+        let signed = directory.file("signed.dla")
+        try Data(model).write(to: URL(fileURLWithPath: signed))
+        let sign = try Executables.run("dlactl", ["push", signed, "--name", "after", "--socket", directory.file("dlad.sock")])
+        #expect(sign.status == 1)
+        let key = try DLASigningKey.load(path: keys + "/signer.key")
+        #expect(try client.push(name: "after", bytes: try DLAFile.sign(model, with: key), activate: false).created)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
     }
 
     /// The first connection is made before dlad runs: systemd-socket-activate holds the socket,
