@@ -74,11 +74,12 @@ seed_option=()
 echo "schemathesis $("$venv/bin/schemathesis" --version | awk '{print $NF}') on dlad ($dlad) via 127.0.0.1:$port -> $work/dlad.sock"
 started=$SECONDS
 set +e
-SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$root/tools/api-fuzz" \
-  "$venv/bin/schemathesis" run docs/openapi.yaml --url "http://127.0.0.1:$port" \
+# From the work directory: schemathesis keeps its crash cache (.schemathesis/) in the current one.
+(cd "$work" && SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$root/tools/api-fuzz" \
+  "$venv/bin/schemathesis" run "$root/docs/openapi.yaml" --url "http://127.0.0.1:$port" \
   --checks "$checks" --max-examples "$examples" --workers "$workers" "${seed_option[@]}" \
   --generation-database none --request-timeout 30 \
-  --report junit --report-junit-path "$work/junit.xml"
+  --report junit --report-junit-path "$work/junit.xml")
 schemathesis_status=$?
 set -e
 echo "schemathesis finished in $((SECONDS - started)) s (exit $schemathesis_status)"
