@@ -14,6 +14,7 @@ import schemathesis
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "firmware-models" / "samples" / "lenet-300-100" / "inputs.npy"
+MODEL = ROOT / "firmware-models" / "lenet-300-100-int8.dla"
 
 
 def first_sample(path: pathlib.Path) -> list[float]:
@@ -34,4 +35,8 @@ def before_load_schema(context, raw_schema):
     content = raw_schema["paths"]["/v1/models/{name}/infer"]["post"]["requestBody"]["content"]
     content["application/json"]["examples"] = {
         "mnist": {"summary": "One MNIST image for lenet-300-100", "value": {"inputs": [first_sample(SAMPLES)]}},
+    }
+    push = raw_schema["paths"]["/v1/models/{name}/versions"]["post"]["requestBody"]["content"]
+    push["application/octet-stream"]["examples"] = {
+        "firmware": {"summary": "The shipped LeNet-300-100 INT8 model", "value": MODEL.read_bytes()},
     }
