@@ -119,6 +119,7 @@ import Testing
         let wrongShape = await bed.send("POST", "/v1/models/digits/infer", body: Array(#"{"inputs": [[1, 2, 3]]}"#.utf8), contentType: "application/json")
         #expect(wrongShape.status == 400)
         #expect(bed.errorMessage(wrongShape).contains("expected shape [N, 784]") && bed.errorMessage(wrongShape).contains("got [1, 3]"))
+        #expect(!bed.errorMessage(wrongShape).contains("(or [N, 784])"), "a flat sample has no flattened alternative to name")
         let nan = NPY.write(try NPYArray(float32: [Float](repeating: .nan, count: 784), shape: [1, 784]))
         #expect(await bed.send("POST", "/v1/models/digits/infer", body: nan, contentType: "application/x-npy").status == 400)
         #expect(await bed.send("POST", "/v1/models/digits/infer", body: Array("{".utf8), contentType: "application/json").status == 400)
