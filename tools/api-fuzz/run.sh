@@ -19,7 +19,7 @@ dlad="${1:-${DLAD_BIN:-$root/.build/debug/dlad}}"
 examples="${API_FUZZ_EXAMPLES:-30}"
 workers="${API_FUZZ_WORKERS:-1}"
 venv="$root/.venv-api-fuzz"
-checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,unsupported_method,allow_header_conformance
+checks="${API_FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,unsupported_method,allow_header_conformance}"
 
 [ -x "$dlad" ] || { echo "error: no dlad binary at $dlad (build one: swift build --product dlad)" >&2; exit 2; }
 tools/python-venv.sh "$venv" tools/api-fuzz/requirements.txt
