@@ -7,7 +7,7 @@
 # operation: no 5xx, every status, content type, header and body as documented, 405 with `Allow`
 # for undocumented methods. Then stops dlad with SIGTERM, which must exit 0.
 #
-# Settings (environment): API_FUZZ_EXAMPLES (test cases per operation and phase, default 30),
+# Settings (environment): API_FUZZ_EXAMPLES (test cases per operation and phase, default 200: about a minute),
 # API_FUZZ_SEED (replay a run), API_FUZZ_WORKERS (default 1: hypothesis is not thread-safe on CPython 3.11), API_FUZZ_KEEP=1 (keep the work
 # directory: dlad's log, its state, the JUnit report). The work directory is kept on failure.
 # Prints "N passed, N failed" (operations, plus dlad itself) last; exits non-zero on any failure.
@@ -16,7 +16,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 dlad="${1:-${DLAD_BIN:-$root/.build/debug/dlad}}"
-examples="${API_FUZZ_EXAMPLES:-30}"
+examples="${API_FUZZ_EXAMPLES:-200}"
 workers="${API_FUZZ_WORKERS:-1}"
 venv="$root/.venv-api-fuzz"
 checks="${API_FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,unsupported_method,allow_header_conformance}"
