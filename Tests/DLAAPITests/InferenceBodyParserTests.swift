@@ -79,3 +79,16 @@ import Testing
         #expect(page == #"{"items":[],"next":null}"#)
     }
 }
+
+@Suite struct NonFiniteValueTests {
+    @Test func nonFiniteOutputsAndScoresAreNullAndReadBackAsNaN() throws {
+        let item = InferenceItem(id: 1, time: "t", model: "m", version: 1, status: "ok", batchSize: 1, latencyMicros: 1, cycles: 1,
+                                 energyMicrojoules: 0, top1: [TopClass(index: 0, score: .infinity)], clientUid: 0, inputSha256: "")
+        let detail = InferenceDetail(item: item, outputs: [[1, .nan, -.infinity]])
+        let data = try JSONEncoder().encode(detail)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("[1,null,null]") && text.contains("\"score\":null"))
+        let back = try JSONDecoder().decode(InferenceDetail.self, from: data)
+        #expect(back.outputs[0][0] == 1 && back.outputs[0][1].isNaN && back.item.top1[0].score.isNaN)
+    }
+}

@@ -56,6 +56,7 @@ public final class DaemonAPI: Sendable {
     let inferenceCount = Atomic<Int>(0)
     private let inFlightCount = Atomic<Int>(0)
     private let supervisionState = Mutex<String?>(nil)
+    let databaseFactsCache = Mutex<DatabaseFacts?>(nil)
 
     /// Why the watchdog is not pinging, if it is not: `/v1/health` reports it as degraded.
     public var supervisionProblem: String? {
