@@ -23,7 +23,7 @@ final class HistoryInserter {
     /// Inserts a record that `validate` accepted.
     func insert(_ record: InferenceRecord) throws(DLAStoreError) -> Int64 {
         let modelID = try modelID(named: record.model)
-        lastStamp = max(lastStamp, Date().unixMicroseconds)
+        lastStamp = max(lastStamp, try Date().unixMicroseconds("the clock"))
         let statement = try connection.cached("""
             INSERT INTO inferences (at, model_id, version, batch_size, status, latency_us, cycles, energy_pj,
                 input_sha256, outputs, client_uid, input, top1)

@@ -35,39 +35,53 @@ public struct InferenceHistory: Sendable {
     }
 
     /// Count, error rate and latency percentiles of `model` over `[since, until)`.
+    ///
+    /// Nothing here holds the window's rows: one pass counts them over the covering
+    /// `inferences_by_model` index, then each percentile is one `ORDER BY latency_us LIMIT 1
+    /// OFFSET k` from whichever end is nearer (k ≤ half the rows), whose sort SQLite bounds by its
+    /// own cache and spills to a temporary file beyond it. All reads share one snapshot.
     public func aggregate(model: String, since: Date, until: Date) async throws(DLAStoreError) -> HistoryAggregate {
         try await store.readers.read { connection throws(DLAStoreError) -> HistoryAggregate in
             let modelID = try ModelRegistry.modelState(connection, model).id
-            var latencies: [Int64] = []
-            var failed = 0
-            if let ids = try Self.idRange(connection, since: since, until: until) {
+            var count: Int64 = 0
+            var failed: Int64 = 0
+            let ids = try Self.idRange(connection, since: since, until: until)
+            if let ids {
                 let statement = try connection.prepare("""
-                    SELECT status, latency_us FROM inferences INDEXED BY inferences_by_model
+                    SELECT count(*), count(*) FILTER (WHERE status <> 0) FROM inferences INDEXED BY inferences_by_model
                     WHERE model_id = ? AND id BETWEEN ? AND ?
                     """)
                 try statement.bind(.integer(modelID), .integer(ids.lowerBound), .integer(ids.upperBound))
-                while try statement.step() {
-                    if statement.int64(0) != 0 { failed += 1 }
-                    latencies.append(statement.int64(1))
+                if try statement.step() {
+                    count = statement.int64(0)
+                    failed = statement.int64(1)
                 }
             }
-            latencies.sort()
-            func percentile(_ p: Int) -> Int64? {
-                guard !latencies.isEmpty else { return nil }
-                let rank = (p * latencies.count + 99) / 100
-                return latencies[max(rank, 1) - 1]
+            /// The nearest-rank percentile: the `⌈p·n/100⌉`-th smallest latency.
+            func percentile(_ p: Int64) throws(DLAStoreError) -> Int64? {
+                guard let ids, count > 0 else { return nil }
+                let rank = max((p * count + 99) / 100, 1)
+                let fromLow = rank - 1, fromHigh = count - rank
+                let ascending = fromLow <= fromHigh
+                let statement = try connection.prepare("""
+                    SELECT latency_us FROM inferences INDEXED BY inferences_by_model
+                    WHERE model_id = ? AND id BETWEEN ? AND ? ORDER BY latency_us \(ascending ? "ASC" : "DESC") LIMIT 1 OFFSET ?
+                    """)
+                try statement.bind(.integer(modelID), .integer(ids.lowerBound), .integer(ids.upperBound),
+                                   .integer(ascending ? fromLow : fromHigh))
+                return try statement.step() ? statement.int64(0) : nil
             }
             return HistoryAggregate(
-                model: model, since: since, until: until, count: latencies.count, failedCount: failed,
-                errorRate: latencies.isEmpty ? 0 : Double(failed) / Double(latencies.count),
-                latencyP50Microseconds: percentile(50), latencyP95Microseconds: percentile(95),
-                latencyP99Microseconds: percentile(99))
+                model: model, since: since, until: until, count: Int(count), failedCount: Int(failed),
+                errorRate: count == 0 ? 0 : Double(failed) / Double(count),
+                latencyP50Microseconds: try percentile(50), latencyP95Microseconds: try percentile(95),
+                latencyP99Microseconds: try percentile(99))
         }
     }
 
     /// The aggregate over the `window` that ends at `now`.
     public func aggregate(model: String, window: Duration, now: Date = Date()) async throws(DLAStoreError) -> HistoryAggregate {
-        let since = Date(unixMicroseconds: now.unixMicroseconds - window.microseconds)
+        let since = Date(unixMicroseconds: try microseconds(now, minus: window, "aggregate window"))
         return try await aggregate(model: model, since: since, until: now)
     }
 
@@ -79,13 +93,13 @@ public struct InferenceHistory: Sendable {
         var high = Int64.max
         if let since {
             let statement = try connection.prepare("SELECT id FROM inferences WHERE at >= ? ORDER BY at, id LIMIT 1")
-            try statement.bind(.integer(since.unixMicroseconds))
+            try statement.bind(.integer(try since.unixMicroseconds("since")))
             guard try statement.step() else { return nil }
             low = statement.int64(0)
         }
         if let until {
             let statement = try connection.prepare("SELECT id FROM inferences WHERE at < ? ORDER BY at DESC, id DESC LIMIT 1")
-            try statement.bind(.integer(until.unixMicroseconds))
+            try statement.bind(.integer(try until.unixMicroseconds("until")))
             guard try statement.step() else { return nil }
             high = statement.int64(0)
         }
