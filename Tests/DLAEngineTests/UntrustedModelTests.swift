@@ -153,4 +153,16 @@ struct UntrustedModelTests {
         let prelu = try Self.sdp([DLAAttribute("activation", .string("prelu")), DLAAttribute("prelu_constant", .int(1 << 32))])
         #expect(throws: EngineError.self) { try ModelAdapter.compile(prelu) }
     }
+
+    /// Found while grepping the load path: an LRN whose `(k + α/n·Σx²)^−β` is NaN (k < 0, or
+    /// n = 0 making α/n·0 = NaN) trapped in `Int16(_:)` while its table was built.
+    @Test func lrnWhoseTableIsNotRealIsRefused() throws {
+        let x = Self.int8("x", [4, 2, 2]), y = Self.int8("y", [4, 2, 2])
+        for attributes in [[DLAAttribute("k", .float(-1))], [DLAAttribute("size", .int(0))], [DLAAttribute("size", .int(-3))]] {
+            let lrn = DLAOperation(name: "lrn", unit: .cdp, type: "lrn", inputs: [0], outputs: [1], attributes: attributes)
+            #expect(throws: EngineError.self, "\(attributes)") { try ModelAdapter.compile(try Self.load(lrn, tensors: [x, y])) }
+        }
+        let fine = DLAOperation(name: "lrn", unit: .cdp, type: "lrn", inputs: [0], outputs: [1], attributes: [DLAAttribute("size", .int(3))])
+        #expect(try ModelAdapter.compile(try Self.load(fine, tensors: [x, y])).operations.count == 1)
+    }
 }
