@@ -68,4 +68,14 @@ struct ResourceLimitsTests {
             try Executor(model: model, profile: .nvFull, limits: DLAResourceLimits(maxOperations: 0))
         }
     }
+
+    @Test func selfTestVectorsRunUnderTheSameLimits() throws {
+        let model = try Self.poolModel()
+        let test = try SelfTestVectors.record(model, profile: .nvFull, inputs: (0..<(3 * 2048)).map { Float($0 % 7) }, rows: 3)
+        #expect(try SelfTestVectors.verify(model, profile: .nvFull, tests: [test]).isEmpty)
+        #expect(throws: EngineError.limitExceeded(what: "model 'crafted' inputs at batch 3", limit: "DLAResourceLimits.maxBatchInputElements",
+                                                  value: 3 * 2048, maximum: 2048)) {
+            try SelfTestVectors.verify(model, profile: .nvFull, tests: [test], limits: DLAResourceLimits(maxBatchInputElements: 2048))
+        }
+    }
 }
