@@ -24,7 +24,7 @@ import Testing
     @Test func codePreservingNodeWithoutInputsIsRefused() {
         let graph = Self.graph([
             GraphNode(name: "q", opType: "QuantizeLinear", inputs: ["x", "s"], outputs: [""]),
-            GraphNode(name: "relu", opType: "Relu", inputs: [], outputs: ["y"]),
+            GraphNode(name: "id", opType: "Identity", inputs: [], outputs: ["y"]),
         ], constants: Self.scale)
         #expect(throws: CompilerError.invalidModel("QuantizeLinear 'q' needs an input, a scale and an output")) {
             try QuantizedGraphFolding.fold(graph)
