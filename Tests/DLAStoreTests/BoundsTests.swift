@@ -108,6 +108,30 @@ import Testing
         await retained.close()
     }
 
+    /// A NaN energy would be stored as NULL and fail the NOT NULL column, and with it the
+    /// transaction of every row in its group; it is refused before it is queued.
+    @Test func nonFiniteEnergyIsRefusedAloneNotWithItsGroup() async throws {
+        let directory = try TestDirectory()
+        let store = try await Fixture.storeWithModel(directory)
+        // Both writes wait behind the blocked writer, so they would share one group.
+        let release = await Self.blockWriter(store)
+        let good = Task { try await store.history.record(Fixture.record(latency: 7)) }
+        var poisoned = Fixture.record()
+        poisoned.energyPicojoules = .nan
+        let bad = Task { try await store.history.record(poisoned) }
+        try await Task.sleep(for: .milliseconds(200))
+        release.signal()
+        await #expect(throws: DLAStoreError.self) { try await bad.value }
+        #expect(try await good.value >= 1)
+        #expect(try await store.history.query(HistoryQuery()).rows.map(\.record.latencyMicroseconds) == [7])
+        for energy in [Double.infinity, -1] {
+            var record = Fixture.record()
+            record.energyPicojoules = energy
+            await #expect(throws: DLAStoreError.self, "\(energy)") { try await store.history.record(record) }
+        }
+        await store.close()
+    }
+
     @Test func conversionsAtTheEdgesOfInt64() throws {
         #expect(try Date(unixMicroseconds: 1_700_000_000_123_456).unixMicroseconds("t") == 1_700_000_000_123_456)
         #expect(try Date(timeIntervalSince1970: -1).unixMicroseconds("t") == -1_000_000)

@@ -61,6 +61,11 @@ final class HistoryInserter {
         guard record.version >= 1 else {
             throw .invalidArgument("model version: expected at least 1, found \(record.version)")
         }
+        // SQLite stores NaN as NULL: the NOT NULL column would then fail the whole group's
+        // transaction, every other caller's row with it.
+        guard record.energyPicojoules.isFinite, record.energyPicojoules >= 0 else {
+            throw .invalidArgument("energy: expected a finite, non-negative number of picojoules, found \(record.energyPicojoules)")
+        }
         guard record.latencyMicroseconds >= 0, record.emulatedCycles >= 0 else {
             throw .invalidArgument(
                 "latency and cycles: expected non-negative, found \(record.latencyMicroseconds) µs, "
