@@ -37,45 +37,48 @@ public struct InferenceHistory: Sendable {
     /// Count, error rate and latency percentiles of `model` over `[since, until)`.
     ///
     /// Nothing here holds the window's rows: one pass counts them over the covering
-    /// `inferences_by_model` index, then each percentile is one `ORDER BY latency_us LIMIT 1
-    /// OFFSET k` from whichever end is nearer (k ≤ half the rows), whose sort SQLite bounds by its
-    /// own cache and spills to a temporary file beyond it. All reads share one snapshot.
+    /// `inferences_by_model` index, a second reads the distinct latencies in order with their
+    /// counts (`GROUP BY latency_us`, a sort SQLite bounds by its cache and spills to a temporary
+    /// file beyond it) and stops once the highest percentile's rank is reached. Both read the
+    /// same snapshot.
     public func aggregate(model: String, since: Date, until: Date) async throws(DLAStoreError) -> HistoryAggregate {
         try await store.readers.read { connection throws(DLAStoreError) -> HistoryAggregate in
             let modelID = try ModelRegistry.modelState(connection, model).id
             var count: Int64 = 0
             var failed: Int64 = 0
-            let ids = try Self.idRange(connection, since: since, until: until)
-            if let ids {
-                let statement = try connection.prepare("""
+            // Nearest-rank percentiles: the ⌈p·n/100⌉-th smallest latency, for p = 50, 95, 99.
+            var percentiles: [Int64?] = [nil, nil, nil]
+            if let ids = try Self.idRange(connection, since: since, until: until) {
+                let counts = try connection.prepare("""
                     SELECT count(*), count(*) FILTER (WHERE status <> 0) FROM inferences INDEXED BY inferences_by_model
                     WHERE model_id = ? AND id BETWEEN ? AND ?
                     """)
-                try statement.bind(.integer(modelID), .integer(ids.lowerBound), .integer(ids.upperBound))
-                if try statement.step() {
-                    count = statement.int64(0)
-                    failed = statement.int64(1)
+                try counts.bind(.integer(modelID), .integer(ids.lowerBound), .integer(ids.upperBound))
+                if try counts.step() {
+                    count = counts.int64(0)
+                    failed = counts.int64(1)
                 }
-            }
-            /// The nearest-rank percentile: the `⌈p·n/100⌉`-th smallest latency.
-            func percentile(_ p: Int64) throws(DLAStoreError) -> Int64? {
-                guard let ids, count > 0 else { return nil }
-                let rank = max((p * count + 99) / 100, 1)
-                let fromLow = rank - 1, fromHigh = count - rank
-                let ascending = fromLow <= fromHigh
-                let statement = try connection.prepare("""
-                    SELECT latency_us FROM inferences INDEXED BY inferences_by_model
-                    WHERE model_id = ? AND id BETWEEN ? AND ? ORDER BY latency_us \(ascending ? "ASC" : "DESC") LIMIT 1 OFFSET ?
+                let ranks = [Int64(50), 95, 99].map { max(($0 * count + 99) / 100, 1) }
+                let latencies = try connection.prepare("""
+                    SELECT latency_us, count(*) FROM inferences INDEXED BY inferences_by_model
+                    WHERE model_id = ? AND id BETWEEN ? AND ? GROUP BY latency_us ORDER BY latency_us
                     """)
-                try statement.bind(.integer(modelID), .integer(ids.lowerBound), .integer(ids.upperBound),
-                                   .integer(ascending ? fromLow : fromHigh))
-                return try statement.step() ? statement.int64(0) : nil
+                try latencies.bind(.integer(modelID), .integer(ids.lowerBound), .integer(ids.upperBound))
+                var seen: Int64 = 0
+                var next = 0
+                while count > 0, next < ranks.count, try latencies.step() {
+                    seen += latencies.int64(1)
+                    while next < ranks.count, seen >= ranks[next] {
+                        percentiles[next] = latencies.int64(0)
+                        next += 1
+                    }
+                }
             }
             return HistoryAggregate(
                 model: model, since: since, until: until, count: Int(count), failedCount: Int(failed),
                 errorRate: count == 0 ? 0 : Double(failed) / Double(count),
-                latencyP50Microseconds: try percentile(50), latencyP95Microseconds: try percentile(95),
-                latencyP99Microseconds: try percentile(99))
+                latencyP50Microseconds: percentiles[0], latencyP95Microseconds: percentiles[1],
+                latencyP99Microseconds: percentiles[2])
         }
     }
 
