@@ -221,6 +221,24 @@ import Testing
         await bed.close()
     }
 
+    @Test func resourceLimitsRefuseModelsAndRequestsBeforeAllocating() async throws {
+        let small = try await APITestBed(limits: DLAResourceLimits(maxWeightBytes: 1000))
+        let refused = await small.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla"))
+        #expect(refused.status == 422 && small.errorMessage(refused).contains("maxWeightBytes"), "\(small.errorMessage(refused))")
+        await small.close()
+
+        let bed = try await APITestBed(limits: DLAResourceLimits(maxBatchInputElements: 784 * 8))
+        let pushed = await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla"))
+        #expect(pushed.status == 201, "\(bed.errorMessage(pushed))")
+        let (inputs, _) = try APITestBed.samples()
+        let nine = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(9 * 784)), shape: [9, 784]))
+        let tooMany = await bed.send("POST", "/v1/models/digits/infer", body: nine, contentType: "application/x-npy")
+        #expect(tooMany.status == 413 && bed.errorCode(tooMany) == "payload_too_large", "\(bed.errorMessage(tooMany))")
+        let eight = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(8 * 784)), shape: [8, 784]))
+        #expect(await bed.send("POST", "/v1/models/digits/infer", body: eight, contentType: "application/x-npy").status == 200)
+        await bed.close()
+    }
+
     /// The model with the last byte of its self-test section flipped (an expected output code)
     /// and its checksums resealed: valid as a file, wrong about what it computes.
     static func breakingSelfTest(_ bytes: [UInt8]) -> [UInt8] {
