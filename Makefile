@@ -7,7 +7,7 @@ STATE_DIR    ?= $(CURDIR)/state
 APT_PACKAGES := libsqlite3-dev libsystemd-dev systemd pkg-config python3-venv python3-pip curl util-linux passwd
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test run bench fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
+.PHONY: deps build release test api-fuzz run bench fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
 
 # Installs the Debian packages that are missing (and only then touches apt).
 deps:
@@ -27,9 +27,19 @@ build: deps
 release: deps
 	$(SWIFT) build -c release $(SWIFT_FLAGS)
 
+# SystemdTests time the watchdog pinger on Swift's cooperative pool: they run in a process of
+# their own, where the integration tests' blocking waits cannot starve that pool's two threads.
+# Then the socket API is fuzzed from docs/openapi.yaml (schemathesis, fixed seed) on the built dlad.
 test: deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
-	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_FLAGS) --filter SystemdTests
+	$(SWIFT) test --skip-build $(SWIFT_FLAGS) --skip SystemdTests
+	API_FUZZ_SEED=$${API_FUZZ_SEED:-20261207} API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-100} tools/api-fuzz/run.sh $(BIN_PATH)/dlad
+
+# Property-based tests of the socket API against docs/openapi.yaml (schemathesis from PyPI,
+# pinned in tools/api-fuzz/requirements.txt) on a live debug dlad, unseeded; about a minute.
+api-fuzz: build
+	tools/api-fuzz/run.sh $(BIN_PATH)/dlad
 
 # The daemon in the foreground on ./state, its socket at ./state/dlad.sock, the firmware models
 # seeded and active on first start. Ctrl-C stops it cleanly.
