@@ -7,7 +7,7 @@ STATE_DIR    ?= $(CURDIR)/state
 APT_PACKAGES := libsqlite3-dev libsystemd-dev systemd pkg-config python3-venv python3-pip curl util-linux passwd
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test api-fuzz run bench fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
+.PHONY: deps build release test api-fuzz run bench bench-daemon fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
 
 # Installs the Debian packages that are missing (and only then touches apt).
 deps:
@@ -63,6 +63,17 @@ bench: deps
 	$(SWIFT) run -c release --package-path Benchmarks ResNetBenchmark --runs 20 --export Benchmarks/.work/resnet18
 	Benchmarks/.venv/bin/python Benchmarks/peers/resnet18_ort.py Benchmarks/.work/resnet18
 	$(SWIFT) package --package-path Benchmarks --allow-writing-to-package-directory benchmark
+	$(SWIFT) build -c release --product dlad $(SWIFT_FLAGS)
+	$(SWIFT) build -c release --product dlactl $(SWIFT_FLAGS)
+	command -v h2load >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nghttp2-client
+	python3 Benchmarks/daemon/bench.py $$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS)) Benchmarks/results/daemon.json
+
+# Only the daemon's benchmark (release dlad through its socket): Benchmarks/results/daemon.json.
+bench-daemon: deps
+	$(SWIFT) build -c release --product dlad $(SWIFT_FLAGS)
+	$(SWIFT) build -c release --product dlactl $(SWIFT_FLAGS)
+	command -v h2load >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nghttp2-client
+	python3 Benchmarks/daemon/bench.py $$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS)) Benchmarks/results/daemon.json
 
 # Regenerates the ONNX compiler's committed test fixtures (Tests/Fixtures) in the pinned
 # Benchmarks/.venv (numpy, onnx, onnxruntime, ml_dtypes); MNIST and trained weights are cached

@@ -76,6 +76,22 @@ def npy_one_sample():
     return raw[:8] + len(new_header).to_bytes(2, "little") + new_header.encode("latin1") + data, data
 
 
+def fdatasync_micros(directory, count=200):
+    """Median time of a 4 KiB append + fdatasync in `directory`: the floor under synchronous=FULL
+    (16 clients with one request each in flight make at most 16 rows per group commit)."""
+    path = os.path.join(directory, "fsync.probe")
+    times = []
+    with open(path, "ab") as f:
+        for _ in range(count):
+            f.write(b"x" * 4096)
+            f.flush()
+            started = time.perf_counter()
+            os.fdatasync(f.fileno())
+            times.append((time.perf_counter() - started) * 1e6)
+    os.remove(path)
+    return sorted(times)[len(times) // 2]
+
+
 def h2load(sock, path, seconds, body=None, ctype=None, clients=16):
     args = ["h2load", "--h1", "-c", str(clients), "-D", str(seconds), "-B", "unix:" + sock]
     if body is not None:
@@ -135,6 +151,9 @@ def main():
     time.sleep(1)
     results["idleRSSMiB"] = rss_kib(proc.pid) / 1024
 
+    fsync = fdatasync_micros(work)
+    results["fdatasyncMicros"] = fsync
+    results["fullDurabilityCeilingPerSecond"] = 16 / (fsync / 1e6)
     results["h2load"] = {
         "health": h2load(sock, "/v1/health", seconds),
         "inferNpy": h2load(sock, "/v1/models/lenet-300-100/infer", seconds, npy_path, "application/x-npy"),
