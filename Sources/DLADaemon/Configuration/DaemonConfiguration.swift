@@ -5,7 +5,7 @@ import DLAFormat
 /// Layers, later ones winning: these defaults, the TOML file (`/etc/dlad/dlad.toml` when it
 /// exists, or `--config`), `DLAD_*` environment variables, then command-line flags. Every
 /// setting has one entry in `DaemonConfiguration.settings`, which names its key, its variable and
-/// its meaning; docs/CONFIGURATION.md lists them.
+/// its meaning; docs/DAEMON.md lists them.
 public struct DaemonConfiguration: Sendable, Equatable {
     public enum Durability: String, Sendable, Equatable, CaseIterable {
         case full, normal
