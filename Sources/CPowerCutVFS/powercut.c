@@ -45,6 +45,8 @@ typedef struct {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static FileState *files;
 static atomic_int powerIsCut;
+/// Writes, truncates and syncs of tracked files still allowed before power fails; 0 is no limit.
+static long long operationsLeft;
 static sqlite3_vfs *realVfs;
 
 static int resize(FileState *state, sqlite3_int64 size) {
@@ -138,6 +140,16 @@ static FileState *stateFor(const char *path) {
     return state;
 }
 
+/// Whether power is on for one more write, truncate or sync; counts it down. Called with `lock` held.
+static int powerHoldsForOperation(void) {
+    if (atomic_load(&powerIsCut)) return 0;
+    if (operationsLeft > 0 && --operationsLeft == 0) {
+        atomic_store(&powerIsCut, 1);
+        return 0;
+    }
+    return 1;
+}
+
 // MARK: - File methods
 
 static int pcClose(sqlite3_file *file) {
@@ -164,7 +176,7 @@ static int pcWrite(sqlite3_file *file, const void *buffer, int amount, sqlite3_i
     if (!p->state) return p->real->pMethods->xWrite(p->real, buffer, amount, offset);
     pthread_mutex_lock(&lock);
     int rc = SQLITE_IOERR_WRITE;
-    if (!atomic_load(&powerIsCut)) {
+    if (powerHoldsForOperation()) {
         rc = p->real->pMethods->xWrite(p->real, buffer, amount, offset);
         if (rc == SQLITE_OK) rc = appendUnsynced(p->state, 0, buffer, amount, offset);
     }
@@ -177,7 +189,7 @@ static int pcTruncate(sqlite3_file *file, sqlite3_int64 size) {
     if (!p->state) return p->real->pMethods->xTruncate(p->real, size);
     pthread_mutex_lock(&lock);
     int rc = SQLITE_IOERR_TRUNCATE;
-    if (!atomic_load(&powerIsCut)) {
+    if (powerHoldsForOperation()) {
         rc = p->real->pMethods->xTruncate(p->real, size);
         if (rc == SQLITE_OK) rc = appendUnsynced(p->state, 1, NULL, 0, size);
     }
@@ -192,7 +204,7 @@ static int pcSync(sqlite3_file *file, int flags) {
     if (!p->state) return SQLITE_OK;
     pthread_mutex_lock(&lock);
     int rc = SQLITE_IOERR_FSYNC;
-    if (!atomic_load(&powerIsCut)) {
+    if (powerHoldsForOperation()) {
         rc = SQLITE_OK;
         for (int i = 0; rc == SQLITE_OK && i < p->state->unsyncedCount; i++) {
             rc = apply(p->state, &p->state->unsynced[i], p->state->unsynced[i].size);
@@ -413,7 +425,18 @@ void powercut_restore(void) {
         }
     }
     atomic_store(&powerIsCut, 0);
+    operationsLeft = 0;
     pthread_mutex_unlock(&lock);
+}
+
+void powercut_cut_before_operation(long long count) {
+    pthread_mutex_lock(&lock);
+    operationsLeft = count > 0 ? count : 0;
+    pthread_mutex_unlock(&lock);
+}
+
+int powercut_is_cut(void) {
+    return atomic_load(&powerIsCut);
 }
 
 void powercut_cut(void) {

@@ -14,19 +14,19 @@ import Testing
 /// Each run draws a base seed (or takes `POWERCUT_SEED`); every failure names it. The seed fixes
 /// the moments of the cuts and the disk's choices, not the threads' interleaving.
 @Suite(.serialized) struct PowerCutTests {
-    static let rounds = 25
+    static let rounds = 30
     static let writers = 8
 
     struct Round {
         var acknowledged = 0
+        var cutInsideAnOperation = false
         var lost = 0
         var unacknowledgedPresent = 0
         var report = powercut_report()
     }
 
-    /// Shared by the writers of a round: whether power is cut, and what failed before it.
+    /// What the writers of a round saw fail before power was cut (nothing, or the store is wrong).
     final class Load: Sendable {
-        let isCut = Atomic<Bool>(false)
         let failedBeforeCut = Mutex<[String]>([])
     }
 
@@ -58,8 +58,10 @@ import Testing
         let unsynced = rounds.reduce(0) { $0 + $1.report.unsyncedOperations }
         let kept = rounds.reduce(0) { $0 + $1.report.operationsKept }
         let torn = rounds.reduce(0) { $0 + $1.report.tornWrites }
+        let insideAnOperation = rounds.count { $0.cutInsideAnOperation }
         print("""
-            power cuts under \(mode) (seed \(baseSeed)): \(rounds.count) rounds, \(acknowledged) acknowledged rows, \
+            power cuts under \(mode) (seed \(baseSeed)): \(rounds.count) rounds (\(insideAnOperation) cut at a write or sync, \
+            the others at a moment), \(acknowledged) acknowledged rows, \
             \(lost) lost in \(roundsLosing) rounds, \(extra) unacknowledged rows present; at the cuts \(unsynced) \
             unsynced writes, \(kept) kept, \(torn) torn
             """)
@@ -87,8 +89,11 @@ import Testing
         let store = try await Fixture.storeWithModel(live, options: options)
 
         let load = Load()
+        // Power fails at the earlier of a random write, truncate or sync (inside a commit or a
+        // checkpoint) and a random moment (wherever the threads are).
         let loadMilliseconds = Int(splitMix(&seed) % 90) + 10
-        let acknowledged = try await withThrowingTaskGroup(of: [Int64].self) { group in
+        powercut_cut_before_operation(Int64(splitMix(&seed) % 6000) + 1)
+        let (acknowledged, cutInsideAnOperation) = try await withThrowingTaskGroup(of: [Int64].self) { group in
             for writer in 0..<writers {
                 group.addTask {
                     var ids: [Int64] = []
@@ -96,23 +101,26 @@ import Testing
                         do {
                             ids.append(try await store.history.record(Fixture.record(latency: Int64(ids.count), client: UInt32(writer))))
                         } catch {
-                            if !load.isCut.load(ordering: .acquiring) { load.failedBeforeCut.withLock { $0.append("\(error)") } }
+                            if powercut_is_cut() == 0 { load.failedBeforeCut.withLock { $0.append("\(error)") } }
                             return ids
                         }
                     }
                 }
             }
-            try await Task.sleep(for: .milliseconds(loadMilliseconds))
-            load.isCut.store(true, ordering: .releasing)
+            let deadline = ContinuousClock.now + .milliseconds(loadMilliseconds)
+            while powercut_is_cut() == 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            let cutInsideAnOperation = powercut_is_cut() != 0
             powercut_cut()
-            return try await group.reduce(into: Set<Int64>()) { $0.formUnion($1) }
+            return (try await group.reduce(into: Set<Int64>()) { $0.formUnion($1) }, cutInsideAnOperation)
         }
         await store.close()
         let failedBeforeCut = load.failedBeforeCut.withLock { $0 }
         #expect(failedBeforeCut.isEmpty, "\(context): writes failed before the cut: \(failedBeforeCut.prefix(3))")
 
         let disk = try TestDirectory()
-        var result = Round(acknowledged: acknowledged.count)
+        var result = Round(acknowledged: acknowledged.count, cutInsideAnOperation: cutInsideAnOperation)
         let written = powercut_write_durable_images(disk.path, splitMix(&seed), &result.report)
         try #require(written == 0, "\(context): writing the durable images failed with errno \(written)")
         let path = disk.file("dlad.sqlite")

@@ -46,6 +46,14 @@ void powercut_restore(void);
 /// Loses power at this instant: every later I/O through the VFS fails.
 void powercut_cut(void);
 
+/// Arms a cut just before the `count`-th write, truncate or sync from now on (counted over all
+/// tracked files; that operation and every later one fail), so that a cut can land inside a commit
+/// or a checkpoint. 0 disarms it.
+void powercut_cut_before_operation(long long count);
+
+/// Whether power is cut (by powercut_cut() or an armed count).
+int powercut_is_cut(void);
+
 /// Writes the durable image of every file the VFS knows to `directory` (which must exist), under
 /// the file's base name, with a seeded random prefix of its unsynced operations and one torn write.
 /// Returns 0, or an errno value when a file cannot be written. Call after powercut_cut().
