@@ -7,12 +7,13 @@
 // durable only once it has been synced (the unix VFS syncs the directory with a new WAL's first
 // sync); a file that existed before the VFS first opened it starts durable, with its bytes then.
 //
-// powercut_cut() loses power: from then on every read, write, sync, truncate, size query and delete
-// through the VFS fails with an SQLITE_IOERR code, so nothing written after the cut can be
-// acknowledged. powercut_write_durable_images() then writes what the disk holds to a directory: each
-// durable file's image plus, chosen with a seeded generator, a prefix (in issue order) of its
-// unsynced operations, the first operation past the prefix torn (a random number of its leading
-// bytes written, the rest of its range left as it was, as SQLITE_IOCAP_POWERSAFE_OVERWRITE allows).
+// powercut_cut(), or a cut armed with powercut_cut_before_operation(), loses power: from then on
+// every read, write, sync, truncate, size query and delete through the VFS fails with an
+// SQLITE_IOERR code, so nothing written after the cut can be acknowledged.
+// powercut_write_durable_images() then writes what the disk holds to a directory: each durable
+// file's image plus, chosen with a seeded generator, a prefix (in issue order) of its unsynced
+// operations, the first operation past the prefix torn (a random number of its leading bytes
+// written, the rest of its range left as it was, as SQLITE_IOCAP_POWERSAFE_OVERWRITE allows).
 //
 // One simulated disk per process: the tests that use it must not run concurrently with each other.
 #pragma once
