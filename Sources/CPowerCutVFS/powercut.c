@@ -466,6 +466,35 @@ static int writeWhole(const char *path, const unsigned char *bytes, sqlite3_int6
     return error;
 }
 
+/// Applies to `disk` (a copy of the file's durable image) what reached the disk of the file's
+/// unsynced operations: either a prefix in issue order and the next one torn, or, as a disk free to
+/// reorder writes may leave them, each one independently whole, torn or lost.
+static int settle(const FileState *state, FileState *disk, uint64_t *random, powercut_report *report) {
+    int reordered = (int)(nextRandom(random) & 1);
+    int prefix = (int)(nextRandom(random) % (uint64_t)(state->unsyncedCount + 1));
+    report->filesReordered += reordered;
+    for (int i = 0; i < state->unsyncedCount; i++) {
+        const Operation *operation = &state->unsynced[i];
+        enum { lost, torn, whole } fate;
+        if (reordered) fate = (int)(nextRandom(random) % 3);
+        else fate = i < prefix ? whole : i == prefix ? torn : lost;
+        sqlite3_int64 length = operation->size;
+        if (fate == torn) {
+            if (operation->isTruncate) continue;
+            length = (sqlite3_int64)(nextRandom(random) % (uint64_t)operation->size);
+            if (length == 0) continue;
+            report->tornWrites++;
+        } else if (fate == whole) {
+            report->operationsKept++;
+        } else {
+            continue;
+        }
+        int rc = apply(disk, operation, length);
+        if (rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+}
+
 int powercut_write_durable_images(const char *directory, unsigned long long seed, powercut_report *report) {
     memset(report, 0, sizeof(*report));
     uint64_t random = seed;
@@ -474,22 +503,10 @@ int powercut_write_durable_images(const char *directory, unsigned long long seed
     for (FileState *state = files; state && !error; state = state->next) {
         if (!state->durable) continue;
         report->unsyncedOperations += state->unsyncedCount;
-        // The disk holds the image and a prefix of the unsynced operations; the one after is torn.
         FileState disk = {0};
         error = resize(&disk, state->imageSize) == SQLITE_OK ? 0 : ENOMEM;
         if (!error && state->imageSize) memcpy(disk.image, state->image, (size_t)state->imageSize);
-        int kept = (int)(nextRandom(&random) % (uint64_t)(state->unsyncedCount + 1));
-        for (int i = 0; !error && i < kept; i++) {
-            error = apply(&disk, &state->unsynced[i], state->unsynced[i].size) == SQLITE_OK ? 0 : ENOMEM;
-        }
-        report->operationsKept += kept;
-        if (!error && kept < state->unsyncedCount && !state->unsynced[kept].isTruncate) {
-            sqlite3_int64 length = (sqlite3_int64)(nextRandom(&random) % (uint64_t)state->unsynced[kept].size);
-            if (length > 0) {
-                error = apply(&disk, &state->unsynced[kept], length) == SQLITE_OK ? 0 : ENOMEM;
-                report->tornWrites++;
-            }
-        }
+        if (!error) error = settle(state, &disk, &random, report) == SQLITE_OK ? 0 : ENOMEM;
         const char *base = strrchr(state->path, '/');
         base = base ? base + 1 : state->path;
         size_t pathLength = strlen(directory) + 1 + strlen(base) + 1;

@@ -5,9 +5,9 @@ import Synchronization
 import Testing
 
 /// The store runs on the "powercut" VFS (Sources/CPowerCutVFS), which keeps every file's unsynced
-/// writes apart from what a disk would keep; power is cut at a random moment under a concurrent
-/// history load, and the disk's contents (durable bytes, a random prefix of the unsynced writes,
-/// one torn write) are opened as a fresh database. Under `synchronous=FULL` every acknowledged row
+/// writes apart from what a disk would keep; power is cut at a random write, sync or moment under a
+/// concurrent history load, and the disk's contents (synced bytes, and of the unsynced writes a
+/// random prefix or a random subset, some torn) are opened as a fresh database. Under `synchronous=FULL` every acknowledged row
 /// must be there; under `NORMAL` some must be missing in some round, or the simulation proves
 /// nothing. Serialized: the simulated disk is one per process.
 ///
@@ -58,12 +58,13 @@ import Testing
         let unsynced = rounds.reduce(0) { $0 + $1.report.unsyncedOperations }
         let kept = rounds.reduce(0) { $0 + $1.report.operationsKept }
         let torn = rounds.reduce(0) { $0 + $1.report.tornWrites }
+        let reordered = rounds.reduce(0) { $0 + Int($1.report.filesReordered) }
         let insideAnOperation = rounds.count { $0.cutInsideAnOperation }
         print("""
             power cuts under \(mode) (seed \(baseSeed)): \(rounds.count) rounds (\(insideAnOperation) cut at a write or sync, \
             the others at a moment), \(acknowledged) acknowledged rows, \
             \(lost) lost in \(roundsLosing) rounds, \(extra) unacknowledged rows present; at the cuts \(unsynced) \
-            unsynced writes, \(kept) kept, \(torn) torn
+            unsynced writes, \(kept) kept whole, \(torn) torn, \(reordered) files written out of order
             """)
     }
 

@@ -11,9 +11,11 @@
 // every read, write, sync, truncate, size query and delete through the VFS fails with an
 // SQLITE_IOERR code, so nothing written after the cut can be acknowledged.
 // powercut_write_durable_images() then writes what the disk holds to a directory: each durable
-// file's image plus, chosen with a seeded generator, a prefix (in issue order) of its unsynced
-// operations, the first operation past the prefix torn (a random number of its leading bytes
-// written, the rest of its range left as it was, as SQLITE_IOCAP_POWERSAFE_OVERWRITE allows).
+// file's image plus, chosen with a seeded generator, either a prefix (in issue order) of its
+// unsynced operations and the operation after it torn, or (half of the files: a disk reordering
+// its writes) each unsynced operation independently whole, torn or lost. A torn write has a random
+// number of its leading bytes written and the rest of its range left as it was, never touching
+// bytes outside it (what SQLITE_IOCAP_POWERSAFE_OVERWRITE promises SQLite).
 //
 // One simulated disk per process: the tests that use it must not run concurrently with each other.
 #pragma once
@@ -31,10 +33,12 @@ typedef struct {
     int files;
     /// Unsynced writes and truncates pending at the cut, in all files.
     long long unsyncedOperations;
-    /// Of those, how many reached the disk whole (the random prefix).
+    /// Of those, how many reached the disk whole.
     long long operationsKept;
     /// Writes torn: part of their bytes reached the disk.
     long long tornWrites;
+    /// Files whose unsynced operations reached the disk out of order.
+    int filesReordered;
 } powercut_report;
 
 /// Registers the VFS (not as the default); safe to call more than once. An SQLite result code.
@@ -56,7 +60,7 @@ void powercut_cut_before_operation(long long count);
 int powercut_is_cut(void);
 
 /// Writes the durable image of every file the VFS knows to `directory` (which must exist), under
-/// the file's base name, with a seeded random prefix of its unsynced operations and one torn write.
+/// the file's base name, with what a seeded generator lets reach the disk of its unsynced operations.
 /// Returns 0, or an errno value when a file cannot be written. Call after powercut_cut().
 int powercut_write_durable_images(const char *directory, unsigned long long seed, powercut_report *report);
 
