@@ -480,7 +480,7 @@ static int settle(const FileState *state, FileState *disk, uint64_t *random, pow
         else fate = i < prefix ? whole : i == prefix ? torn : lost;
         sqlite3_int64 length = operation->size;
         if (fate == torn) {
-            if (operation->isTruncate) continue;
+            if (operation->isTruncate || operation->size == 0) continue;
             length = (sqlite3_int64)(nextRandom(random) % (uint64_t)operation->size);
             if (length == 0) continue;
             report->tornWrites++;
