@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "CDLAKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "DLAStore", dependencies: ["CSQLite"]),
+        // Test-only: an SQLite VFS that simulates power cuts, for DLAStoreTests' PowerCutTests.
+        .target(name: "CPowerCutVFS", dependencies: ["CSQLite"]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "Systemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]),
         // Generated from tools/onnx-proto/onnx.proto by `make onnx-proto`; committed so that
@@ -84,7 +86,7 @@ let package = Package(
         .testTarget(name: "DLAAPITests", dependencies: ["DLAAPI"]),
         .testTarget(name: "DLANumericsTests", dependencies: ["DLANumerics"]),
         .testTarget(name: "DLAFormatTests", dependencies: ["DLAFormat", "DLANumerics"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLAStoreTests", dependencies: ["DLAStore"]),
+        .testTarget(name: "DLAStoreTests", dependencies: ["DLAStore", "CPowerCutVFS"]),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "DLADaemonTests",

@@ -2,7 +2,7 @@
 /// build understands, sets it up, and migrates it forward. Never recreates or repairs anything.
 enum DatabaseOpener {
     static func openWriter(path: String, options: StoreOptions) throws(DLAStoreError) -> SQLiteConnection {
-        let connection = try SQLiteConnection(path: path, create: true)
+        let connection = try SQLiteConnection(path: path, create: true, vfs: options.vfsName)
         connection.setBusyTimeout(milliseconds: options.busyTimeoutMilliseconds)
         let pageCount = try corruptionNamingPath(path) { () throws(DLAStoreError) in
             try connection.integer("PRAGMA page_count") ?? 0
@@ -50,7 +50,7 @@ enum DatabaseOpener {
     }
 
     static func openReader(path: String, options: StoreOptions) throws(DLAStoreError) -> SQLiteConnection {
-        let connection = try SQLiteConnection(path: path, create: false)
+        let connection = try SQLiteConnection(path: path, create: false, vfs: options.vfsName)
         connection.setBusyTimeout(milliseconds: options.busyTimeoutMilliseconds)
         try connection.execute("PRAGMA query_only = ON")
         return connection

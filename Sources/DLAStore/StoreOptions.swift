@@ -48,6 +48,10 @@ public struct StoreOptions: Sendable {
     /// The write-ahead log is truncated back to this size after checkpoints.
     public var walSizeLimitBytes: Int64 = 64 << 20
     public var retention: RetentionPolicy = RetentionPolicy()
+    /// The SQLite VFS (already registered) through which every connection opens the database; nil,
+    /// the default, is SQLite's own. The power-cut test opens the store on a VFS that simulates a
+    /// disk losing unsynced writes (docs/STORE.md, "Power cuts").
+    public var vfsName: String?
 
     public init() {}
 

@@ -11,12 +11,13 @@ final class SQLiteConnection {
     private let handle: OpaquePointer
     private var cachedStatements: [String: SQLiteStatement] = [:]
 
-    init(path: String, create: Bool) throws(DLAStoreError) {
+    /// `vfs` names a registered SQLite VFS; nil is the default one.
+    init(path: String, create: Bool, vfs: String? = nil) throws(DLAStoreError) {
         self.path = path
         var flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
         if create { flags |= SQLITE_OPEN_CREATE }
         var db: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let rc = sqlite3_open_v2(path, &db, flags, vfs)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close_v2(db)
