@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         // Floor 1
@@ -31,7 +34,10 @@ let package = Package(
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Floor 5 helper: a child process that the store's crash test SIGKILLs mid-write.
         .executableTarget(name: "dlad-store-torture", dependencies: ["DLAStore"]),
+        // The socket API's wire types, shared by the daemon and its clients.
+        .target(name: "DLAAPI"),
         // Floor 2
+        .target(name: "DLAClient", dependencies: ["DLAAPI"]),
         .target(
             name: "DLAFormat",
             dependencies: ["DLANumerics", .product(name: "Crypto", package: "swift-crypto")]
@@ -41,14 +47,22 @@ let package = Package(
         // Floor 4
         .target(
             name: "DLADaemon",
-            dependencies: ["DLAFormat", "DLAStore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "DLAAPI", "DLAEngine", "DLAFormat", "DLAStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .target(name: "DLACompiler", dependencies: ["ONNXProto", "DLAFormat", "DLANumerics", "DLAEngine"]),
         // Floor 5
         .executableTarget(
             name: "dlactl",
             dependencies: [
-                "DLAFormat", "DLAEngine", "DLANumerics", "DLACompiler",
+                "DLAFormat", "DLAEngine", "DLANumerics", "DLACompiler", "DLAAPI", "DLAClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,19 +71,30 @@ let package = Package(
             dependencies: [
                 "DLADaemon", "DLAStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "DLAAPITests", dependencies: ["DLAAPI"]),
         .testTarget(name: "DLANumericsTests", dependencies: ["DLANumerics"]),
         .testTarget(name: "DLAFormatTests", dependencies: ["DLAFormat", "DLANumerics"], exclude: ["Fixtures"]),
         .testTarget(name: "DLAStoreTests", dependencies: ["DLAStore"]),
         .testTarget(
             name: "DLADaemonTests",
-            dependencies: ["DLADaemon", "DLAFormat", "DLAStore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "DLADaemon", "DLAAPI", "DLAEngine", "DLAFormat", "DLAStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         // Starts the real executables; depends on them so that they are built first.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DLAFormat", "DLAEngine", "dlactl", "dlad", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "DLAFormat", "DLAEngine", "DLAAPI", "DLAClient", "dlactl", "dlad",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "DLACompilerTests",

@@ -9,7 +9,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The daemon's state directory: the database now, the socket later.
+/// The daemon's state directory: the database and the uploads in progress.
 public struct StateDirectory: Sendable {
     public let path: String
     public var databasePath: String { path + "/dlad.sqlite" }
@@ -31,6 +31,21 @@ public struct StateDirectory: Sendable {
         }
         guard manager.isWritableFile(atPath: path) else { throw .notWritable(path) }
         return StateDirectory(path: path)
+    }
+
+    /// The folder uploads stream into (mode 0700); leftovers of a killed daemon are removed,
+    /// since an upload is only ever half of a push that was never acknowledged.
+    public static func prepareUploads(_ path: String) throws(StateDirectoryError) {
+        let manager = FileManager.default
+        if let names = try? manager.contentsOfDirectory(atPath: path) {
+            for name in names where name.hasPrefix("upload-") { try? manager.removeItem(atPath: path + "/" + name) }
+            return
+        }
+        do {
+            try manager.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw .cannotCreate(path, reason: Self.reason(error))
+        }
     }
 
     /// The operating system's words for a failed file operation (e.g. "No such file or

@@ -23,7 +23,7 @@ public enum EngineValue: Sendable, Equatable {
     }
 
     /// Rows `range` of dimension 0.
-    func batchSlice(_ range: Range<Int>) throws(EngineError) -> EngineValue {
+    public func batchSlice(_ range: Range<Int>) throws(EngineError) -> EngineValue {
         func slice<T>(_ t: Tensor<T>) throws(EngineError) -> Tensor<T> {
             let row = t.shape.dropFirst().reduce(1, *)
             var shape = t.shape
@@ -38,7 +38,7 @@ public enum EngineValue: Sendable, Equatable {
     }
 
     /// Joins batch slices back along dimension 0.
-    static func joinBatches(_ parts: [EngineValue]) throws(EngineError) -> EngineValue {
+    public static func joinBatches(_ parts: [EngineValue]) throws(EngineError) -> EngineValue {
         func join<T>(_ tensors: [Tensor<T>]) throws(EngineError) -> Tensor<T> {
             var shape = tensors[0].shape
             shape[0] = tensors.reduce(0) { $0 + $1.shape[0] }

@@ -1,13 +1,11 @@
 import DLAEngine
 import DLAFormat
-import DLANumerics
 
 /// One tensor's values gathered batch by batch, written as a `.npy` at the end.
 ///
-/// Integer codes are dequantized with the tensor's quantization (`(q − zero point)·scale`, as
-/// ONNX DequantizeLinear); FP16/FP8 values, which the engine holds as `real / scale`, are scaled
-/// back. With `keepRawAccumulators`, an INT32 tensor without quantization (a convolution's
-/// accumulators) stays INT32: it has no real-valued scale, and FP32 would round sums beyond 2^24.
+/// Values are the tensor's real values (`EngineValue.realValues`, shared with dlad). With
+/// `keepRawAccumulators`, an INT32 tensor without quantization (a convolution's accumulators)
+/// stays INT32: it has no real-valued scale, and FP32 would round sums beyond 2^24.
 struct CollectedTensor {
     let spec: ActivationSpec
     private let keepsIntegers: Bool
@@ -22,19 +20,10 @@ struct CollectedTensor {
 
     mutating func append(_ value: EngineValue) {
         rows += value.shape.first ?? 0
-        let scale = spec.quantization?.scale ?? 1
-        let zeroPoint = spec.quantization?.zeroPoint ?? 0
-        switch value {
-        case .int8(let tensor):
-            floats += tensor.scalars.map { AffineQuantization.dequantize(Int32($0), scale: scale, zeroPoint: zeroPoint) }
-        case .int32(let tensor) where keepsIntegers:
+        if keepsIntegers, case .int32(let tensor) = value {
             integers += tensor.scalars
-        case .int32(let tensor):
-            floats += tensor.scalars.map { AffineQuantization.dequantize($0, scale: scale, zeroPoint: zeroPoint) }
-        case .float32(let tensor) where spec.elementType == .float32 || scale == 1:
-            floats += tensor.scalars
-        case .float32(let tensor):
-            floats += tensor.scalars.map { $0 * scale }
+        } else {
+            floats += value.realValues(as: spec)
         }
     }
 

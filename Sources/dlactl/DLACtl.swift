@@ -5,13 +5,20 @@ import Glibc
 import Darwin
 #endif
 
-/// `dlactl`: compile ONNX into `.dla` models, inspect, sign and run them offline; driving the
-/// daemon arrives with its own issue.
+/// `dlactl`: compile ONNX into `.dla` models, inspect, sign and run them offline, and drive dlad
+/// over its socket.
 struct DLACtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlactl",
-        abstract: "Compile ONNX into compressed .dla models, inspect, sign and run them on the emulated DLA.",
-        subcommands: [Compile.self, Inspect.self, Run.self, Perf.self, Keygen.self]
+        abstract: "Compile ONNX into compressed .dla models, inspect, sign and run them on the emulated DLA, and drive dlad.",
+        discussion: "Commands that talk to dlad take --socket (default $DLAD_SOCKET, else /run/dlad/dlad.sock). Shell completion: dlactl --generate-completion-script bash|zsh|fish.",
+        groupedSubcommands: [
+            CommandGroup(name: "Models offline", subcommands: [Compile.self, Inspect.self, Run.self, Perf.self, Keygen.self]),
+            CommandGroup(name: "The daemon", subcommands: [
+                Health.self, Models.self, Model.self, Push.self, Activate.self, Rollback.self, Remove.self,
+                Infer.self, History.self, Stats.self, Bench.self,
+            ]),
+        ]
     )
 }
 

@@ -7,3 +7,16 @@ func durationText(seconds: Double) -> String {
     if magnitude < 1 { return InspectReport.fixed(seconds * 1e3, 3) + " ms" }
     return InspectReport.fixed(seconds, 3) + " s"
 }
+
+/// An age as people write it on a command line: `90s`, `15m`, `1h`, `7d` (or bare seconds).
+func ageSeconds(_ text: String) -> Int? {
+    if let seconds = Int(text), seconds > 0 { return seconds }
+    guard let unit = text.last, let amount = Int(text.dropLast()), amount > 0, amount < 1 << 32 else { return nil }
+    switch unit {
+    case "s": return amount
+    case "m": return amount * 60
+    case "h": return amount * 3600
+    case "d": return amount * 86_400
+    default: return nil
+    }
+}

@@ -1,87 +1,166 @@
 import ArgumentParser
 import DLADaemon
 import DLAStore
+import Logging
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// `dlad`: the inference daemon. Until the socket API lands (its own issue), it runs the offline
-/// path: open the state, seed the firmware models, report, and stay up until told to stop.
+/// `dlad`: the inference daemon. Serves the socket API until SIGINT/SIGTERM; SIGHUP reloads.
 struct DLAD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlad",
-        abstract: "The dlad edge inference daemon (offline path: state, store and firmware models; the socket API is not served yet).",
+        abstract: "The dlad edge inference daemon: an HTTP/1.1 + JSON API on a UNIX socket over an emulated NVDLA.",
         discussion: """
-            Opens (creating it if needed) the state directory and its SQLite database, validates \
-            and registers the firmware models, prints what the registry holds, then waits for \
-            SIGINT or SIGTERM. A model that fails validation is refused and logged; the others \
-            are still registered.
+            Opens (creating it if needed) the state directory and its SQLite database, seeds the \
+            firmware models into an empty registry (and activates them), then serves /v1/... on \
+            the socket until SIGINT or SIGTERM, which stop accepting, finish requests in flight, \
+            flush the history and exit 0. SIGHUP reloads the configuration's reloadable settings \
+            and the trusted keys.
+
+            Settings come from the TOML file (/etc/dlad/dlad.toml when it exists, or --config), \
+            then DLAD_* environment variables (DLAD_STATE_DIR, DLAD_SOCKET, DLAD_ENGINES, …), \
+            then flags; every setting can be given as --set key=value. docs/CONFIGURATION.md \
+            lists them all; --print-config shows the result.
             """
     )
 
-    @Option(help: "Directory for the database (and, later, the socket).")
-    var stateDir: String = "/var/lib/dlad"
+    @Option(help: ArgumentHelp("TOML configuration file (default: /etc/dlad/dlad.toml when it exists).", valueName: "path"))
+    var config: String?
 
-    @Option(help: "Directory of shipped models (manifest.json, or every *.dla in it).")
-    var firmwareModels: String = "/usr/share/dlad/firmware-models"
+    @Option(help: ArgumentHelp("Directory of the database and uploads (state_dir).", valueName: "dir"))
+    var stateDir: String?
 
-    @Option(help: "full: an acknowledged result survives a power cut; normal: it survives a process crash only.")
-    var durability: Durability = .full
+    @Option(help: ArgumentHelp("Path of the API's UNIX socket (socket).", valueName: "path"))
+    var socket: String?
 
-    @Flag(help: "Exit after seeding instead of waiting for a signal.")
+    @Option(help: ArgumentHelp("Directory of shipped models seeded into the registry (firmware_models).", valueName: "dir"))
+    var firmwareModels: String?
+
+    @Option(help: "full: an acknowledged result survives a power cut; normal: a crash of dlad only (durability).")
+    var durability: String?
+
+    @Option(help: ArgumentHelp("Emulated DLA cores, each an engine thread (engines).", valueName: "n"))
+    var engines: Int?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Any setting, as in the file (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
+
+    @Flag(help: "Print the effective configuration and exit.")
+    var printConfig = false
+
+    @Flag(help: "Seed the firmware models, list the registry and exit without serving.")
     var once = false
 
-    enum Durability: String, ExpressibleByArgument, CaseIterable {
-        case full, normal
+    func run() async throws {
+        let signals = ProcessSignals()
+        var logger = Logger(label: "dlad") { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        logger.logLevel = .info
+        let configuration = try loadConfiguration()
+        if printConfig {
+            for setting in DaemonConfiguration.settings {
+                print("\(setting.key) = \(configuration.value(of: setting.key))")
+            }
+            return
+        }
+        if once {
+            try await seedOnce(configuration)
+            return
+        }
+        let daemon: Daemon
+        do {
+            daemon = try await Daemon.start(configuration, logger: logger)
+        } catch {
+            throw RuntimeError("\(error)")
+        }
+        say("serving on \(configuration.socketPath) (state \(configuration.stateDirectory), \(configuration.engines) engine cores)")
+        for await signal in signals.events {
+            if signal == .hangUp {
+                do {
+                    try daemon.reload(try loadConfiguration())
+                } catch {
+                    logger.error("reload refused, keeping the running configuration: \(error)")
+                }
+                continue
+            }
+            say("received \(signal.rawValue), shutting down")
+            break
+        }
+        await daemon.shutdown()
+        say("stopped")
     }
 
-    func run() async throws {
-        let shutdown = ShutdownSignal()
+    private func loadConfiguration() throws -> DaemonConfiguration {
+        var flags = overrides
+        if let stateDir { flags.append("state_dir=\"\(escape(stateDir))\"") }
+        if let socket { flags.append("socket=\"\(escape(socket))\"") }
+        if let firmwareModels { flags.append("firmware_models=\"\(escape(firmwareModels))\"") }
+        if let durability { flags.append("durability=\"\(escape(durability))\"") }
+        if let engines { flags.append("engines=\(engines)") }
+        do {
+            return try DaemonConfiguration.load(
+                configPath: config, environment: ProcessInfo.processInfo.environment, overrides: flags,
+                readFile: { path in FileManager.default.contents(atPath: path).map { [UInt8]($0) } }).0
+        } catch {
+            throw RuntimeError(error.description)
+        }
+    }
+
+    private func escape(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if character == "\\" || character == "\"" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+
+    /// The offline path: state, store and firmware seeding, no socket.
+    private func seedOnce(_ configuration: DaemonConfiguration) async throws {
         let state: StateDirectory
         do {
-            state = try StateDirectory.prepare(stateDir)
+            state = try StateDirectory.prepare(configuration.stateDirectory)
         } catch {
             throw RuntimeError(error.description)
         }
         var options = StoreOptions()
-        options.durability = durability == .full ? .full : .normal
+        options.durability = configuration.durability == .full ? .full : .normal
         let store: DLAStore
         do {
             store = try await DLAStore.open(path: state.databasePath, options: options)
         } catch {
             throw RuntimeError("cannot open the database: \(error)")
         }
-        log("state \(state.path), database \(state.databasePath) (synchronous=\(durability.rawValue.uppercased()))")
-
-        let report = await FirmwareSeeder(directory: firmwareModels, store: store, uid: getuid()).seed()
+        let report = await FirmwareSeeder(directory: configuration.firmwareModels, store: store, uid: getuid()).seed()
         for outcome in report.outcomes {
             let what = outcome.action == .added ? "added" : "present"
-            log("firmware \(outcome.model) v\(outcome.version) \(what)\(outcome.activated ? ", activated" : "") (\(outcome.file))")
+            say("firmware \(outcome.model) v\(outcome.version) \(what)\(outcome.activated ? ", activated" : "") (\(outcome.file))")
         }
-        for failure in report.failures { log("firmware refused: \(failure)") }
-        if report.outcomes.isEmpty && report.failures.isEmpty {
-            log("no firmware models in \(firmwareModels)")
-        }
+        for failure in report.failures { say("firmware refused: \(failure)") }
         do {
             for model in try await store.registry.models() {
-                let active = model.activeVersion.map { "v\($0)" } ?? "none"
-                log("model \(model.name): \(model.versionCount) version(s), active \(active)")
+                say("model \(model.name): \(model.versionCount) version(s), active \(model.activeVersion.map { "v\($0)" } ?? "none")")
             }
         } catch {
             throw RuntimeError("cannot list models: \(error)")
         }
-        guard !once else { return }
-        log("offline path: the socket API is not served yet; waiting for SIGINT/SIGTERM")
-        let signal = await shutdown.wait()
-        log("received \(signal), shutting down")
         await store.close()
     }
 
     /// One line per event, written straight to file descriptor 1: `print` buffers when stdout is
     /// a pipe (journald, a test), and a daemon's status must show up when it happens.
-    private func log(_ message: String) {
+    private func say(_ message: String) {
         var bytes = Array("dlad: \(message)\n".utf8)
         _ = write(1, &bytes, bytes.count)
     }

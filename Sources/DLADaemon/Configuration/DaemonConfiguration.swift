@@ -1,0 +1,255 @@
+/// Everything an operator can set, with the installed defaults.
+///
+/// Layers, later ones winning: these defaults, the TOML file (`/etc/dlad/dlad.toml` when it
+/// exists, or `--config`), `DLAD_*` environment variables, then command-line flags. Every
+/// setting has one entry in `DaemonConfiguration.settings`, which names its key, its variable and
+/// its meaning; docs/CONFIGURATION.md lists them.
+public struct DaemonConfiguration: Sendable, Equatable {
+    public enum Durability: String, Sendable, Equatable, CaseIterable {
+        case full, normal
+    }
+
+    public var stateDirectory = "/var/lib/dlad"
+    public var socketPath = "/run/dlad/dlad.sock"
+    /// Group of the socket file; who may connect. Nil keeps the daemon's own group.
+    public var socketGroup: String? = "dlad"
+    public var socketMode = 0o660
+    /// Members (and root) may push, activate, roll back and delete models.
+    public var adminGroup = "dlad-admin"
+    public var firmwareModels = "/usr/share/dlad/firmware-models"
+    public var durability: Durability = .full
+    /// Emulated DLA cores, each an engine worker thread.
+    public var engines = 2
+    /// Hardware profile every model runs on; nil runs each on its own target profile.
+    public var profile: String?
+    /// Requests waiting for an engine beyond this are refused with 503.
+    public var queueCapacity = 256
+    /// A request not finished within this is answered 504 (and counts against health).
+    public var requestTimeoutMilliseconds = 10_000
+    /// Concurrent requests for one model version are batched up to this many rows.
+    public var maxBatchRows = 64
+    /// How long a worker waits for more requests to fill a batch (0: only those already queued).
+    public var batchWaitMicroseconds = 0
+    public var maxUploadBytes = 256 << 20
+    /// Largest inference request body.
+    public var maxRequestBytes = 64 << 20
+    public var requireSignatures = false
+    public var trustedKeysDirectory = "/etc/dlad/trusted-keys"
+    /// Keep each request's input bytes in the history (they can be large).
+    public var storeInputs = false
+    public var retentionMaxRows: Int?
+    public var retentionMaxAgeSeconds: Int?
+    public var retentionMaxBytes: Int?
+    /// Allows the test-only fault switches (`POST /v1/debug/freeze-engine`); never on in production.
+    public var faultInjection = false
+
+    public init() {}
+
+    /// One setting: its file key, environment variable and how a text value is applied.
+    public struct Setting: Sendable {
+        public let key: String
+        public let help: String
+        let apply: @Sendable (inout DaemonConfiguration, ConfigFile.Value) throws(ConfigError) -> Void
+
+        public var environmentVariable: String {
+            "DLAD_" + key.uppercased().map { $0 == "." || $0 == "-" ? "_" : $0 }.map(String.init).joined()
+        }
+    }
+
+    public static let settings: [Setting] = [
+        string("state_dir", "Directory of the database and uploads.") { $0.stateDirectory = $1 },
+        string("socket", "Path of the API's UNIX socket (when not socket-activated).") { $0.socketPath = $1 },
+        string("socket_group", "Group owning the socket: its members may connect (empty: the daemon's group).") { $0.socketGroup = $1.isEmpty ? nil : $1 },
+        integer("socket_mode", "Permission bits of the socket, octal digits (660).", 0...777) { config, value throws(ConfigError) in
+            guard let mode = Int(String(value), radix: 8) else { throw ConfigError(path: "", line: 0, "socket_mode: \(value) is not octal") }
+            config.socketMode = mode
+        },
+        string("admin_group", "Group whose members (and root) may push, activate, roll back and delete models.") { $0.adminGroup = $1 },
+        string("firmware_models", "Directory of shipped models seeded into an empty registry.") { $0.firmwareModels = $1 },
+        Setting(key: "durability", help: "full: an acknowledged result survives a power cut; normal: a crash of dlad only.") { config, value throws(ConfigError) in
+            guard case .string(let text) = value, let durability = Durability(rawValue: text) else {
+                throw ConfigError(path: "", line: 0, "durability: expected \"full\" or \"normal\", got \(value)")
+            }
+            config.durability = durability
+        },
+        integer("engines", "Emulated DLA cores (engine worker threads).", 1...64) { $0.engines = $1 },
+        string("profile", "Hardware profile every model must run on (empty: each model's own target).") { $0.profile = $1.isEmpty ? nil : $1 },
+        integer("queue_capacity", "Requests that may wait for an engine; beyond it 503.", 1...1_000_000) { $0.queueCapacity = $1 },
+        integer("request_timeout_ms", "Deadline of one inference request in milliseconds.", 1...3_600_000) { $0.requestTimeoutMilliseconds = $1 },
+        integer("max_batch_rows", "Rows of concurrent requests for one model run as one batch.", 1...4096) { $0.maxBatchRows = $1 },
+        integer("batch_wait_us", "Microseconds a worker waits for more requests to fill a batch.", 0...100_000) { $0.batchWaitMicroseconds = $1 },
+        integer("max_upload_bytes", "Largest model push in bytes.", 1024...(1 << 40)) { $0.maxUploadBytes = $1 },
+        integer("max_request_bytes", "Largest inference request body in bytes.", 1024...(1 << 32)) { $0.maxRequestBytes = $1 },
+        boolean("require_signatures", "Refuse pushed models not signed by a trusted key.") { $0.requireSignatures = $1 },
+        string("trusted_keys_dir", "Directory of trusted Ed25519 public keys (*.pub, from dlactl keygen).") { $0.trustedKeysDirectory = $1 },
+        boolean("store_inputs", "Keep every request's input in the history.") { $0.storeInputs = $1 },
+        integer("retention.max_rows", "Keep at most this many history rows (0: no limit).", 0...Int.max) { $0.retentionMaxRows = $1 == 0 ? nil : $1 },
+        integer("retention.max_age_seconds", "Delete history rows older than this (0: no limit).", 0...Int.max) { $0.retentionMaxAgeSeconds = $1 == 0 ? nil : $1 },
+        integer("retention.max_bytes", "Keep the database below about this many bytes (0: no limit).", 0...Int.max) { $0.retentionMaxBytes = $1 == 0 ? nil : $1 },
+        boolean("fault_injection", "Allow test-only fault switches (never in production).") { $0.faultInjection = $1 },
+    ]
+
+    private static func string(_ key: String, _ help: String,
+                               _ set: @escaping @Sendable (inout DaemonConfiguration, String) -> Void) -> Setting {
+        Setting(key: key, help: help) { config, value throws(ConfigError) in
+            guard case .string(let text) = value else { throw ConfigError(path: "", line: 0, "\(key): expected a quoted string, got \(value)") }
+            set(&config, text)
+        }
+    }
+
+    private static func integer(_ key: String, _ help: String, _ range: ClosedRange<Int>,
+                                _ set: @escaping @Sendable (inout DaemonConfiguration, Int) throws(ConfigError) -> Void) -> Setting {
+        Setting(key: key, help: help) { config, value throws(ConfigError) in
+            guard case .integer(let number) = value else { throw ConfigError(path: "", line: 0, "\(key): expected an integer, got \(value)") }
+            guard range.contains(number) else {
+                throw ConfigError(path: "", line: 0, "\(key): \(number) is out of range (\(range.lowerBound)…\(range.upperBound))")
+            }
+            try set(&config, number)
+        }
+    }
+
+    private static func boolean(_ key: String, _ help: String,
+                                _ set: @escaping @Sendable (inout DaemonConfiguration, Bool) -> Void) -> Setting {
+        Setting(key: key, help: help) { config, value throws(ConfigError) in
+            guard case .boolean(let flag) = value else { throw ConfigError(path: "", line: 0, "\(key): expected true or false, got \(value)") }
+            set(&config, flag)
+        }
+    }
+
+    /// Applies a parsed file; unknown keys are errors (a typo must not be silently ignored).
+    public mutating func apply(file: ConfigFile, path: String) throws(ConfigError) {
+        for key in file.entries.keys.sorted() {
+            let line = file.line(of: key)
+            guard let setting = Self.settings.first(where: { $0.key == key }) else {
+                throw ConfigError(path: path, line: line, "unknown setting '\(key)' (known: \(Self.settings.map(\.key).joined(separator: ", ")))")
+            }
+            do {
+                try setting.apply(&self, file[key]!)
+            } catch {
+                throw ConfigError(path: path, line: line, error.message)
+            }
+        }
+    }
+
+    /// Applies `DLAD_*` variables; unknown `DLAD_` names other than `DLAD_CONFIG` and `DLAD_SOCKET`
+    /// users set for dlactl are ignored, since the environment is shared with other tools.
+    public mutating func apply(environment: [String: String]) throws(ConfigError) {
+        for setting in Self.settings {
+            guard let text = environment[setting.environmentVariable] else { continue }
+            try apply(setting, text: text, source: setting.environmentVariable)
+        }
+    }
+
+    /// Applies `key=value` overrides (the daemon's `--set`), values written as in the file or bare.
+    public mutating func apply(overrides: [String]) throws(ConfigError) {
+        for override in overrides {
+            guard let equals = override.firstIndex(of: "=") else {
+                throw ConfigError(path: "", line: 0, "--set \(override): expected key=value")
+            }
+            let key = String(override[..<equals]).trimmingSpaces
+            guard let setting = Self.settings.first(where: { $0.key == key }) else {
+                throw ConfigError(path: "", line: 0, "--set: unknown setting '\(key)' (known: \(Self.settings.map(\.key).joined(separator: ", ")))")
+            }
+            try apply(setting, text: String(override[override.index(after: equals)...]), source: "--set \(key)")
+        }
+    }
+
+    /// A value from the environment or a flag: a number, true/false, or else a string; a value
+    /// written in TOML syntax ("…", […]) is parsed as TOML.
+    private mutating func apply(_ setting: Setting, text: String, source: String) throws(ConfigError) {
+        let trimmed = text.trimmingSpaces
+        let value: ConfigFile.Value
+        if trimmed.hasPrefix("\"") || trimmed.hasPrefix("'") || trimmed.hasPrefix("[") {
+            do {
+                let parsed = try ConfigFile(parsing: "v = " + trimmed, path: source)
+                value = parsed["v"]!
+            } catch {
+                throw ConfigError(path: "", line: 0, "\(source): \(error.message)")
+            }
+        } else if let number = Int(trimmed.replacingUnderscores) {
+            value = .integer(number)
+        } else if trimmed == "true" || trimmed == "false" {
+            value = .boolean(trimmed == "true")
+        } else {
+            value = .string(text)
+        }
+        do {
+            try setting.apply(&self, Self.coerce(value, for: setting))
+        } catch {
+            throw ConfigError(path: "", line: 0, "\(source): \(error.message)")
+        }
+    }
+
+    /// A bare value like `5` for a string setting (`socket_group = 5`) is meant as text.
+    private static func coerce(_ value: ConfigFile.Value, for setting: Setting) -> ConfigFile.Value {
+        var probe = DaemonConfiguration()
+        if (try? setting.apply(&probe, value)) != nil { return value }
+        switch value {
+        case .integer(let number): return .string(String(number))
+        case .boolean(let flag): return .string(String(flag))
+        default: return value
+        }
+    }
+
+    /// Loads the layers. `configPath` nil uses `defaultConfigPath` when it exists.
+    public static func load(configPath: String?, environment: [String: String], overrides: [String],
+                            readFile: (String) -> [UInt8]?) throws(ConfigError) -> (DaemonConfiguration, String?) {
+        var config = DaemonConfiguration()
+        var used: String?
+        let path = configPath ?? environment["DLAD_CONFIG"]
+        if let path {
+            guard let bytes = readFile(path) else { throw ConfigError(path: path, line: 0, "cannot read the configuration file") }
+            try config.apply(file: try ConfigFile(parsing: String(decoding: bytes, as: UTF8.self), path: path), path: path)
+            used = path
+        } else if let bytes = readFile(defaultConfigPath) {
+            try config.apply(file: try ConfigFile(parsing: String(decoding: bytes, as: UTF8.self), path: defaultConfigPath), path: defaultConfigPath)
+            used = defaultConfigPath
+        }
+        try config.apply(environment: environment)
+        try config.apply(overrides: overrides)
+        return (config, used)
+    }
+
+    public static let defaultConfigPath = "/etc/dlad/dlad.toml"
+
+    /// A setting's current value in the file's syntax (`--print-config`).
+    public func value(of key: String) -> String {
+        func quoted(_ text: String?) -> String { "\"" + (text ?? "") + "\"" }
+        switch key {
+        case "state_dir": return quoted(stateDirectory)
+        case "socket": return quoted(socketPath)
+        case "socket_group": return quoted(socketGroup)
+        case "socket_mode": return String(socketMode, radix: 8)
+        case "admin_group": return quoted(adminGroup)
+        case "firmware_models": return quoted(firmwareModels)
+        case "durability": return quoted(durability.rawValue)
+        case "engines": return String(engines)
+        case "profile": return quoted(profile)
+        case "queue_capacity": return String(queueCapacity)
+        case "request_timeout_ms": return String(requestTimeoutMilliseconds)
+        case "max_batch_rows": return String(maxBatchRows)
+        case "batch_wait_us": return String(batchWaitMicroseconds)
+        case "max_upload_bytes": return String(maxUploadBytes)
+        case "max_request_bytes": return String(maxRequestBytes)
+        case "require_signatures": return String(requireSignatures)
+        case "trusted_keys_dir": return quoted(trustedKeysDirectory)
+        case "store_inputs": return String(storeInputs)
+        case "retention.max_rows": return String(retentionMaxRows ?? 0)
+        case "retention.max_age_seconds": return String(retentionMaxAgeSeconds ?? 0)
+        case "retention.max_bytes": return String(retentionMaxBytes ?? 0)
+        case "fault_injection": return String(faultInjection)
+        default: return "?"
+        }
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var text = Substring(self)
+        while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
+        while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
+        return String(text)
+    }
+
+    fileprivate var replacingUnderscores: String { String(filter { $0 != "_" }) }
+}

@@ -1,0 +1,69 @@
+import Prometheus
+import Synchronization
+
+/// The daemon's Prometheus metrics (`GET /metrics`), so that a fleet's existing Prometheus
+/// scrapes every box. Names follow Prometheus conventions: `_total` counters, `_seconds`
+/// histograms, base units.
+public final class DaemonMetrics: Sendable {
+    private let registry = PrometheusCollectorRegistry()
+    private let queueDepth: Gauge
+    private let busyCores: Gauge
+    private let stuckCores: Gauge
+    private let models: Gauge
+    private let storeBytes: Gauge
+    private let loadedVersions: Gauge
+    private let rejected: Counter
+    private static let latencyBuckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+
+    public init() {
+        queueDepth = registry.makeGauge(descriptor: Self.name("engine_queue_depth", "requests", "Requests waiting for an engine core."))
+        busyCores = registry.makeGauge(descriptor: Self.name("engine_busy", "cores", "Engine cores running a batch."))
+        stuckCores = registry.makeGauge(descriptor: Self.name("engine_stuck", "cores", "Engine cores past a request deadline."))
+        models = registry.makeGauge(descriptor: Self.name("models", "", "Models in the registry."))
+        storeBytes = registry.makeGauge(descriptor: Self.name("store_size", "bytes", "Size of the SQLite database file."))
+        loadedVersions = registry.makeGauge(descriptor: Self.name("loaded_versions", "", "Model versions built for the engine."))
+        rejected = registry.makeCounter(descriptor: Self.name("engine_rejected", "total", "Requests refused because the engine queue was full."))
+    }
+
+    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "dlad", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    public func countRequest(route: String, status: Int, nanoseconds: UInt64? = nil) {
+        registry.makeCounter(descriptor: Self.name("http_requests", "total", "HTTP requests by route and status."),
+                             labels: [("route", route), ("code", String(status))]).increment()
+        if let nanoseconds {
+            registry.makeDurationHistogram(descriptor: Self.name("http_request_duration", "seconds", "Time to answer, by route."),
+                                           labels: [("route", route)], buckets: Self.latencyBuckets.map { .nanoseconds(Int64($0 * 1e9)) })
+                .record(.nanoseconds(Int64(nanoseconds)))
+        }
+    }
+
+    public func countInference(model: String, ok: Bool, nanoseconds: UInt64, count: Int?) {
+        registry.makeCounter(descriptor: Self.name("inferences", "total", "Inference requests by model and outcome."),
+                             labels: [("model", model), ("status", ok ? "ok" : "error")]).increment()
+        if ok {
+            registry.makeDurationHistogram(descriptor: Self.name("inference_duration", "seconds", "Inference latency in the daemon, history commit included."),
+                                           labels: [("model", model)], buckets: Self.latencyBuckets.map { .nanoseconds(Int64($0 * 1e9)) })
+                .record(.nanoseconds(Int64(nanoseconds)))
+        }
+    }
+
+    public func countPush(result: String) {
+        registry.makeCounter(descriptor: Self.name("model_pushes", "total", "Model pushes by result (created, existing, refused)."),
+                             labels: [("result", result)]).increment()
+    }
+
+    public func countRejected() { rejected.increment() }
+
+    public func update(queued: Int, busy: Int, stuck: Int, models: Int, storeBytes: Int64, loadedVersions: Int) {
+        queueDepth.set(Double(queued))
+        busyCores.set(Double(busy))
+        stuckCores.set(Double(stuck))
+        self.models.set(Double(models))
+        self.storeBytes.set(Double(storeBytes))
+        self.loadedVersions.set(Double(loadedVersions))
+    }
+
+    public func exposition() -> [UInt8] { registry.emitToBuffer() }
+}

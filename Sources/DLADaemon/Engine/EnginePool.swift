@@ -1,0 +1,250 @@
+import DLAEngine
+
+/// Why the pool did not run a request.
+public enum EnginePoolError: Error, Sendable, Equatable {
+    /// The queue is at capacity: the API answers 503 with Retry-After.
+    case overloaded(capacity: Int)
+    /// The request's deadline passed before a core took it.
+    case deadlineExceeded
+    /// The engine refused the inputs or failed.
+    case engine(String)
+    /// The pool is shutting down.
+    case stopped
+}
+
+/// What one request gets back: its rows of every output and its share of the batch's cost.
+public struct EngineJobResult: Sendable {
+    public var outputs: [EngineValue]
+    public var cycles: Int64
+    public var energyPicojoules: Double
+    /// Rows of the batch the request ran in (its own and those batched with it).
+    public var batchRows: Int
+}
+
+/// N emulated DLA cores, each a worker thread, behind one bounded queue.
+///
+/// Concurrent requests for the same model version are run as one batch (up to `maxBatchRows`,
+/// waiting at most `batchWaitNanoseconds` for more), as Triton's dynamic batcher does: the
+/// engine's results never depend on the batch, only its speed does. A request carries a
+/// deadline; one whose deadline passes while it waits is answered without running, and a core
+/// whose batch runs past its deadline counts as stuck for the health check.
+public final class EnginePool: Sendable {
+    public struct Snapshot: Sendable, Equatable {
+        public var cores: Int
+        public var busy: Int
+        public var queued: Int
+        public var queueCapacity: Int
+        public var stuck: Int
+        /// Batches finished since start (progress the watchdog looks for).
+        public var completedBatches: Int
+    }
+
+    private final class Job: @unchecked Sendable {
+        let version: LoadedVersion
+        let inputs: [EngineValue]
+        let rows: Int
+        let deadline: UInt64
+        let complete: @Sendable (Result<EngineJobResult, EnginePoolError>) -> Void
+
+        init(version: LoadedVersion, inputs: [EngineValue], rows: Int, deadline: UInt64,
+             complete: @escaping @Sendable (Result<EngineJobResult, EnginePoolError>) -> Void) {
+            self.version = version
+            self.inputs = inputs
+            self.rows = rows
+            self.deadline = deadline
+            self.complete = complete
+        }
+    }
+
+    /// Everything behind `lock`.
+    private final class State: @unchecked Sendable {
+        var queue: [Job] = []
+        var head = 0
+        var stopping = false
+        var running = 0
+        /// Per core: the deadline of the batch it runs (nil when idle).
+        var deadlines: [UInt64?]
+        var frozen: Set<Int> = []
+        var completedBatches = 0
+
+        init(cores: Int) { deadlines = Array(repeating: nil, count: cores) }
+        var queuedCount: Int { queue.count - head }
+    }
+
+    public let cores: Int
+    public let queueCapacity: Int
+    public let maxBatchRows: Int
+    public let batchWaitNanoseconds: UInt64
+    private let lock = ConditionLock()
+    private let state: State
+    private let finished = ConditionLock()
+
+    public init(cores: Int, queueCapacity: Int, maxBatchRows: Int, batchWaitMicroseconds: Int) {
+        self.cores = cores
+        self.queueCapacity = queueCapacity
+        self.maxBatchRows = maxBatchRows
+        self.batchWaitNanoseconds = UInt64(batchWaitMicroseconds) * 1000
+        state = State(cores: cores)
+        state.running = cores
+        for core in 0..<cores {
+            _ = WorkerThread.start(name: "dlad-core-\(core)") { [self] in self.work(core: core) }
+        }
+    }
+
+    /// Runs `inputs` (batch in dimension 0, `rows` rows) on `version` within `timeoutNanoseconds`.
+    public func run(_ version: LoadedVersion, inputs: [EngineValue], rows: Int, timeoutNanoseconds: UInt64) async throws(EnginePoolError) -> EngineJobResult {
+        let result: Result<EngineJobResult, EnginePoolError> = await withCheckedContinuation { continuation in
+            let job = Job(version: version, inputs: inputs, rows: rows, deadline: monotonicNanoseconds() &+ timeoutNanoseconds) {
+                continuation.resume(returning: $0)
+            }
+            let refusal: EnginePoolError? = lock.withLock {
+                if state.stopping { return .stopped }
+                if state.queuedCount >= queueCapacity { return .overloaded(capacity: queueCapacity) }
+                if state.head > 1024, state.head * 2 > state.queue.count {
+                    state.queue.removeFirst(state.head)
+                    state.head = 0
+                }
+                state.queue.append(job)
+                lock.signal()
+                return nil
+            }
+            if let refusal { continuation.resume(returning: .failure(refusal)) }
+        }
+        return try result.get()
+    }
+
+    public var snapshot: Snapshot {
+        let now = monotonicNanoseconds()
+        return lock.withLock {
+            Snapshot(cores: cores, busy: state.deadlines.count { $0 != nil }, queued: state.queuedCount, queueCapacity: queueCapacity,
+                     stuck: state.deadlines.count { deadline in deadline.map { now > $0 } ?? false },
+                     completedBatches: state.completedBatches)
+        }
+    }
+
+    /// Fault injection (tests of the watchdog): the core stops taking work until `thaw`, and
+    /// reports the batch it holds as stuck once that batch's deadline passes.
+    public func freeze(core: Int) {
+        lock.withLock { _ = state.frozen.insert(core) }
+    }
+
+    public func thaw(core: Int) {
+        lock.withLock {
+            state.frozen.remove(core)
+            lock.broadcast()
+        }
+    }
+
+    /// Stops taking new requests, lets the queued and running ones finish, and waits for the cores.
+    public func shutdown() {
+        lock.withLock {
+            state.stopping = true
+            state.frozen.removeAll()
+            lock.broadcast()
+        }
+        finished.withLock {
+            while lock.withLock({ state.running }) > 0 { finished.wait(untilNanoseconds: monotonicNanoseconds() + 10_000_000) }
+        }
+    }
+
+    private func work(core: Int) {
+        while let batch = nextBatch(core: core) {
+            execute(batch)
+            lock.withLock {
+                state.deadlines[core] = nil
+                state.completedBatches += 1
+            }
+        }
+        lock.withLock { state.running -= 1 }
+        finished.withLock { finished.broadcast() }
+    }
+
+    /// The next batch for `core`: the oldest job and the queued jobs for the same version that
+    /// fit beside it. Nil once stopping and the queue is empty.
+    private func nextBatch(core: Int) -> [Job]? {
+        lock.withLock {
+            while true {
+                while state.frozen.contains(core) { lock.wait() }
+                if state.queuedCount > 0 { break }
+                if state.stopping { return nil }
+                lock.wait()
+            }
+            let now = monotonicNanoseconds()
+            let first = state.queue[state.head]
+            state.head += 1
+            var batch = [first]
+            var rows = first.rows
+            takeCompanions(of: first, into: &batch, rows: &rows)
+            if batchWaitNanoseconds > 0, rows < maxBatchRows {
+                let until = now + batchWaitNanoseconds
+                while rows < maxBatchRows, monotonicNanoseconds() < until, !state.stopping {
+                    lock.wait(untilNanoseconds: until)
+                    takeCompanions(of: first, into: &batch, rows: &rows)
+                }
+            }
+            state.deadlines[core] = batch.map(\.deadline).max()
+            return batch
+        }
+    }
+
+    /// Moves queued jobs for `first`'s version into the batch while the rows fit (lock held).
+    private func takeCompanions(of first: Job, into batch: inout [Job], rows: inout Int) {
+        var index = state.head
+        while index < state.queue.count, rows < maxBatchRows {
+            let candidate = state.queue[index]
+            if candidate.version === first.version, rows + candidate.rows <= maxBatchRows,
+               candidate.inputs.map(\.typeName) == first.inputs.map(\.typeName) {
+                batch.append(candidate)
+                rows += candidate.rows
+                state.queue.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+    }
+
+    private func execute(_ batch: [Job]) {
+        let now = monotonicNanoseconds()
+        var live: [Job] = []
+        for job in batch {
+            if now > job.deadline { job.complete(.failure(.deadlineExceeded)) } else { live.append(job) }
+        }
+        guard let first = live.first else { return }
+        let totalRows = live.reduce(0) { $0 + $1.rows }
+        do throws(EngineError) {
+            let inputs: [EngineValue]
+            if live.count == 1 {
+                inputs = first.inputs
+            } else {
+                inputs = try first.inputs.indices.map { index throws(EngineError) in
+                    try EngineValue.joinBatches(live.map { $0.inputs[index] })
+                }
+            }
+            let result = try first.version.executor.run(inputs)
+            let cycles = Double(result.stats.total.hardwareCycles)
+            let energy = result.stats.total.energyPicojoules
+            var offset = 0
+            for job in live {
+                let range = offset..<(offset + job.rows)
+                offset += job.rows
+                let outputs: [EngineValue]
+                if live.count == 1 {
+                    outputs = result.outputs
+                } else {
+                    outputs = try result.outputs.map { value throws(EngineError) in try value.batchSlice(range) }
+                }
+                let share = Double(job.rows) / Double(totalRows)
+                job.complete(.success(EngineJobResult(outputs: outputs, cycles: Int64((cycles * share).rounded()),
+                                                      energyPicojoules: energy * share, batchRows: totalRows)))
+            }
+        } catch {
+            // A batch fails as a whole only for an engine fault; run the jobs alone so that one
+            // request's bad input does not fail the others batched with it.
+            if live.count > 1 {
+                for job in live { execute([job]) }
+            } else {
+                first.complete(.failure(.engine(error.description)))
+            }
+        }
+    }
+}
