@@ -2,7 +2,9 @@
 SWIFT        ?= swift
 SWIFT_FLAGS  ?=
 STATE_DIR    ?= $(CURDIR)/state
-APT_PACKAGES := libsqlite3-dev libsystemd-dev pkg-config python3-venv python3-pip
+# systemd brings systemd-analyze, systemd-sysusers and systemd-tmpfiles for the unit-file tests;
+# installing it does not make it PID 1 (systemd-sysv would) and is harmless in a container.
+APT_PACKAGES := libsqlite3-dev libsystemd-dev systemd pkg-config python3-venv python3-pip
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release test run deb system-test bench fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean

@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "CDLAKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "DLAStore", dependencies: ["CSQLite"]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(name: "Systemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]),
         // Generated from tools/onnx-proto/onnx.proto by `make onnx-proto`; committed so that
         // builds never need protoc or the plugin.
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -36,6 +38,9 @@ let package = Package(
         .executableTarget(name: "dlad-store-torture", dependencies: ["DLAStore"]),
         // The socket API's wire types, shared by the daemon and its clients.
         .target(name: "DLAAPI"),
+        // Floor 5 helper: a child process that SystemdTests start with a socket at fd 3 and
+        // systemd's environment variables, which a test must not set in its own process.
+        .executableTarget(name: "dlad-systemd-probe", dependencies: ["Systemd"]),
         // Floor 2
         .target(name: "DLAClient", dependencies: ["DLAAPI"]),
         .target(
@@ -78,6 +83,7 @@ let package = Package(
         .testTarget(name: "DLANumericsTests", dependencies: ["DLANumerics"]),
         .testTarget(name: "DLAFormatTests", dependencies: ["DLAFormat", "DLANumerics"], exclude: ["Fixtures"]),
         .testTarget(name: "DLAStoreTests", dependencies: ["DLAStore"]),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "DLADaemonTests",
             dependencies: [
