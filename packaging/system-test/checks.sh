@@ -71,8 +71,8 @@ history_count() {
 }
 
 check_install() {
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download "$share/$deb" >/tmp/apt.log 2>&1 || { tail -n 5 /tmp/apt.log; return 1; }
-  echo "installed $(dpkg-query -W -f='${Package} ${Version} ${Status}' dlad) with no network"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y "$share/$deb" >/tmp/apt.log 2>&1 || { tail -n 5 /tmp/apt.log; return 1; }
+  echo "installed $(dpkg-query -W -f='${Package} ${Version} ${Status}' dlad) with no network and no package lists"
   dpkg-query -W -f='${Status}' dlad | grep -q 'install ok installed'
 }
 
@@ -263,7 +263,7 @@ check_upgrade() {
   before_models=$(grep -o '"name" *: *"[^"]*"' /tmp/body | sort | paste -sd,)
   pid=$(prop dlad.service MainPID)
   echo "# edited by the operator" >>/etc/dlad/dlad.toml
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download "$share/$upgrade_deb" >/tmp/apt.log 2>&1 || { tail -n 5 /tmp/apt.log; return 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y "$share/$upgrade_deb" >/tmp/apt.log 2>&1 || { tail -n 5 /tmp/apt.log; return 1; }
   wait_for 60 running
   after_rows=$(history_count) || after_rows=unknown
   api /v1/models >/dev/null
@@ -285,6 +285,7 @@ check_remove() {
 }
 
 check_purge() {
+  dpkg-query -W -f='${Status}' dlad 2>/dev/null | grep -q 'config-files' || { echo "dlad was not in the removed-but-configured state"; return 1; }
   dpkg -P dlad >/tmp/dpkg.log 2>&1 || { tail -n 5 /tmp/dpkg.log; return 1; }
   local left
   left=$(ls -d /var/lib/dlad /etc/dlad /run/dlad /lib/systemd/system/dlad.* /etc/systemd/system/*/dlad.* 2>/dev/null | paste -sd' ')

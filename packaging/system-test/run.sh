@@ -22,13 +22,12 @@ cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 mkdir "$work/root" "$work/share"
 
-# The upgrade check installs the same build as a newer version over the one under test.
+# The upgrade check installs the same build, repackaged as a newer version, over the one under test.
 upgrade_version="$version+systemtest1"
-DLAD_VERSION=$upgrade_version DEB_OUT="$work/share" LINTIAN=0 packaging/build-deb.sh >"$work/upgrade-build.log" 2>&1 || {
-  tail -n 20 "$work/upgrade-build.log" >&2
-  echo "error: building the upgrade package failed" >&2
-  exit 1
-}
+dpkg-deb -R "$deb" "$work/upgrade"
+sed -i "s/^Version: .*/Version: $upgrade_version/" "$work/upgrade/DEBIAN/control"
+dpkg-deb -Zgzip -z1 -b "$work/upgrade" "$work/share/dlad_${upgrade_version}_$arch.deb" >/dev/null
+rm -rf "$work/upgrade"
 cp "$deb" "$work/share/"
 basename "$deb" >"$work/share/deb"
 echo "dlad_${upgrade_version}_$arch.deb" >"$work/share/upgrade-deb"
@@ -39,7 +38,7 @@ echo "booting bookworm with systemd in a container to test $(basename "$deb") (t
 boot_start=$(date +%s)
 status=0
 timeout --kill-after=20 "$timeout" systemd-nspawn -q -D "$work/root" --boot --register=no --keep-unit \
-  --console=pipe --volatile=overlay --bind="$work/share:/share" \
+  --console=pipe --volatile=overlay --private-network --bind="$work/share:/share" \
   --bind-ro="$PWD/$here/t.service:/etc/systemd/system/t.service" \
   -- systemd.wants=t.service >"$work/nspawn.log" 2>&1 || status=$?
 end=$(date +%s)
