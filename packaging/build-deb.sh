@@ -17,10 +17,19 @@ arch=$(dpkg --print-architecture)
 changelog_version=$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)
 version=${DLAD_VERSION:-$changelog_version}
 
-# Full RELRO and PIE, as Debian's hardening flags ask of C programs (Swift links PIE already).
-$swift build -c release --static-swift-stdlib --scratch-path "$scratch" \
-  -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
-bin=$($swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)
+# The package's version is the daemon's (DaemonVersion.current, which /v1/health reports).
+daemon_version=$(sed -n 's/^ *public static let current = "\(.*\)"$/\1/p' $(grep -rl 'enum DaemonVersion' Sources))
+case $changelog_version in
+  "$daemon_version"|"$daemon_version"[-+~]*) ;;
+  *) echo "error: packaging/debian/changelog is at $changelog_version but dlad is $daemon_version: add a changelog entry" >&2; exit 1 ;;
+esac
+
+# Full RELRO (-z relro -z now; Swift links PIE already), as Debian's hardening flags ask, and no
+# dynamic symbol table beyond what libc needs: Swift exports every symbol of an executable by
+# default (20,000 in dlad, 1.8 MB), which only a dynamic loader of plug-ins would use.
+flags="-c release --static-swift-stdlib --scratch-path $scratch"
+$swift build $flags -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now -Xlinker --no-export-dynamic
+bin=$($swift build $flags --show-bin-path)
 
 staging=.build-deb
 stage=$staging/dlad-$version

@@ -43,14 +43,32 @@ as() { local user=$1; shift; runuser -u "$user" -- "$@"; }
 
 prop() { systemctl show -p "$2" --value "$1"; }
 
+# Set once dlad.service has been seen running: until then the waits below are cut to 5 s, so
+# that a daemon that never becomes ready fails every check quickly instead of timing out the run.
+ever_running=0
+
 # wait_for SECONDS COMMAND...: polls every 0.2 s until COMMAND succeeds.
 wait_for() {
-  local deadline=$(( $(date +%s) + $1 ))
+  local seconds=$1
+  [ $ever_running = 1 ] || [ "$seconds" -le 5 ] || seconds=5
+  local deadline=$(( $(date +%s) + seconds ))
   shift
   until "$@"; do
     [ "$(date +%s)" -ge "$deadline" ] && return 1
     sleep 0.2
   done
+}
+
+# restarted OLD_PID: dlad.service runs again, under a new main pid.
+restarted() { local pid; pid=$(prop dlad.service MainPID); [ "$pid" != "$1" ] && [ "$pid" != 0 ] && running; }
+
+# restart_and_wait SECONDS: restarts dlad.service without blocking on its start job (a daemon
+# that never sends READY=1 would hold it for TimeoutStartSec) and waits for the new process.
+restart_and_wait() {
+  local old
+  old=$(prop dlad.service MainPID)
+  systemctl restart --no-block dlad.service
+  wait_for "$1" restarted "$old"
 }
 
 running() { [ "$(prop dlad.service ActiveState)" = active ] && [ "$(prop dlad.service SubState)" = running ]; }
@@ -104,7 +122,8 @@ check_enabled() {
 }
 
 check_ready() {
-  wait_for 60 running
+  ever_running=1
+  wait_for 60 running || ever_running=0
   echo "ActiveState=$(prop dlad.service ActiveState) SubState=$(prop dlad.service SubState) Type=$(prop dlad.service Type)" \
     "NRestarts=$(prop dlad.service NRestarts) Status=\"$(prop dlad.service StatusText)\" Result=$(prop dlad.service Result)"
   running && [ "$(prop dlad.service Type)" = notify ] && [ "$(prop dlad.service NRestarts)" = 0 ]
@@ -204,8 +223,7 @@ check_kill9() {
   restarts=$(prop dlad.service NRestarts)
   [ "$pid" -gt 0 ] || { echo "dlad is not running (MainPID 0)"; return 1; }
   kill -9 "$pid"
-  wait_for 30 sh -c "[ \"\$(systemctl show -p MainPID --value dlad.service)\" != $pid ] && [ \"\$(systemctl show -p MainPID --value dlad.service)\" != 0 ]" &&
-    wait_for 30 running
+  wait_for 30 restarted "$pid"
   new=$(prop dlad.service MainPID)
   echo "killed $pid; now MainPID=$new NRestarts=$(prop dlad.service NRestarts) (was $restarts), health $(api /v1/health)"
   running && [ "$new" != "$pid" ] && [ "$(prop dlad.service NRestarts)" -gt "$restarts" ] && [ "$(api /v1/health)" = 200 ]
@@ -218,14 +236,13 @@ check_watchdog() {
   mkdir -p /etc/systemd/system/dlad.service.d
   printf '[Service]\nWatchdogSec=4s\n' >/etc/systemd/system/dlad.service.d/system-test.conf
   systemctl daemon-reload
-  systemctl restart dlad.service
-  wait_for 30 running || { echo "not running after restart with WatchdogSec=4s"; return 1; }
+  restart_and_wait 30 || { echo "not running after restart with WatchdogSec=4s"; return 1; }
   pid=$(prop dlad.service MainPID)
   since=$(date '+%Y-%m-%d %H:%M:%S')
   [ "$pid" -gt 0 ] || { echo "MainPID 0"; return 1; }
   kill -STOP "$pid"
   wait_for 30 sh -c "journalctl -q -u dlad.service --since '$since' | grep -q 'Watchdog timeout'"
-  wait_for 30 sh -c "[ \"\$(systemctl show -p MainPID --value dlad.service)\" != $pid ]" && wait_for 30 running
+  wait_for 30 restarted "$pid"
   new=$(prop dlad.service MainPID)
   echo "SIGSTOP $pid; now MainPID=$new, journal: $(journalctl -q -u dlad.service --since "$since" | grep -m1 -o 'Watchdog timeout.*')"
   local ok=0
@@ -233,7 +250,7 @@ check_watchdog() {
   rm -f /etc/systemd/system/dlad.service.d/system-test.conf
   rmdir /etc/systemd/system/dlad.service.d
   systemctl daemon-reload
-  systemctl restart dlad.service
+  restart_and_wait 30
   return $ok
 }
 
