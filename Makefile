@@ -4,7 +4,7 @@ SWIFT_FLAGS  ?=
 STATE_DIR    ?= $(CURDIR)/state
 # systemd brings systemd-analyze, systemd-sysusers and systemd-tmpfiles for the unit-file tests;
 # installing it does not make it PID 1 (systemd-sysv would) and is harmless in a container.
-APT_PACKAGES := libsqlite3-dev libsystemd-dev systemd pkg-config python3-venv python3-pip
+APT_PACKAGES := libsqlite3-dev libsystemd-dev systemd pkg-config python3-venv python3-pip curl util-linux passwd
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release test run deb system-test bench fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
@@ -35,9 +35,17 @@ test: deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 
+# The daemon in the foreground on ./state, its socket at ./state/dlad.sock, the firmware models
+# seeded and active on first start. Ctrl-C stops it cleanly.
+BIN_PATH = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
 run: build
-	mkdir -p $(STATE_DIR)
-	$(SWIFT) run $(SWIFT_FLAGS) dlad --state-dir $(STATE_DIR) --firmware-models $(CURDIR)/firmware-models
+	@mkdir -p $(STATE_DIR)
+	@echo "dlad: socket $(STATE_DIR)/dlad.sock; in another terminal:"
+	@echo "  export DLAD_SOCKET=$(STATE_DIR)/dlad.sock PATH=$(BIN_PATH):\$$PATH"
+	@echo "  dlactl models"
+	@echo "  dlactl infer lenet-300-100 --input firmware-models/samples/lenet-300-100/inputs.npy"
+	@echo "  curl --unix-socket $(STATE_DIR)/dlad.sock http://localhost/v1/health"
+	$(BIN_PATH)/dlad --state-dir $(STATE_DIR) --socket $(STATE_DIR)/dlad.sock --firmware-models $(CURDIR)/firmware-models
 
 # Benchmarks, release mode, one invocation: the peers (ONNX Runtime, LiteRT) and dlad's engine
 # on the same quantized models and real MNIST images, an INT8 ResNet-18 (with ONNX Runtime on the

@@ -38,11 +38,11 @@ let package = Package(
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Floor 5 helper: a child process that the store's crash test SIGKILLs mid-write.
         .executableTarget(name: "dlad-store-torture", dependencies: ["DLAStore"]),
-        // The socket API's wire types, shared by the daemon and its clients.
-        .target(name: "DLAAPI"),
         // Floor 5 helper: a child process that SystemdTests start with a socket at fd 3 and
         // systemd's environment variables, which a test must not set in its own process.
         .executableTarget(name: "dlad-systemd-probe", dependencies: ["Systemd"]),
+        // The socket API's wire types, shared by the daemon and its clients.
+        .target(name: "DLAAPI"),
         // Floor 2
         .target(name: "DLAClient", dependencies: ["DLAAPI"]),
         .target(
@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "DLADaemon",
             dependencies: [
-                "DLAAPI", "DLAEngine", "DLAFormat", "DLAStore",
+                "DLAAPI", "DLAEngine", "DLAFormat", "DLAStore", "Systemd",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -210,6 +210,7 @@ public enum InferenceBodyParser {
                     position += 1
                     skipWhitespace()
                     guard position < bytes.count else { throw error("unterminated array") }
+                    guard bytes[position] != UInt8(ascii: "]") else { throw error("trailing comma") }
                 }
                 if bytes[position] == UInt8(ascii: "[") {
                     if leafDepth >= 0, depth >= leafDepth { throw error("mixed numbers and arrays at depth \(depth + 1)") }

@@ -21,6 +21,7 @@ public final class Daemon: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
     private let retentionTask: Mutex<Task<Void, Never>?>
+    var eventLoop: any EventLoop { group.next() }
 
     private init(configuration: DaemonConfiguration, api: DaemonAPI, store: DLAStore, pool: EnginePool, server: HTTPServer,
                  seedReport: FirmwareSeeder.Report, group: MultiThreadedEventLoopGroup, logger: Logger) {
@@ -94,6 +95,7 @@ public final class Daemon: Sendable {
         let daemon = Daemon(configuration: configuration, api: api, store: store, pool: pool, server: server,
                             seedReport: report, group: group, logger: logger)
         daemon.startRetention()
+        Task { await api.warmUp() }
         return daemon
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import DLADaemon
 import DLAStore
 import Logging
+import Systemd
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -61,12 +62,9 @@ struct DLAD: AsyncParsableCommand {
 
     func run() async throws {
         let signals = ProcessSignals()
-        var logger = Logger(label: "dlad") { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
-        logger.logLevel = .info
+        LoggingSystem.bootstrap { JournalLogHandler(label: $0, identifier: "dlad") }
+        let logger = Logger(label: "dlad")
+        let notifier = SystemdNotifier.fromEnvironment()
         let configuration = try loadConfiguration()
         if printConfig {
             for setting in DaemonConfiguration.settings {
@@ -80,25 +78,52 @@ struct DLAD: AsyncParsableCommand {
         }
         let daemon: Daemon
         do {
-            daemon = try await Daemon.start(configuration, logger: logger)
+            try? notifier.notify(.status("starting: opening the state and the registry"), .extendTimeout(.seconds(120)))
+            daemon = try await Daemon.start(configuration, inheritedSocket: try Self.activatedSocket(), logger: logger)
         } catch {
+            try? notifier.notify(.status("failed to start: \(error)"), .errno(EINVAL))
             throw RuntimeError("\(error)")
         }
-        say("serving on \(configuration.socketPath) (state \(configuration.stateDirectory), \(configuration.engines) engine cores)")
+        let supervision = Supervision(notifier: notifier, daemon: daemon, logger: logger)
+        await supervision.ready()
+        switch daemon.server.source {
+        case .inheritedDescriptor(let descriptor):
+            say("serving on the socket passed by systemd (fd \(descriptor)) (state \(configuration.stateDirectory), \(configuration.engines) engine cores)")
+        case .path(let path, _, _):
+            say("serving on \(path) (state \(configuration.stateDirectory), \(configuration.engines) engine cores)")
+        }
         for await signal in signals.events {
             if signal == .hangUp {
+                supervision.reloading()
                 do {
                     try daemon.reload(try loadConfiguration())
                 } catch {
                     logger.error("reload refused, keeping the running configuration: \(error)")
                 }
+                await supervision.reloaded()
                 continue
             }
             say("received \(signal.rawValue), shutting down")
             break
         }
+        supervision.stopping()
         await daemon.shutdown()
         say("stopped")
+    }
+
+    /// The listening socket systemd passed (`dlad.socket`, FileDescriptorName=dlad.sock), if any.
+    private static func activatedSocket() throws -> Int32? {
+        let passed: [PassedFileDescriptor]
+        do {
+            passed = try SocketActivation.passedFileDescriptors()
+        } catch {
+            throw RuntimeError("socket activation: \(error)")
+        }
+        guard !passed.isEmpty else { return nil }
+        guard let descriptor = SocketActivation.listeningUNIXSocket(named: "dlad.sock", in: passed) else {
+            throw RuntimeError("socket activation: systemd passed \(passed.map { "\($0.name) (fd \($0.fileDescriptor))" }.joined(separator: ", ")), but no listening UNIX socket named dlad.sock")
+        }
+        return descriptor
     }
 
     private func loadConfiguration() throws -> DaemonConfiguration {

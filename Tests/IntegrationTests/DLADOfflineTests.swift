@@ -41,7 +41,7 @@ import Testing
         let directory = try TemporaryDirectory()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Executables.path(of: "dlad"))
-        process.arguments = ["--state-dir", directory.file("state"), "--firmware-models", directory.file("none")]
+        process.arguments = ["--state-dir", directory.file("state"), "--socket", directory.file("dlad.sock"), "--firmware-models", directory.file("none")]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -50,12 +50,12 @@ import Testing
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         var seen = ""
-        while !seen.contains("waiting for SIGINT/SIGTERM") {
+        while !seen.contains("dlad: serving on") {
             let chunk = output.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             seen += String(decoding: chunk, as: UTF8.self)
         }
-        #expect(seen.contains("waiting for SIGINT/SIGTERM"))
+        #expect(seen.contains("dlad: serving on \(directory.file("dlad.sock"))"))
         process.terminate()
         process.waitUntilExit()
         #expect(process.terminationReason == .exit && process.terminationStatus == 0)

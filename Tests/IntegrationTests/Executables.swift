@@ -22,8 +22,13 @@ enum Executables {
     }
 
     static func run(_ name: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Result {
+        try runTool(try path(of: name), arguments, environment: environment)
+    }
+
+    /// Any program by path (curl, setpriv).
+    static func runTool(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try path(of: name))
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
         let out = Pipe()

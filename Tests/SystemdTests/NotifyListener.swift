@@ -1,8 +1,9 @@
 import Foundation
+import Synchronization
 
 /// A real AF_UNIX datagram socket standing in for systemd's `$NOTIFY_SOCKET`. Receives without
 /// blocking a thread of the cooperative pool, which the pinger under test needs.
-final class NotifyListener {
+final class NotifyListener: @unchecked Sendable {
     let path: String
     private let descriptor: Int32
 
@@ -49,6 +50,46 @@ final class NotifyListener {
         }
         while let message = receiveNow() { messages.append(message) }
         return messages
+    }
+
+    /// A datagram and when it arrived.
+    struct Arrival: Sendable {
+        let time: ContinuousClock.Instant
+        let message: String
+    }
+
+    /// Datagrams received on a thread of their own, each stamped as it arrives. The thread starts
+    /// at once, not when the cooperative pool gets round to it, so the stamps stay true however
+    /// busy the pool is (the rest of the suite runs CPU-heavy tests on it in parallel).
+    final class Recording: Sendable {
+        private let state = Mutex<(arrivals: [Arrival], done: Bool)>(([], false))
+
+        fileprivate func append(_ arrival: Arrival) { state.withLock { $0.arrivals.append(arrival) } }
+        fileprivate func finish() { state.withLock { $0.done = true } }
+
+        /// Everything received, once `last` matched or the timeout passed.
+        func arrivals() async throws -> [Arrival] {
+            while !state.withLock({ $0.done }) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return state.withLock { $0.arrivals }
+        }
+    }
+
+    /// Starts recording until a datagram matches `last` or the timeout passes.
+    func record(until last: @escaping @Sendable (String) -> Bool, timeout: Duration) -> Recording {
+        let recording = Recording()
+        Thread { [self] in
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, 50) > 0, let message = receiveNow() else { continue }
+                recording.append(Arrival(time: .now, message: message))
+                if last(message) { break }
+            }
+            recording.finish()
+        }.start()
+        return recording
     }
 
     private func receiveNow() -> String? {

@@ -4,6 +4,9 @@ import Testing
 @testable import Systemd
 
 /// WATCHDOG_USEC=400000 (pings every 200 ms) keeps these short; `dlad.service` uses 30 s.
+/// These check what is pinged and when not; they do not time the pings, because the rest of the
+/// suite keeps this process's cooperative pool busy (ProbeTests times them in a child process).
+/// Waits are generous and end as soon as what they wait for arrives.
 @Suite struct WatchdogPingerTests {
     static let timeout = Duration.milliseconds(400)
 
@@ -12,9 +15,9 @@ import Testing
         func append(_ event: WatchdogPinger.Event) { events.withLock { $0.append(event) } }
         var all: [WatchdogPinger.Event] { events.withLock { $0 } }
 
-        /// Waits (up to 5 s, so that a loaded machine does not fail the test) for the nth event.
+        /// Waits for the nth event.
         func waitFor(count: Int) async throws {
-            let deadline = ContinuousClock.now + .seconds(5)
+            let deadline = ContinuousClock.now + .seconds(60)
             while all.count < count, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
@@ -27,12 +30,13 @@ import Testing
         #expect(pinger.pingInterval == .milliseconds(200))
         let events = Events()
         let running = Task { await pinger.run(onEvent: events.append) }
-        let messages = try await listener.collect(for: .milliseconds(1500))
+        var messages: [String] = []
+        for _ in 0..<3 {
+            messages.append(try await listener.receive(within: .seconds(60)) ?? "nothing")
+        }
         running.cancel()
         await running.value
-        // 7 expected; a loaded machine may delay a few.
-        #expect(messages.count >= 4 && messages.count <= 8, "\(messages.count) pings in 1.5 s")
-        #expect(messages.allSatisfy { $0 == "WATCHDOG=1" })
+        #expect(messages == ["WATCHDOG=1", "WATCHDOG=1", "WATCHDOG=1"])
         #expect(events.all == [.pinging])
     }
 
@@ -44,7 +48,7 @@ import Testing
         }
         let events = Events()
         let running = Task { await pinger.run(onEvent: events.append) }
-        #expect(try await listener.receive(within: .seconds(2)) == "WATCHDOG=1")
+        #expect(try await listener.receive(within: .seconds(60)) == "WATCHDOG=1")
 
         healthy.withLock { $0 = false }
         // A check started before the switch may still ping once; every check after the first
@@ -55,7 +59,7 @@ import Testing
         #expect(whileUnhealthy.isEmpty, "pinged while unhealthy: \(whileUnhealthy)")
 
         healthy.withLock { $0 = true }
-        #expect(try await listener.receive(within: .seconds(2)) == "WATCHDOG=1")
+        #expect(try await listener.receive(within: .seconds(60)) == "WATCHDOG=1")
         running.cancel()
         await running.value
         #expect(events.all == [.pinging, .withheld(reason: "engine 1 stuck for 31 s"), .pinging])
@@ -72,7 +76,7 @@ import Testing
         }
         let events = Events()
         let running = Task { await pinger.run(onEvent: events.append) }
-        #expect(try await listener.receive(within: .seconds(2)) == "WATCHDOG=1")
+        #expect(try await listener.receive(within: .seconds(60)) == "WATCHDOG=1")
         frozen.withLock { $0 = true }
         try await events.waitFor(count: 2)
         _ = try await listener.collect(for: .milliseconds(0))

@@ -55,6 +55,13 @@ public final class DaemonAPI: Sendable {
     private let policyState: Mutex<Policy>
     let inferenceCount = Atomic<Int>(0)
     private let inFlightCount = Atomic<Int>(0)
+    private let supervisionState = Mutex<String?>(nil)
+
+    /// Why the watchdog is not pinging, if it is not: `/v1/health` reports it as degraded.
+    public var supervisionProblem: String? {
+        get { supervisionState.withLock { $0 } }
+        set { supervisionState.withLock { $0 = newValue } }
+    }
 
     /// Requests being answered now (shutdown waits for them).
     public var inFlight: Int { inFlightCount.load(ordering: .relaxed) }

@@ -7,6 +7,7 @@ extension DaemonAPI {
         let engines = pool.snapshot
         var reasons: [String] = []
         if engines.stuck > 0 { reasons.append("\(engines.stuck) engine core(s) stuck past a request deadline") }
+        if let problem = supervisionProblem { reasons.append(problem) }
         var writable = true
         var bytes: Int64 = 0
         do {

@@ -8,6 +8,19 @@ import DLAFormat
 import DLAStore
 
 extension DaemonAPI {
+    /// Builds every active version for the engine, so that first requests do not pay for it.
+    /// Runs after the daemon serves: readiness never waits for a large registry.
+    public func warmUp() async {
+        guard let summaries = try? await store.registry.models() else { return }
+        for summary in summaries where summary.activeVersion != nil {
+            do {
+                _ = try await catalog.activeVersion(of: summary.name)
+            } catch {
+                logger.error("model \(summary.name) cannot be built: \(error.message)", metadata: ["MODEL": "\(summary.name)"])
+            }
+        }
+    }
+
     func listModels() async throws(APIFailure) -> APIResponse {
         let summaries: [ModelSummary]
         do {

@@ -122,8 +122,8 @@ public final class EnginePool: Sendable {
         }
     }
 
-    /// Fault injection (tests of the watchdog): the core stops taking work until `thaw`, and
-    /// reports the batch it holds as stuck once that batch's deadline passes.
+    /// Fault injection (tests of the watchdog): the core takes its next batch but does not run
+    /// it until `thaw`, and reports it as stuck once that batch's deadline passes.
     public func freeze(core: Int) {
         lock.withLock { _ = state.frozen.insert(core) }
     }
@@ -149,6 +149,11 @@ public final class EnginePool: Sendable {
 
     private func work(core: Int) {
         while let batch = nextBatch(core: core) {
+            // A frozen core (fault injection) holds its batch without running it, as a hung
+            // accelerator would: past the batch's deadline it counts as stuck.
+            lock.withLock {
+                while state.frozen.contains(core) { lock.wait() }
+            }
             execute(batch)
             lock.withLock {
                 state.deadlines[core] = nil
@@ -164,7 +169,6 @@ public final class EnginePool: Sendable {
     private func nextBatch(core: Int) -> [Job]? {
         lock.withLock {
             while true {
-                while state.frozen.contains(core) { lock.wait() }
                 if state.queuedCount > 0 { break }
                 if state.stopping { return nil }
                 lock.wait()

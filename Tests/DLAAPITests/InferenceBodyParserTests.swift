@@ -1,0 +1,60 @@
+import DLAAPI
+import Testing
+
+@Suite struct InferenceBodyParserTests {
+    private func parse(_ text: String) throws -> InferenceInputs { try InferenceBodyParser.parse(Array(text.utf8)) }
+
+    @Test func nestedArraysKeepTheirShape() throws {
+        #expect(try parse(#"{"inputs": [[1, 2, 3], [4, 5, 6]]}"#) == .single(NumericArray(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])))
+        #expect(try parse(#" { "inputs" : [ [ [ [0.5] ] ] ] } "#) == .single(NumericArray(shape: [1, 1, 1, 1], values: [0.5])))
+        #expect(try parse(#"{"inputs": {"a": [[1]], "b": [[2, 3]]}}"#)
+                == .named([("a", NumericArray(shape: [1, 1], values: [1])), ("b", NumericArray(shape: [1, 2], values: [2, 3]))]))
+    }
+
+    @Test func numbersRoundExactlyAsFloatFromStringDoes() throws {
+        var generator = SystemRandomNumberGenerator()
+        var texts: [String] = ["0", "-0", "1e-45", "1.4e-45", "3.4028235e38", "3.4028236e38", "1e39", "-1e39", "0.1", "1e-50",
+                               "0.30000001192092896", "16777217", "16777217.0", "1.00000005960464477539062", "123456789012345678901234567890",
+                               "2.5e-08", "1E+2", "7.006492321624085e-46"]
+        for _ in 0..<20_000 {
+            let bits = UInt32.random(in: 0...UInt32.max, using: &generator)
+            let float = Float(bitPattern: bits)
+            guard float.isFinite else { continue }
+            texts.append(float.description)
+            texts.append(Double(float).description)
+            let mantissa = UInt64.random(in: 0...999_999_999_999, using: &generator)
+            texts.append("\(mantissa)e\(Int.random(in: -60...40, using: &generator))")
+            texts.append("0.\(String(mantissa))")
+        }
+        for text in texts {
+            let parsed = try InferenceBodyParser.parseArray(Array("[\(text)]".utf8))
+            let expected = Float(text)!
+            #expect(parsed.values[0].bitPattern == expected.bitPattern, "\(text): \(parsed.values[0]) vs \(expected)")
+        }
+    }
+
+    @Test(arguments: [
+        (#"[1, 2]"#, "expected '{'"),
+        (#"{"inputs": [[1, 2], [3]]}"#, "ragged array"),
+        (#"{"inputs": [[1, [2]]]}"#, "mixed numbers and arrays"),
+        (#"{"inputs": [[1, 2],]}"#, "trailing comma"),
+        (#"{"inputs": []}"#, "empty array"),
+        (#"{"inputs": [[01]]}"#, "leading zeros"),
+        (#"{"inputs": [[1.]]}"#, "digits after the decimal point"),
+        (#"{"inputs": [[NaN]]}"#, "expected a number"),
+        (#"{"inputs": [[1]], "extra": 1}"#, "unknown key \"extra\""),
+        (#"{"inputs": [[1]]} x"#, "unexpected text after the object"),
+        (#"{"inputs": [[1]"#, "unterminated"),
+        (#"{"inputs": [[[[[[[[[1]]]]]]]]]}"#, "nested deeper than 8"),
+        (#"{"inputs": {"a": [[1]], "a": [[2]]}}"#, "given twice"),
+        (#"{}"#, "missing \"inputs\""),
+    ])
+    func malformedBodiesNameTheProblem(body: String, fragment: String) {
+        do throws(NumericJSONError) {
+            _ = try InferenceBodyParser.parse(Array(body.utf8))
+            Issue.record("\(body) parsed")
+        } catch {
+            #expect(error.description.contains(fragment), "\(body): \(error)")
+        }
+    }
+}
