@@ -9,11 +9,12 @@ cache_dir=${SYSTEM_TEST_CACHE:-.cache/system-test}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 arch=$(dpkg --print-architecture)
 # Bump when the package list changes so that an old cache is not reused.
-revision=1
+revision=2
 tarball=$cache_dir/bookworm-minbase-$arch-r$revision.tar.zst
-# systemd as PID 1, its bus, curl to talk to the socket as an operator would, and the libraries
-# dlad links (so that `apt-get install ./dlad_*.deb` needs no network inside the container).
-include=systemd,systemd-sysv,dbus,curl,libsqlite3-0,libsystemd0
+# systemd as PID 1, its bus, curl to talk to the socket as an operator would, and the .deb's
+# Depends that minbase lacks (which apt would download on a real machine), so that
+# `apt-get install ./dlad_*.deb` needs no network inside the container.
+include=systemd,systemd-sysv,dbus,curl,libsqlite3-0,libsystemd0,procps
 
 if [ -s "$tarball" ]; then
   echo "$tarball"
@@ -31,5 +32,6 @@ debootstrap --variant=minbase --arch="$arch" --include="$include" bookworm "$wor
 # A clean apt state and no cached .debs: smaller tarball, and nothing inside tries the network.
 rm -rf "$work/root/var/cache/apt/archives/"*.deb "$work/root/var/lib/apt/lists/"*_Packages
 tar -C "$work/root" --numeric-owner --xattrs --acls -cf - . | zstd -q -T0 -10 -o "$work/rootfs.tar.zst"
+rm -f "$cache_dir"/bookworm-minbase-"$arch"-r*.tar.zst
 mv "$work/rootfs.tar.zst" "$tarball"
 echo "$tarball"
