@@ -41,6 +41,17 @@ api() {
 # as USER COMMAND...: runs a command as USER with USER's groups (initgroups).
 as() { local user=$1; shift; runuser -u "$user" -- "$@"; }
 
+# api_as USER [curl options] PATH: api as USER. curl writes the body to its stdout, which this
+# (root's) shell puts in /tmp/body: USER could not write over root's /tmp/body.
+api_as() {
+  local user=$1 path=${*: -1} out status
+  shift
+  out=$(as "$user" curl -sS --max-time "$(limit 30)" --unix-socket "$sock" -w '\n%{http_code}' "${@:1:$#-1}" "http://localhost$path")
+  status=$?
+  printf '%s' "${out%$'\n'*}" >/tmp/body
+  [ $status -eq 0 ] && echo "${out##*$'\n'}" || echo "000 (curl exit $status)"
+}
+
 prop() { systemctl show -p "$2" --value "$1"; }
 
 # Set once dlad.service has been seen running: until then the waits below are cut to 5 s, so
@@ -85,6 +96,9 @@ npy_row() {
 }
 
 argmax() { tr -d '[]' | tr ',' '\n' | awk 'NR == 1 || $1 > max { max = $1; index_ = NR - 1 } END { print index_ }'; }
+
+# The model names in a /v1/models body (/tmp/body): objects are {"activeVersion", "name", "versions"}.
+model_names() { grep -o '"name" *: *"[^"]*" *, *"versions"' /tmp/body | cut -d'"' -f4 | sort | paste -sd,; }
 
 history_count() {
   [ "$(api '/v1/inferences?limit=1000')" = 200 ] || return 1
@@ -171,16 +185,14 @@ expected_class() { npy_row $firmware/samples/lenet-300-100/int8.expected.npy 0 1
 check_member_infers() {
   local code expected
   expected=$(expected_class)
-  code=$(as member curl -sS --max-time "$(limit 30)" --unix-socket "$sock" -o /tmp/body -w '%{http_code}' \
-    -H 'Content-Type: application/json' --data-binary @/tmp/sample.json http://localhost/v1/models/lenet-300-100/infer)
+  code=$(api_as member -H 'Content-Type: application/json' --data-binary @/tmp/sample.json /v1/models/lenet-300-100/infer)
   echo "POST /v1/models/lenet-300-100/infer as member: $code, expected top1 $expected: $(head -c 300 /tmp/body)"
-  [ "$code" = 200 ] && grep -Eq "\"top1\" *: *\[ *$expected *\]" /tmp/body
+  [ "$code" = 200 ] && grep -Eq "\"top1\" *: *\[ *(\{ *\"index\" *: *)?$expected\b" /tmp/body
 }
 
 check_member_push_forbidden() {
   local code
-  code=$(as member curl -sS --max-time "$(limit 30)" --unix-socket "$sock" -o /tmp/body -w '%{http_code}' \
-    -H 'Content-Type: application/octet-stream' --data-binary @$firmware/lenet-5-int8.dla http://localhost/v1/models/pushed/versions)
+  code=$(api_as member -H 'Content-Type: application/octet-stream' --data-binary @$firmware/lenet-5-int8.dla /v1/models/pushed/versions)
   echo "POST /v1/models/pushed/versions as member: $code $(head -c 300 /tmp/body)"
   [ "$code" = 403 ] && ! grep -q '"pushed"' <<<"$(api /v1/models; cat /tmp/body)"
 }
@@ -210,8 +222,7 @@ check_root_pushes() {
 
 check_admin_pushes() {
   local code
-  code=$(as admin curl -sS --max-time "$(limit 30)" --unix-socket "$sock" -o /tmp/body -w '%{http_code}' \
-    -H 'Content-Type: application/octet-stream' --data-binary @$firmware/lenet-5-fp8e4m3.dla http://localhost/v1/models/pushed/versions)
+  code=$(api_as admin -H 'Content-Type: application/octet-stream' --data-binary @$firmware/lenet-5-fp8e4m3.dla /v1/models/pushed/versions)
   echo "POST /v1/models/pushed/versions as a member of dlad-admin: $code $(head -c 300 /tmp/body)"
   [ "$code" = 201 ]
 }
@@ -222,7 +233,9 @@ check_history() {
   code=$(api '/v1/inferences?model=lenet-300-100&limit=100')
   count=$(grep -o '"id"' /tmp/body | wc -l)
   echo "GET /v1/inferences?model=lenet-300-100: $code, $count rows: $(head -c 300 /tmp/body)"
-  [ "$code" = 200 ] && [ "$count" -ge 2 ]
+  # The member's inference and root's, each with its client's uid.
+  [ "$code" = 200 ] && [ "$count" -ge 2 ] && grep -Eq "\"clientUid\" *: *$(id -u member)\b" /tmp/body &&
+    grep -Eq '"clientUid" *: *0\b' /tmp/body
 }
 
 check_kill9() {
@@ -282,20 +295,22 @@ check_reload() {
 }
 
 check_upgrade() {
-  local before_rows after_rows pid before_models
+  local before_rows after_rows pid before_models after_models
   before_rows=$(history_count) || before_rows=unknown
   api /v1/models >/dev/null
-  before_models=$(grep -o '"name" *: *"[^"]*"' /tmp/body | sort | paste -sd,)
+  before_models=$(model_names)
   pid=$(prop dlad.service MainPID)
   echo "# edited by the operator" >>/etc/dlad/dlad.toml
   DEBIAN_FRONTEND=noninteractive apt-get install -y "$share/$upgrade_deb" >/tmp/apt.log 2>&1 || { tail -n 5 /tmp/apt.log; return 1; }
   wait_for 60 running
   after_rows=$(history_count) || after_rows=unknown
   api /v1/models >/dev/null
+  after_models=$(model_names)
   echo "now $(dpkg-query -W -f='${Version}' dlad); MainPID $pid -> $(prop dlad.service MainPID); history rows $before_rows -> $after_rows;" \
-    "models $before_models -> $(grep -o '"name" *: *"[^"]*"' /tmp/body | sort | paste -sd,)"
+    "models $before_models -> $after_models; conffile edit $(grep -q '^# edited by the operator' /etc/dlad/dlad.toml && echo kept || echo lost)"
   running && [ "$(prop dlad.service MainPID)" != "$pid" ] && [ "$before_rows" != unknown ] && [ "$after_rows" != unknown ] &&
-    [ "$after_rows" -ge "$before_rows" ] && [ "$before_rows" -gt 0 ] && grep -q '"pushed"' /tmp/body &&
+    [ "$before_rows" -gt 0 ] && [ "$after_rows" -eq "$before_rows" ] && [ -n "$before_models" ] &&
+    [ "$after_models" = "$before_models" ] && grep -q ',pushed' <<<"$after_models" &&
     grep -q '^# edited by the operator' /etc/dlad/dlad.toml
 }
 
