@@ -45,6 +45,7 @@ end=$(date +%s)
 
 results=$work/share/results.txt
 mkdir -p .cache/system-test
+rm -f .cache/system-test/last-*
 # Kept for reading after a run: the results, the container's journal and nspawn's output.
 for file in results.txt journal.txt; do
   [ -f "$work/share/$file" ] && cp "$work/share/$file" ".cache/system-test/last-$file"
@@ -63,6 +64,6 @@ if ! grep -qx DONE "$results"; then
   echo "error: the checks did not finish (systemd-nspawn exit $status; timeout ${timeout}s)" >&2
   failed=$((failed + 1))
 fi
-echo "container ran $((end - boot_start)) s; whole test $((end - start)) s; journal in .cache/system-test/last-journal.txt"
+echo "container ran $((end - boot_start)) s; whole test $((end - start)) s; results, journal and nspawn's output in .cache/system-test/last-*"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
