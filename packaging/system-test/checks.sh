@@ -17,7 +17,7 @@ upgrade_deb=$(cat "$share/upgrade-deb")
 
 log() { echo "system-test: $*" >&2; }
 
-# check NAME FUNCTION: runs FUNCTION, whose last line of output is the detail; exit status 0 passes.
+# check NAME FUNCTION: runs FUNCTION; its output, on one line, is the detail; exit status 0 passes.
 check() {
   local name=$1 out status
   shift
@@ -87,7 +87,8 @@ restart_and_wait() {
 
 running() { [ "$(prop dlad.service ActiveState)" = active ] && [ "$(prop dlad.service SubState)" = running ]; }
 
-# The first sample of a float32 .npy as a JSON array (the header length is bytes 8–9).
+# npy_row FILE ROW COUNT: row ROW (COUNT float32 values) of a .npy file as a JSON array (the
+# header's length is in bytes 8–9).
 npy_row() {
   local file=$1 row=$2 count=$3 header
   header=$(od -A n -t u2 -j 8 -N 2 "$file" | tr -d ' ')
@@ -95,11 +96,13 @@ npy_row() {
     tr -s ' \n' '\n' | grep -v '^$' | paste -sd, | sed 's/^/[/; s/$/]/'
 }
 
+# argmax: the index of the largest value of a JSON array on stdin.
 argmax() { tr -d '[]' | tr ',' '\n' | awk 'NR == 1 || $1 > max { max = $1; index_ = NR - 1 } END { print index_ }'; }
 
 # The model names in a /v1/models body (/tmp/body): objects are {"activeVersion", "name", "versions"}.
 model_names() { grep -o '"name" *: *"[^"]*" *, *"versions"' /tmp/body | cut -d'"' -f4 | sort | paste -sd,; }
 
+# history_count: the number of history rows (up to 1,000).
 history_count() {
   [ "$(api '/v1/inferences?limit=1000')" = 200 ] || return 1
   grep -o '"id"' /tmp/body | wc -l
