@@ -7,7 +7,7 @@ STATE_DIR    ?= $(CURDIR)/state
 APT_PACKAGES := libsqlite3-dev libsystemd-dev systemd pkg-config python3-venv python3-pip curl util-linux passwd
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test run deb system-test bench fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
+.PHONY: deps build release test api-fuzz run deb system-test bench bench-daemon fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
 
 # Installs the Debian packages in $(1) that are missing (and only then touches apt).
 define apt_install_missing
@@ -31,9 +31,19 @@ build: deps
 release: deps
 	$(SWIFT) build -c release $(SWIFT_FLAGS)
 
+# SystemdTests time the watchdog pinger on Swift's cooperative pool: they run in a process of
+# their own, where the integration tests' blocking waits cannot starve that pool's two threads.
+# Then the socket API is fuzzed from docs/openapi.yaml (schemathesis, fixed seed) on the built dlad.
 test: deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
-	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_FLAGS) --filter SystemdTests
+	$(SWIFT) test --skip-build $(SWIFT_FLAGS) --skip SystemdTests
+	API_FUZZ_SEED=$${API_FUZZ_SEED:-20261207} API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-100} tools/api-fuzz/run.sh $(BIN_PATH)/dlad
+
+# Property-based tests of the socket API against docs/openapi.yaml (schemathesis from PyPI,
+# pinned in tools/api-fuzz/requirements.txt) on a live debug dlad, unseeded; about a minute.
+api-fuzz: build
+	tools/api-fuzz/run.sh $(BIN_PATH)/dlad
 
 # The daemon in the foreground on ./state, its socket at ./state/dlad.sock, the firmware models
 # seeded and active on first start. Ctrl-C stops it cleanly.
@@ -57,6 +67,17 @@ bench: deps
 	$(SWIFT) run -c release --package-path Benchmarks ResNetBenchmark --runs 20 --export Benchmarks/.work/resnet18
 	Benchmarks/.venv/bin/python Benchmarks/peers/resnet18_ort.py Benchmarks/.work/resnet18
 	$(SWIFT) package --package-path Benchmarks --allow-writing-to-package-directory benchmark
+	$(SWIFT) build -c release --product dlad $(SWIFT_FLAGS)
+	$(SWIFT) build -c release --product dlactl $(SWIFT_FLAGS)
+	command -v h2load >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nghttp2-client
+	python3 Benchmarks/daemon/bench.py $$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS)) Benchmarks/results/daemon.json
+
+# Only the daemon's benchmark (release dlad through its socket): Benchmarks/results/daemon.json.
+bench-daemon: deps
+	$(SWIFT) build -c release --product dlad $(SWIFT_FLAGS)
+	$(SWIFT) build -c release --product dlactl $(SWIFT_FLAGS)
+	command -v h2load >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nghttp2-client
+	python3 Benchmarks/daemon/bench.py $$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS)) Benchmarks/results/daemon.json
 
 # Regenerates the ONNX compiler's committed test fixtures (Tests/Fixtures) in the pinned
 # Benchmarks/.venv (numpy, onnx, onnxruntime, ml_dtypes); MNIST and trained weights are cached
@@ -104,7 +125,7 @@ firmware-package: deps
 # Fuzzing: release builds instrumented with ASan + SanitizerCoverage, linked with the toolchain's
 # libFuzzer (no-main variant: each target starts it through LLVMFuzzerRunDriver).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := FuzzDLAReader:dla FuzzNPYReader:npy
+FUZZ_TARGETS := FuzzDLAReader:dla FuzzNPYReader:npy FuzzDLAEngine:engine FuzzONNXCompiler:onnx
 SWIFT_ROOT    = $(shell dirname $$(dirname $$(readlink -f $$(command -v $(SWIFT)))))
 FUZZER_LIB    = $(firstword $(wildcard $(SWIFT_ROOT)/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-$(shell uname -m).a))
 FUZZ_BUILD    = cd Fuzz && $(SWIFT) build -c release --scratch-path ../.build-fuzz \

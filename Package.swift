@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "DLAFormat", targets: ["DLAFormat"]),
         .library(name: "DLAEngine", targets: ["DLAEngine"]),
         .library(name: "DLAStore", targets: ["DLAStore"]),
+        // For the ONNX fuzz target (Fuzz/), which depends on this package by path.
+        .library(name: "DLACompiler", targets: ["DLACompiler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),

@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
-// libFuzzer targets for dlad's untrusted-input readers. A fuzz executable cannot live in the
-// main build (it is instrumented and linked with libFuzzer), so this package depends on the root
-// one by path. Each target starts libFuzzer itself through `LLVMFuzzerRunDriver`.
+// libFuzzer targets for dlad's untrusted inputs: the readers, the .dla load-and-run path and the
+// ONNX compiler. A fuzz executable cannot live in the main build (it is instrumented and linked
+// with libFuzzer), so this package depends on the root one by path. Each target starts libFuzzer itself through `LLVMFuzzerRunDriver`.
 // Build and run with `make fuzz` (see the Makefile for the exact flags).
 import PackageDescription
 
@@ -17,6 +17,14 @@ let package = Package(
         .executableTarget(
             name: "FuzzNPYReader",
             dependencies: ["FuzzDriver", .product(name: "DLAFormat", package: "dlad")],
+        ),
+        .executableTarget(
+            name: "FuzzDLAEngine",
+            dependencies: ["FuzzDriver", .product(name: "DLAFormat", package: "dlad"), .product(name: "DLAEngine", package: "dlad")],
+        ),
+        .executableTarget(
+            name: "FuzzONNXCompiler",
+            dependencies: ["FuzzDriver", .product(name: "DLACompiler", package: "dlad")],
         ),
         .executableTarget(
             name: "FuzzSeeds",

@@ -20,6 +20,27 @@ public struct TopClass: Codable, Sendable, Equatable {
         self.index = index
         self.score = score
     }
+
+    private enum CodingKeys: String, CodingKey { case index, score }
+
+    /// JSON has no NaN or infinity: a non-finite score (possible in FP8/FP16 outputs) is null.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(index, forKey: .index)
+        try container.encode(score.isFinite ? score : nil, forKey: .score)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        index = try container.decode(Int.self, forKey: .index)
+        score = try container.decodeIfPresent(Float.self, forKey: .score) ?? .nan
+    }
+}
+
+/// Rows of output values as JSON writes them: non-finite values are null, and read back as NaN.
+enum FiniteRows {
+    static func encode(_ rows: [[Float]]) -> [[Float?]] { rows.map { $0.map { $0.isFinite ? $0 : nil } } }
+    static func decode(_ rows: [[Float?]]) -> [[Float]] { rows.map { $0.map { $0 ?? .nan } } }
 }
 
 /// `POST /v1/models/{name}/infer` (JSON answer). `outputs` holds the first output's rows, or,
@@ -44,6 +65,32 @@ public struct InferResponse: Codable, Sendable, Equatable {
         self.top1 = top1
         self.latencyMicros = latencyMicros
         self.emulated = emulated
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, model, version, outputs, outputsByName, top1, latencyMicros, emulated }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(Int64.self, forKey: .id)
+        model = try container.decode(String.self, forKey: .model)
+        version = try container.decode(Int.self, forKey: .version)
+        outputs = FiniteRows.decode(try container.decode([[Float?]].self, forKey: .outputs))
+        outputsByName = try container.decodeIfPresent([String: [[Float?]]].self, forKey: .outputsByName)?.mapValues(FiniteRows.decode)
+        top1 = try container.decode([TopClass].self, forKey: .top1)
+        latencyMicros = try container.decode(Int64.self, forKey: .latencyMicros)
+        emulated = try container.decode(EmulatedCost.self, forKey: .emulated)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(model, forKey: .model)
+        try container.encode(version, forKey: .version)
+        try container.encode(FiniteRows.encode(outputs), forKey: .outputs)
+        try container.encodeIfPresent(outputsByName?.mapValues(FiniteRows.encode), forKey: .outputsByName)
+        try container.encode(top1, forKey: .top1)
+        try container.encode(latencyMicros, forKey: .latencyMicros)
+        try container.encode(emulated, forKey: .emulated)
     }
 }
 
@@ -110,6 +157,20 @@ public struct InferenceDetail: Codable, Sendable, Equatable {
     public init(item: InferenceItem, outputs: [[Float]]) {
         self.item = item
         self.outputs = outputs
+    }
+
+    private enum CodingKeys: String, CodingKey { case item, outputs }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        item = try container.decode(InferenceItem.self, forKey: .item)
+        outputs = FiniteRows.decode(try container.decode([[Float?]].self, forKey: .outputs))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(item, forKey: .item)
+        try container.encode(FiniteRows.encode(outputs), forKey: .outputs)
     }
 }
 

@@ -15,6 +15,16 @@ public struct ModelInfo: Codable, Sendable, Equatable {
         self.activeVersion = activeVersion
         self.versions = versions
     }
+
+    private enum CodingKeys: String, CodingKey { case name, activeVersion, versions }
+
+    /// `activeVersion` is always present (null when none is active): tools test for it.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(activeVersion, forKey: .activeVersion)
+        try container.encode(versions, forKey: .versions)
+    }
 }
 
 /// A tensor of a model's interface; -1 marks the batch dimension.
@@ -64,6 +74,27 @@ public struct ModelVersionInfo: Codable, Sendable, Equatable {
         self.inputs = inputs
         self.outputs = outputs
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case version, sha256, bytes, precision, profile, createdAt, compressionRatio, signature, pushedBy, active, inputs, outputs
+    }
+
+    /// Optional fields are always present (null when unknown or unsigned).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(version, forKey: .version)
+        try container.encode(sha256, forKey: .sha256)
+        try container.encode(bytes, forKey: .bytes)
+        try container.encode(precision, forKey: .precision)
+        try container.encode(profile, forKey: .profile)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(compressionRatio, forKey: .compressionRatio)
+        try container.encode(signature, forKey: .signature)
+        try container.encode(pushedBy, forKey: .pushedBy)
+        try container.encode(active, forKey: .active)
+        try container.encode(inputs, forKey: .inputs)
+        try container.encode(outputs, forKey: .outputs)
+    }
 }
 
 /// `POST /v1/models/{name}/versions`: 201 with `created` true, 200 with the version that
@@ -105,5 +136,14 @@ public struct ActivationResponse: Codable, Sendable, Equatable {
         self.name = name
         self.activeVersion = activeVersion
         self.previousVersion = previousVersion
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, activeVersion, previousVersion }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(activeVersion, forKey: .activeVersion)
+        try container.encode(previousVersion, forKey: .previousVersion)
     }
 }

@@ -32,7 +32,8 @@ enum ConstantFolding {
             }
             let value: ConstantTensor?
             if node.opType == "Shape" {
-                value = try shape(of: node.inputs[0], node: node, graph: result, before: kept)
+                guard let input = node.inputs.first, !input.isEmpty else { throw .invalidModel("\(node.label) has no input") }
+                value = try shape(of: input, node: node, graph: result, before: kept)
             } else {
                 value = try evaluate(node, result.constants, opset: graph.opset)
             }
@@ -100,7 +101,9 @@ enum ConstantFolding {
             let to = try node.intAttribute("to", default: 1)
             switch ElementType(rawValue: to) {
             case .int64?, .int32?:
-                guard let integers = first.integerValues ?? (first.floatValues.allSatisfy { $0 == $0.rounded(.towardZero) } ? first.floatValues.map { Int64($0) } : nil) else { return nil }
+                // Floats cast only when every value is an integer Int64 holds (not NaN, ±inf or 1e30).
+                let exact = first.floatValues.map { Int64(exactly: $0) }
+                guard let integers = first.integerValues ?? (exact.allSatisfy { $0 != nil } ? exact.compactMap { $0 } : nil) else { return nil }
                 return ConstantTensor(elementType: .int64, shape: first.shape, storage: .integers(integers))
             case .float32?:
                 return ConstantTensor(floats: first.floatValues, shape: first.shape)
@@ -157,7 +160,14 @@ enum ConstantFolding {
             return ConstantTensor(elementType: .int64, shape: first.shape, storage: .integers(values))
         case "ConstantOfShape":
             guard let dims = first.integerValues, dims.allSatisfy({ $0 >= 0 && $0 < 1 << 24 }) else { return nil }
-            let count = dims.reduce(1) { $0 * Int($1) }
+            var count = 1
+            for dim in dims {
+                let (product, overflow) = count.multipliedReportingOverflow(by: Int(dim))
+                guard !overflow, product <= ShapeInference.maxElements else {
+                    throw .invalidModel("\(node.label) makes a tensor of shape \(dims), more than \(ShapeInference.maxElements) elements")
+                }
+                count = product
+            }
             var fill = ConstantTensor(floats: [0], shape: [1])
             if case .tensor(let value)? = node.attributes["value"] { fill = value }
             if let integers = fill.integerValues {

@@ -284,8 +284,8 @@ struct GraphReader {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .externalData(tensor: proto.name, location: location, reason: "cannot read \(path)")
         }
-        let end = length.map { offset + $0 } ?? data.count
-        guard offset <= data.count, end <= data.count else {
+        let (end, overflow) = length.map { offset.addingReportingOverflow($0) } ?? (data.count, false)
+        guard !overflow, offset <= data.count, end <= data.count else {
             throw .externalData(tensor: proto.name, location: location, reason: "offset \(offset) and length \(length ?? 0) exceed the file's \(data.count) bytes")
         }
         return data.subdata(in: offset..<end)

@@ -63,7 +63,7 @@ struct OperatorShapes {
         case ("", "Identity"): return [try input(0)]
         case ("", "Dropout"):
             if let mode = node.optionalInput(2) {
-                guard let flag = constants[mode]?.integerValues ?? constants[mode]?.floatValues.map({ Int64($0) }), flag.allSatisfy({ $0 == 0 }) else {
+                guard let flag = constants[mode]?.integerValues ?? constants[mode]?.floatValues.map({ Int64(exactly: $0) ?? 1 }), flag.allSatisfy({ $0 == 0 }) else {
                     throw .unsupportedAttribute(node: node.label, attribute: "training_mode", reason: "must be a constant false (inference only)")
                 }
             }

@@ -104,8 +104,12 @@ private struct Folder {
                     throw .unsupportedAttribute(node: node.label, attribute: "channels_last", reason: "= 1 is not supported (NCHW only)")
                 }
                 try expand(node, floatOp: "GlobalAveragePool", a: 0, b: nil, bias: nil, output: (3, 4), attributes: [:])
-            case ("", let op) where QuantizedGraphFolding.codePreservingOperators.contains(op) && codes[node.inputs.first ?? ""] != nil:
-                let (real, quantization) = codes[node.inputs[0]]!
+            case ("", let op) where QuantizedGraphFolding.codePreservingOperators.contains(op) && node.inputs.first.flatMap({ codes[$0] }) != nil:
+                // The condition above found `codes[inputs[0]]`; a node without outputs is refused.
+                guard let code = codes[node.inputs[0]], !node.outputs.isEmpty else {
+                    throw .invalidModel("\(node.label) has no output")
+                }
+                let (real, quantization) = code
                 var copy = node
                 copy.inputs = [real] + node.inputs.dropFirst().map(resolve)
                 copy.outputs = node.outputs.enumerated().map { $0.offset == 0 ? $0.element + "__real" : $0.element }
@@ -208,7 +212,7 @@ private struct Folder {
     }
 
     mutating func quantize(_ node: GraphNode) throws(CompilerError) {
-        guard node.inputs.count >= 2, let output = node.outputs.first else {
+        guard node.inputs.count >= 2, let output = node.outputs.first, !output.isEmpty else {
             throw .invalidModel("\(node.label) needs an input, a scale and an output")
         }
         try checkKnownAttributes(node, ["axis", "saturate", "block_size", "output_dtype"])
@@ -232,7 +236,7 @@ private struct Folder {
     }
 
     mutating func dequantize(_ node: GraphNode) throws(CompilerError) {
-        guard node.inputs.count >= 2, let output = node.outputs.first else {
+        guard node.inputs.count >= 2, let output = node.outputs.first, !output.isEmpty else {
             throw .invalidModel("\(node.label) needs an input, a scale and an output")
         }
         try checkKnownAttributes(node, ["axis", "block_size"])
@@ -293,6 +297,7 @@ private struct Folder {
             }
             throw .unsupportedQuantization(node: node.label, detail: "input '\(name)' is neither a quantized activation nor a constant")
         }
+        guard let outputName = node.outputs.first, !outputName.isEmpty else { throw .invalidModel("\(node.label) has no output") }
         let first = try real(a)
         var inputs = [first.name]
         var productScales = first.scales
@@ -307,6 +312,9 @@ private struct Folder {
             guard let constant = constants[biasName], let integers = constant.integerValues else {
                 throw .unsupportedQuantization(node: node.label, detail: "bias '\(biasName)' must be an int32 constant")
             }
+            guard productScales.count == 1 || productScales.count == integers.count else {
+                throw .unsupportedQuantization(node: node.label, detail: "bias '\(biasName)' has \(integers.count) values for \(productScales.count) weight scales")
+            }
             let realName = biasName + "__dequantized"
             let values = integers.enumerated().map { Float($0.element) * productScales[productScales.count == 1 ? 0 : $0.offset] }
             constants[realName] = ConstantTensor(floats: values, shape: constant.shape)
@@ -315,15 +323,15 @@ private struct Folder {
         }
         var floatAttributes = attributes
         floatAttributes["channels_last"] = nil
-        let realOutput = node.outputs[0] + "__real"
+        let realOutput = outputName + "__real"
         nodes.append(GraphNode(name: node.name, opType: floatOp, inputs: inputs, outputs: [realOutput], attributes: floatAttributes))
         if let output {
             guard let scaleName = input(output.scale) else { throw .invalidModel("\(node.label) lacks its output scale") }
             let quantization = try activationQuantization(scale: scaleName, zeroPoint: input(output.zeroPoint), node: node)
             activations[realOutput] = quantization
-            codes[node.outputs[0]] = (realOutput, quantization)
+            codes[outputName] = (realOutput, quantization)
         } else {
-            aliases[node.outputs[0]] = realOutput
+            aliases[outputName] = realOutput
         }
     }
 
@@ -353,6 +361,11 @@ private struct Folder {
 
     static func quantizeConstant(_ tensor: ConstantTensor, scales: [Float], zeroPoints: [Int64], type: ElementType, axis: Int,
                                  saturate: Bool, node: GraphNode) throws(CompilerError) -> ConstantTensor {
+        if scales.count > 1 {
+            guard axis >= 0, axis < tensor.shape.count, tensor.shape[axis] == scales.count else {
+                throw .unsupportedQuantization(node: node.label, detail: "\(scales.count) scales do not match axis \(axis) of shape \(tensor.shape)")
+            }
+        }
         let values = tensor.floatValues
         var codes = [UInt8](repeating: 0, count: values.count)
         for i in values.indices {

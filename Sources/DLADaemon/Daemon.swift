@@ -74,7 +74,7 @@ public final class Daemon: Sendable {
 
         let pool = EnginePool(cores: configuration.engines, queueCapacity: configuration.queueCapacity,
                               maxBatchRows: configuration.maxBatchRows, batchWaitMicroseconds: configuration.batchWaitMicroseconds)
-        let catalog = ModelCatalog(store: store, profileOverride: configuration.profile)
+        let catalog = ModelCatalog(store: store, profileOverride: configuration.profile, limits: configuration.limits)
         let api = DaemonAPI(
             store: store, catalog: catalog, pool: pool,
             limits: .init(maxUploadBytes: configuration.maxUploadBytes, maxRequestBytes: configuration.maxRequestBytes, uploadDirectory: uploads),

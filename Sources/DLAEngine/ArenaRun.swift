@@ -28,7 +28,7 @@ extension Executor {
         defer { arenaBuffers.give(buffer) }
         let state = ArenaRunState(plan: arena, base: buffer.base, scratch: buffer.base + arena.bytesPerRow * batch, batch: batch)
         for (position, id) in model.inputs.enumerated() {
-            try write(inputs[position], tensor: id, to: buffer.base + arena.rowOffsets[id] * batch)
+            try write(inputs[position], tensor: id, batch: batch, to: buffer.base + arena.rowOffsets[id] * batch)
         }
         var stats: [OperationStats] = []
         stats.reserveCapacity(model.operations.count)
@@ -112,7 +112,7 @@ extension Executor {
                 operands.append(try read(id, batch: batch, from: state.base + state.plan.rowOffsets[id] * batch))
             }
             let (value, strategy, activationDensity) = try execute(operation, operands, fused: fusedSDP[index])
-            try write(value, tensor: output, to: state.base + state.plan.rowOffsets[output] * batch)
+            try write(value, tensor: output, batch: batch, to: state.base + state.plan.rowOffsets[output] * batch)
             return (strategy, activationDensity)
         }
     }
@@ -134,9 +134,14 @@ extension Executor {
         }
     }
 
-    /// Writes `value` into the slot of tensor `id` (the plan made their element types agree); an
-    /// FP32 value for an INT8 tensor goes through the input converter.
-    private func write(_ value: EngineValue, tensor id: Int, to target: UnsafeMutableRawPointer) throws(EngineError) {
+    /// Writes `value` into the slot of tensor `id`, `batch` rows of its declared shape (the plan
+    /// made their element types agree); an FP32 value for an INT8 tensor goes through the input
+    /// converter. A value of another element count is refused: the slot holds exactly that many.
+    private func write(_ value: EngineValue, tensor id: Int, batch: Int, to target: UnsafeMutableRawPointer) throws(EngineError) {
+        let capacity = batch * model.tensors[id].sampleShape.reduce(1, *)
+        guard value.count == capacity else {
+            throw .elementCountMismatch(what: "tensor '\(model.tensors[id].name)' written to its arena slot", expected: capacity, found: value.count)
+        }
         switch (model.tensors[id].elementType, value) {
         case (.int8, .int8(let tensor)):
             tensor.scalars.withUnsafeBytes { Self.copy($0, to: target) }

@@ -51,15 +51,24 @@ extension LookupTable {
     ) throws(EngineError) -> LookupTable {
         try EngineError.require("LRN outputFractionBits", outputFractionBits, in: 0...15)
         try EngineError.require("LRN loRangeLog2", loRangeLog2, in: 8...40)
+        guard [3, 5, 7, 9].contains(localSize) else {
+            throw .invalidParameter(name: "LRN localSize", expected: "3, 5, 7 or 9", found: "\(localSize)")
+        }
         let scale = Double(1 << outputFractionBits)
-        func f(_ squares: Double) -> Int16 {
+        func f(_ squares: Double) throws(EngineError) -> Int16 {
             let real = squares * inputScale * inputScale
             let y = (pow(k + alpha / Double(localSize) * real, -beta) * scale).rounded(.toNearestOrAwayFromZero)
+            // A negative base to a fractional power (k < 0, say) has no real value.
+            guard !y.isNaN else {
+                throw .invalidParameter(name: "LRN (k + α/n·Σx²)^−β", expected: "a real number for every square sum", found: "NaN (k \(k), α \(alpha), β \(beta))")
+            }
             return Int16(max(min(y, Double(Int16.max)), Double(Int16.min)))
         }
-        let leEntries = (0..<leEntryCount).map { f(Double(sign: .plus, exponent: $0, significand: 1)) }
+        var leEntries: [Int16] = []
+        for exponent in 0..<leEntryCount { leEntries.append(try f(Double(sign: .plus, exponent: exponent, significand: 1))) }
         let loShift = loRangeLog2 - 8
-        let loEntries = (0..<loEntryCount).map { f(Double(sign: .plus, exponent: loShift, significand: Double($0))) }
+        var loEntries: [Int16] = []
+        for index in 0..<loEntryCount { loEntries.append(try f(Double(sign: .plus, exponent: loShift, significand: Double(index)))) }
         return try LookupTable(
             le: Table(entries: leEntries, start: 0, mode: .exponential(indexOffset: 0)),
             lo: Table(entries: loEntries, start: 0, mode: .linear(indexShift: loShift)),

@@ -11,6 +11,9 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupported(unit: String, capability: String, profile: String)
     /// A reduction longer than the accumulator can hold exactly.
     case reductionTooLong(length: Int, limit: Int)
+    /// `what` needs `value`, past the configured resource limit `limit` (a `DLAResourceLimits`
+    /// field) of `maximum`; refused before anything was allocated.
+    case limitExceeded(what: String, limit: String, value: Int, maximum: Int)
 
     public var description: String {
         switch self {
@@ -24,6 +27,8 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(unit): profile \(profile) lacks \(capability)"
         case let .reductionTooLong(length, limit):
             "reduction of \(length) products exceeds the accumulator's exact limit of \(limit)"
+        case let .limitExceeded(what, limit, value, maximum):
+            "\(what): \(value) exceeds \(limit) = \(maximum)"
         }
     }
 }

@@ -14,6 +14,15 @@ public enum EngineValue: Sendable, Equatable {
         }
     }
 
+    /// The number of elements (all rows).
+    public var count: Int {
+        switch self {
+        case .int8(let t): t.count
+        case .int32(let t): t.count
+        case .float32(let t): t.count
+        }
+    }
+
     public var typeName: String {
         switch self {
         case .int8: "int8"

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import DLAFormat
 import DLANumerics
 import Dispatch
 import Synchronization
@@ -21,6 +22,13 @@ public struct Executor: Sendable {
     public let threads: Int
     /// Forces a convolution strategy (tests, benchmarks); nil picks per layer.
     public let strategy: ConvolutionStrategy?
+    /// The operation count, activation memory and batch this executor accepts.
+    public let limits: DLAResourceLimits
+    /// Activation bytes one batch row needs: the arena's planned peak, or on the general path
+    /// every activation at once (its bound: it frees each after its last reader).
+    let activationBytesPerRow: Int
+    /// Input elements of one batch row, over all inputs.
+    let inputElementsPerRow: Int
 
     /// Per operation: the tensors whose last reader it is (graph outputs excluded), freed after it.
     private let releases: [[Int]]
@@ -39,18 +47,26 @@ public struct Executor: Sendable {
     /// estimate on the activations.
     private let costPlans = CostPlanCache()
 
-    public init(model: CompiledModel, profile: HardwareProfile, threads: Int = 1, strategy: ConvolutionStrategy? = nil) throws(EngineError) {
-        try self.init(model: model, profile: profile, threads: threads, strategy: strategy, usesArena: true)
+    /// Refuses a model whose operations, or whose activations for a single row, pass `limits`.
+    public init(model: CompiledModel, profile: HardwareProfile, threads: Int = 1, strategy: ConvolutionStrategy? = nil,
+                limits: DLAResourceLimits = DLAResourceLimits()) throws(EngineError) {
+        try self.init(model: model, profile: profile, threads: threads, strategy: strategy, usesArena: true, limits: limits)
     }
 
     /// `usesArena` false keeps every graph on the general path: the arena's twin in tests.
-    init(model: CompiledModel, profile: HardwareProfile, threads: Int, strategy: ConvolutionStrategy?, usesArena: Bool) throws(EngineError) {
+    init(model: CompiledModel, profile: HardwareProfile, threads: Int, strategy: ConvolutionStrategy?, usesArena: Bool,
+         limits: DLAResourceLimits = DLAResourceLimits()) throws(EngineError) {
         try EngineError.require("threads", threads, in: 1...256)
+        guard model.operations.count <= limits.maxOperations else {
+            throw .limitExceeded(what: "model '\(model.name)' operations", limit: "DLAResourceLimits.maxOperations",
+                                 value: model.operations.count, maximum: limits.maxOperations)
+        }
         try model.checkCompatible(with: profile)
         self.model = model
         self.profile = profile
         self.threads = threads
         self.strategy = strategy
+        self.limits = limits
         var lastUse: [Int: Int] = [:]
         for (index, operation) in model.operations.enumerated() {
             for id in operation.inputs { lastUse[id] = index }
@@ -70,8 +86,35 @@ public struct Executor: Sendable {
                   let input = model.tensors[operation.inputs[0]].sampleShape.first else { return nil }
             return FusedSDP(layer, channels: input)
         }
-        self.arena = usesArena ? ActivationArena(model: model, strategy: strategy, fused: fusedSDP) : nil
+        let arena = usesArena ? ActivationArena(model: model, strategy: strategy, fused: fusedSDP) : nil
+        self.arena = arena
         self.unmeasuredCost = PerformanceModel(profile: profile).cpu()
+        // Sample shapes come from a checked file (each at most 2^32 elements), so these sums
+        // of products fit Int.
+        self.activationBytesPerRow = arena?.bytesPerRow ?? model.tensors.reduce(0) { total, spec in
+            total + spec.sampleShape.reduce(1, *) * (spec.elementType == .int8 ? 1 : 4)
+        }
+        self.inputElementsPerRow = model.inputs.reduce(0) { $0 + model.tensors[$1].sampleShape.reduce(1, *) }
+        try checkBatch(1)
+    }
+
+    /// Refuses a run of `batch` rows whose inputs or activation memory would pass `limits`;
+    /// `run` calls it before allocating, and a server may call it before reading a request's
+    /// tensors.
+    public func checkBatch(_ batch: Int) throws(EngineError) {
+        try EngineError.require("batch", batch, in: 1...Int(Int32.max))
+        let (inputs, inputsOverflow) = inputElementsPerRow.multipliedReportingOverflow(by: batch)
+        guard !inputsOverflow, inputs <= limits.maxBatchInputElements else {
+            throw .limitExceeded(what: "model '\(model.name)' inputs at batch \(batch)", limit: "DLAResourceLimits.maxBatchInputElements",
+                                 value: inputsOverflow ? .max : inputs, maximum: limits.maxBatchInputElements)
+        }
+        let (rows, rowsOverflow) = activationBytesPerRow.multipliedReportingOverflow(by: batch)
+        let scratch = (arena?.scratchBytes ?? 0) * min(threads, batch)
+        let (total, totalOverflow) = rows.addingReportingOverflow(scratch)
+        guard !rowsOverflow, !totalOverflow, total <= limits.maxActivationBytes else {
+            throw .limitExceeded(what: "model '\(model.name)' activation bytes at batch \(batch)", limit: "DLAResourceLimits.maxActivationBytes",
+                                 value: rowsOverflow || totalOverflow ? .max : total, maximum: limits.maxActivationBytes)
+        }
     }
 
     public struct Result: Sendable {
@@ -84,6 +127,7 @@ public struct Executor: Sendable {
     public func run(_ inputs: [EngineValue]) throws(EngineError) -> Result {
         let start = Self.monotonicNanoseconds()
         let batch = try validatedBatch(inputs)
+        try checkBatch(batch)
         let workers = min(threads, batch)
         var outputs: [EngineValue]
         var operations: [OperationStats]

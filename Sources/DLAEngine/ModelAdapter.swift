@@ -178,9 +178,7 @@ public enum ModelAdapter {
                 case "max": operation = .maximum
                 case let other: throw .invalidParameter(name: "operation '\(op.name)' ew_op", expected: "add or max", found: other)
                 }
-                let converter = try OutputConverter(offset: Int32(r.int("ew_offset", default: Int(operand.quantization?.zeroPoint ?? 0))),
-                                                    scale: Int16(clamping: r.int("ew_scale", default: 1)),
-                                                    shift: UInt8(clamping: r.int("ew_shift", default: 0)))
+                let converter = try r.converter("ew", offset: Int(operand.quantization?.zeroPoint ?? 0))
                 elementwise = SDPLayer.Elementwise(operation: operation, operandConverter: converter)
             }
             var after: [SDPStage] = []
@@ -189,13 +187,16 @@ public enum ModelAdapter {
             case "relu": after.append(.relu)
             case "clip":
                 let bounds = try r.ints("clip", count: 2, default: nil)
-                after.append(.clip(lower: Int32(clamping: bounds[0]), upper: Int32(clamping: bounds[1])))
+                for bound in bounds where Int32(exactly: bound) == nil {
+                    throw .invalidParameter(name: "operation '\(op.name)' attribute 'clip'", expected: "32-bit bounds", found: "\(bounds)")
+                }
+                after.append(.clip(lower: Int32(bounds[0]), upper: Int32(bounds[1])))
             case "prelu":
                 let slope: SDPOperand
                 if let slopes = try r.int32Weight("prelu_slope", count: channels) {
                     slope = .perChannel(slopes)
                 } else {
-                    slope = .constant(Int32(clamping: try r.int("prelu_constant", default: 0)))
+                    slope = .constant(try r.int32("prelu_constant", default: 0))
                 }
                 after.append(.prelu(slope: slope, shift: try r.int("prelu_shift", default: 0)))
             case let function where function == "sigmoid" || function == "tanh":
@@ -209,9 +210,7 @@ public enum ModelAdapter {
             let converter: OutputConverter?
             switch out.elementType {
             case .int8:
-                converter = OutputConverter(offset: Int32(clamping: try r.int("cvt_offset", default: 0)),
-                                            scale: Int16(clamping: try r.int("cvt_scale", default: 1)),
-                                            shift: UInt8(clamping: try r.int("cvt_shift", default: 0)))
+                converter = try r.converter("cvt", offset: 0)
             case .int32: converter = nil
             case .float32, .float16, .fp8e4m3, .fp8e5m2:
                 throw .invalidParameter(name: "operation '\(op.name)' output type", expected: "int8 or int32", found: out.elementType.rawValue)
@@ -235,7 +234,7 @@ public enum ModelAdapter {
             let padding = try r.ints("padding", count: 4, default: [0, 0, 0, 0])
             let p = PDPParameters(method: method, kernelHeight: kernel[0], kernelWidth: kernel[1], strideY: stride[0], strideX: stride[1],
                                   padTop: padding[0], padBottom: padding[1], padLeft: padding[2], padRight: padding[3],
-                                  paddingValue: Int32(clamping: try r.int("pad_value", default: Int(input.quantization?.zeroPoint ?? 0))))
+                                  paddingValue: try r.int32("pad_value", default: Int(input.quantization?.zeroPoint ?? 0)))
             let (oh, ow) = try p.outputSize(height: input.sampleShape[1], width: input.sampleShape[2])
             let out = try output()
             if input.elementType.isFloatingPoint {
@@ -277,18 +276,61 @@ public enum ModelAdapter {
             return make(.rubik, .transpose(permutation: permutation))
 
         case (.rubik, "contract"):
+            let input = try tensor(0, "input")
             let stride = try r.ints("stride", count: 2, default: nil)
+            try EngineError.require("operation '\(op.name)' stride[0]", stride[0], in: 1...8)
+            try EngineError.require("operation '\(op.name)' stride[1]", stride[1], in: 1...8)
+            let phases = stride[0] * stride[1]
+            guard input.elementType == .int8, input.sampleShape.count == 3, input.sampleShape[0] % phases == 0 else {
+                throw .shapeMismatch(what: "operation '\(op.name)' input (int8 [C, H, W], C a multiple of \(phases))", expected: [-1, -1, -1], found: input.sampleShape)
+            }
+            try expectOutput(try output(), shape: [input.sampleShape[0] / phases, input.sampleShape[1] * stride[0], input.sampleShape[2] * stride[1]],
+                             type: .int8)
             return make(.rubik, .contract(strideY: stride[0], strideX: stride[1]))
 
         case (.bdma, "concat"):
-            return make(.bdma, .concatenate(axis: try r.int("axis", default: 0) + 1))
+            let first = try tensor(0, "input")
+            let axis = try r.int("axis", default: 0)
+            guard first.elementType != .int32, (0..<first.sampleShape.count).contains(axis) else {
+                throw .invalidParameter(name: "operation '\(op.name)' axis", expected: "an axis of the int8 or floating inputs' \(first.sampleShape.count) sample axes",
+                                        found: "\(axis) (\(first.elementType.rawValue))")
+            }
+            // BDMA copies INT8 codes, or floating values (FP16/FP8/FP32 all carried as float32).
+            func sameKind(_ type: ActivationSpec.ElementType) -> Bool {
+                first.elementType.isFloatingPoint ? type.isFloatingPoint : type == first.elementType
+            }
+            let kind = first.elementType.isFloatingPoint ? "floating" : first.elementType.rawValue
+            var shape = first.sampleShape
+            shape[axis] = 0
+            for position in op.inputs.indices {
+                let part = try tensor(position, "input")
+                var expected = first.sampleShape
+                expected[axis] = part.sampleShape.count == expected.count ? part.sampleShape[axis] : -1
+                guard part.sampleShape == expected, sameKind(part.elementType) else {
+                    throw .shapeMismatch(what: "operation '\(op.name)' input '\(part.name)' (\(kind) expected, \(part.elementType.rawValue) found)",
+                                         expected: expected, found: part.sampleShape)
+                }
+                shape[axis] += part.sampleShape[axis]
+            }
+            let out = try output()
+            guard out.sampleShape == shape, sameKind(out.elementType) else {
+                throw .shapeMismatch(what: "operation '\(op.name)' output '\(out.name)' (\(kind) expected, \(out.elementType.rawValue) found)",
+                                     expected: shape, found: out.sampleShape)
+            }
+            return make(.bdma, .concatenate(axis: axis + 1))
 
         case (.bdma, "slice"):
+            let input = try tensor(0, "input")
+            let axis = try r.int("axis", default: 0)
             let start = try r.int("start", default: 0), end = try r.int("end", default: nil)
-            guard start <= end else {
-                throw .invalidParameter(name: "operation '\(op.name)' slice", expected: "start ≤ end", found: "\(start)..<\(end)")
+            guard (0..<input.sampleShape.count).contains(axis), 0 <= start, start <= end, end <= input.sampleShape[axis] else {
+                throw .invalidParameter(name: "operation '\(op.name)' slice", expected: "0 ≤ start ≤ end ≤ the size of a sample axis of \(input.sampleShape)",
+                                        found: "axis \(axis), \(start)..<\(end)")
             }
-            return make(.bdma, .slice(axis: try r.int("axis", default: 0) + 1, range: start..<end))
+            var shape = input.sampleShape
+            shape[axis] = end - start
+            try expectOutput(try output(), shape: shape, type: input.elementType)
+            return make(.bdma, .slice(axis: axis + 1, range: start..<end))
 
         case (.cpu, "reshape"), (.cpu, "flatten"):
             let input = try tensor(0, "input")
@@ -298,11 +340,20 @@ public enum ModelAdapter {
             }
             return make(.cpu, .reshape)
 
-        case (.cpu, "softmax"):
-            return make(.cpu, .softmax)
-        case (.cpu, "quantize"):
-            return make(.cpu, .quantize)
+        case (.cpu, "softmax"), (.cpu, "quantize"):
+            let input = try tensor(0, "input")
+            let out = try output()
+            guard out.elementType != .int32 else {
+                throw .invalidParameter(name: "operation '\(op.name)' output '\(out.name)' type", expected: "int8 or a floating type", found: out.elementType.rawValue)
+            }
+            if op.type == "softmax", input.sampleShape.isEmpty {
+                throw .shapeMismatch(what: "operation '\(op.name)' input (a sample axis to normalize, not the batch)", expected: [-1], found: input.sampleShape)
+            }
+            try expectOutput(out, shape: input.sampleShape, type: out.elementType)
+            return make(.cpu, op.type == "softmax" ? .softmax : .quantize)
         case (.cpu, "dequantize"):
+            let input = try tensor(0, "input")
+            try expectOutput(try output(), shape: input.sampleShape, type: .float32)
             return make(.cpu, .dequantize)
 
         default:
@@ -379,6 +430,27 @@ struct AttributeReader {
             return fallback
         case let other: throw fail(key, "an integer", other)
         }
+    }
+
+    /// An integer that must fit a 32-bit register field exactly (a value out of range is refused,
+    /// never clamped: clamping would silently run a different model).
+    func int32(_ key: String, default fallback: Int) throws(EngineError) -> Int32 {
+        let value = try int(key, default: fallback)
+        guard let exact = Int32(exactly: value) else { throw fail(key, "a 32-bit integer", .int(Int64(value))) }
+        return exact
+    }
+
+    /// SDP's converter registers `<prefix>_offset` (32 bits), `<prefix>_scale` (16 bits signed) and
+    /// `<prefix>_shift` (6 bits), each refused when out of its register's range.
+    func converter(_ prefix: String, offset defaultOffset: Int) throws(EngineError) -> OutputConverter {
+        let offset = try int32("\(prefix)_offset", default: defaultOffset)
+        let scale = try int("\(prefix)_scale", default: 1)
+        guard let scale16 = Int16(exactly: scale) else { throw fail("\(prefix)_scale", "a 16-bit signed integer", .int(Int64(scale))) }
+        let shift = try int("\(prefix)_shift", default: 0)
+        guard (0...Int(OutputConverter.maxShift)).contains(shift) else {
+            throw fail("\(prefix)_shift", "0...\(OutputConverter.maxShift)", .int(Int64(shift)))
+        }
+        return OutputConverter(offset: offset, scale: scale16, shift: UInt8(shift))
     }
 
     func ints(_ key: String, count: Int, default fallback: [Int]?) throws(EngineError) -> [Int] {

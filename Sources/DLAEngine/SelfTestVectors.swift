@@ -28,15 +28,17 @@ public enum SelfTestVectors {
         return DLASelfTest(name: name, inputs: [input], expectedOutputs: outputs)
     }
 
-    /// Runs every vector of `tests`; returns one line per mismatch (empty: all passed).
-    public static func verify(_ model: CompiledModel, profile: HardwareProfile, tests: [DLASelfTest]) throws(EngineError) -> [String] {
+    /// Runs every vector of `tests`; returns one line per mismatch (empty: all passed). A vector
+    /// whose batch would pass `limits` is refused like any run.
+    public static func verify(_ model: CompiledModel, profile: HardwareProfile, tests: [DLASelfTest],
+                              limits: DLAResourceLimits = DLAResourceLimits()) throws(EngineError) -> [String] {
         var failures: [String] = []
         for test in tests {
             guard test.inputs.count == 1 else {
                 failures.append("\(test.name): \(test.inputs.count) inputs, the model takes 1")
                 continue
             }
-            let outputs = try run(model, profile: profile, input: test.inputs[0])
+            let outputs = try run(model, profile: profile, input: test.inputs[0], limits: limits)
             guard outputs.count == test.expectedOutputs.count else {
                 failures.append("\(test.name): \(outputs.count) outputs, expected \(test.expectedOutputs.count)")
                 continue
@@ -71,7 +73,8 @@ public enum SelfTestVectors {
     }
 
     /// The emulator's outputs for stored input codes, in the output tensors' own types.
-    static func run(_ model: CompiledModel, profile: HardwareProfile, input: DLASelfTestTensor) throws(EngineError) -> [DLASelfTestTensor] {
+    static func run(_ model: CompiledModel, profile: HardwareProfile, input: DLASelfTestTensor,
+                    limits: DLAResourceLimits = DLAResourceLimits()) throws(EngineError) -> [DLASelfTestTensor] {
         let spec = model.tensors[model.inputs[0]]
         let q = spec.quantization ?? ActivationQuantization(scale: 1, zeroPoint: 0)
         let value: EngineValue
@@ -84,7 +87,7 @@ public enum SelfTestVectors {
         default:
             throw .invalidParameter(name: "self-test input", expected: "int8, float16 or fp8 codes", found: "\(input.values.dataType)")
         }
-        let result = try Executor(model: model, profile: profile).run([value])
+        let result = try Executor(model: model, profile: profile, limits: limits).run([value])
         return try zip(result.outputs, model.outputs).map { output, index throws(EngineError) in
             let outputSpec = model.tensors[index]
             switch (output, outputSpec.elementType) {

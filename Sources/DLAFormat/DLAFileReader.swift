@@ -48,7 +48,7 @@ private struct FileParser {
         let metadata = try MetadataParser.parse(bytes, metadataEntry.range, tolerateTrailing: tolerateTrailing)
         let weightCount = try peekCount(weightsEntry)
         let graph = try GraphParser.parse(bytes, graphEntry.range, metadata: metadata, weightCount: weightCount,
-                                          tolerateTrailing: tolerateTrailing)
+                                          limits: options.limits, tolerateTrailing: tolerateTrailing)
         let weights = try WeightsParser(bytes: bytes, range: weightsEntry.range, options: options,
                                         tolerateTrailing: tolerateTrailing).parse()
         try checkWeightsReferenced(graph: graph, weights: weights, at: graphEntry.range.lowerBound)

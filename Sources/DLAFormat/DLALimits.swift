@@ -31,3 +31,32 @@ enum DLALimits {
         }
     }
 }
+
+/// The resources one model may claim on this box, in one place: the reader enforces the weights
+/// and the operation count while parsing (`DLAReadOptions.limits`), the engine the activation
+/// memory and the batch when it builds an executor and before each run (`Executor`'s `limits`).
+/// Each check runs before the memory it guards is allocated, and its error names the limit and
+/// the value that passed it. The defaults suit a Jetson AGX Xavier-class box (16–32 GB shared by
+/// a few models): ample for the firmware models and an INT8 ResNet-50, far below what would
+/// starve the rest of the system.
+public struct DLAResourceLimits: Sendable, Hashable {
+    /// Bytes of all decoded weight tensors of one model (sparse storage can expand a small file
+    /// enormously; the reader also caps them at 4096 × the file size + 64 MiB).
+    public var maxWeightBytes: Int
+    /// Operations in one graph.
+    public var maxOperations: Int
+    /// Activation memory of one run: every live activation of every row of the batch, plus the
+    /// convolutions' scratch (the executor's arena, or its bound on the general path).
+    public var maxActivationBytes: Int
+    /// Elements of one run's inputs: the batch × the elements of one sample, over all inputs.
+    public var maxBatchInputElements: Int
+
+    public init(maxWeightBytes: Int = 512 << 20, maxOperations: Int = 4096,
+                maxActivationBytes: Int = 1 << 30, maxBatchInputElements: Int = 64 << 20) {
+        self.maxWeightBytes = maxWeightBytes
+        self.maxOperations = maxOperations
+        self.maxActivationBytes = maxActivationBytes
+        self.maxBatchInputElements = maxBatchInputElements
+    }
+
+}

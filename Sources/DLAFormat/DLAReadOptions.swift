@@ -4,17 +4,16 @@ public struct DLAReadOptions: Sendable {
     public var requireSignature: Bool
     /// When set, only signatures by these keys count as valid; others are reported invalid.
     public var trustedKeys: [DLAPublicKey]?
-    /// Cap on the bytes all decoded weights tensors may occupy (sparse storage can expand a
-    /// small file enormously). The reader also caps it at 4096 × the file size + 64 MiB.
-    public var maxDecodedBytes: Int
+    /// What one model may claim; the reader enforces `maxWeightBytes` and `maxOperations`.
+    public var limits: DLAResourceLimits
     /// Tensors of rank ≥ 2 at or below this density also get the row-compressed sparse form.
     public var sparseDensityThreshold: Double
 
     public init(requireSignature: Bool = false, trustedKeys: [DLAPublicKey]? = nil,
-                maxDecodedBytes: Int = 2 << 30, sparseDensityThreshold: Double = 0.5) {
+                limits: DLAResourceLimits = DLAResourceLimits(), sparseDensityThreshold: Double = 0.5) {
         self.requireSignature = requireSignature
         self.trustedKeys = trustedKeys
-        self.maxDecodedBytes = maxDecodedBytes
+        self.limits = limits
         self.sparseDensityThreshold = sparseDensityThreshold
     }
 }

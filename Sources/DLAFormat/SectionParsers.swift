@@ -40,7 +40,7 @@ enum MetadataParser {
 /// topological order, no dangling tensors, interface equal to the metadata's.
 enum GraphParser {
     static func parse(_ bytes: [UInt8], _ range: Range<Int>, metadata: DLAMetadata, weightCount: Int,
-                      tolerateTrailing: Bool) throws(DLAFormatError) -> DLAGraph {
+                      limits: DLAResourceLimits, tolerateTrailing: Bool) throws(DLAFormatError) -> DLAGraph {
         var reader = ByteReader(bytes, section: DLASectionKind.graph.name, range: range)
         let tensorCount = try reader.count("tensor count", minimumElementSize: 11)
         var tensors: [DLATensorSpec] = []
@@ -66,7 +66,12 @@ enum GraphParser {
             guard !available[id] else { throw reader.error(.invalidGraph, "tensor \(id) is listed twice as a graph input", at: inputsOffset) }
             available[id] = true
         }
+        let operationCountOffset = reader.position
         let operationCount = try reader.count("operation count", minimumElementSize: 21)
+        guard operationCount <= limits.maxOperations else {
+            throw reader.error(.limitExceeded, "\(operationCount) operations exceed DLAResourceLimits.maxOperations = \(limits.maxOperations)",
+                               at: operationCountOffset)
+        }
         var operations: [DLAOperation] = []
         operations.reserveCapacity(operationCount)
         for index in 0..<operationCount {
@@ -201,7 +206,8 @@ struct WeightsParser {
         let count = try reader.count("tensor count", minimumElementSize: 30)
         var entries: [Entry] = []
         entries.reserveCapacity(count)
-        let byteBudget = min(options.maxDecodedBytes, bytes.count.multipliedReportingOverflow(by: 4096).partialValue + (64 << 20))
+        let fileBudget = bytes.count.multipliedReportingOverflow(by: 4096).partialValue + (64 << 20)
+        let byteBudget = min(options.limits.maxWeightBytes, fileBudget)
         var decodedBytes = 0
         for index in 0..<count {
             reader.context = "tensor \(index)"
@@ -232,7 +238,10 @@ struct WeightsParser {
             }
             let (tensorBytes, overflow) = elements.multipliedReportingOverflow(by: dataType.byteWidth)
             guard !overflow, tensorBytes <= byteBudget - decodedBytes else {
-                throw reader.error(.limitExceeded, "decoded weights would exceed \(byteBudget) bytes", at: descriptorOffset)
+                let reason = byteBudget == options.limits.maxWeightBytes
+                    ? "DLAResourceLimits.maxWeightBytes = \(byteBudget)" : "4096 × the file size + 64 MiB = \(byteBudget)"
+                throw reader.error(.limitExceeded, "decoded weights would reach \(overflow ? "more than Int.max" : "\(decodedBytes + tensorBytes)") bytes, past \(reason)",
+                                   at: descriptorOffset)
             }
             decodedBytes += tensorBytes
             let quantization = try reader.quantization(dataType: dataType, shape: shape.map(Int64.init))

@@ -30,10 +30,10 @@ public final class DLAStore: Sendable {
     /// (`.corrupt` with the check's output), a file written by another program
     /// (`.notADladDatabase`) and a schema newer than this build (`.newerSchema`).
     public static func open(path: String, options: StoreOptions = StoreOptions()) async throws(DLAStoreError) -> DLAStore {
-        guard options.readerCount >= 1, options.maxGroupSize >= 1, options.busyRetries >= 1 else {
+        guard options.readerCount >= 1, options.maxGroupSize >= 1, options.busyRetries >= 1, options.maxPendingWrites >= 1 else {
             throw .invalidArgument(
-                "store options: expected readerCount, maxGroupSize and busyRetries of at least 1, found "
-                    + "\(options.readerCount), \(options.maxGroupSize), \(options.busyRetries)")
+                "store options: expected readerCount, maxGroupSize, busyRetries and maxPendingWrites of at least 1, found "
+                    + "\(options.readerCount), \(options.maxGroupSize), \(options.busyRetries), \(options.maxPendingWrites)")
         }
         let result: Result<DLAStore, DLAStoreError> = await withCheckedContinuation { continuation in
             DispatchQueue(label: "dlad.store.open").async {

@@ -7,6 +7,9 @@ public enum DLAStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case diskFull(detail: String)
     /// Another writer held the database lock through every bounded retry.
     case busy(attempts: Int, detail: String)
+    /// The writer already holds `limit` jobs waiting for their group: the write was not taken, so
+    /// the caller may retry later. The HTTP API maps it to 503 Service Unavailable.
+    case queueFull(limit: Int)
     /// The database failed its integrity check at open; it is left untouched for an operator.
     case corrupt(path: String, integrityCheck: [String])
     /// The file is an SQLite database that some other program wrote.
@@ -41,6 +44,8 @@ public enum DLAStoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "database is full (disk or size limit); the write was rolled back: \(detail)"
         case .busy(let attempts, let detail):
             return "database stayed locked by another writer through \(attempts) attempts: \(detail)"
+        case .queueFull(let limit):
+            return "the store's write queue is full (\(limit) writes waiting, StoreOptions.maxPendingWrites); nothing was written, retry later"
         case .corrupt(let path, let check):
             return "database \(path) is corrupt; refusing to open it (it is left untouched). "
                 + "integrity_check: \(check.joined(separator: "; "))"

@@ -50,7 +50,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Appends `record` (already validated) to the next group; returns its id once that group is durable.
     func record(_ record: InferenceRecord) async throws(DLAStoreError) -> Int64 {
         let result = await withCheckedContinuation { continuation in
-            submit(.record(record, continuation)) { continuation.resume(returning: .failure(.closed)) }
+            submit(.record(record, continuation)) { error in continuation.resume(returning: .failure(error)) }
         }
         return try result.get()
     }
@@ -62,7 +62,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         let result: Result<T, DLAStoreError> = await withCheckedContinuation { continuation in
             submit(.exclusive({ connection in
                 continuation.resume(returning: Result { () throws(DLAStoreError) -> T in try body(connection) })
-            })) { continuation.resume(returning: .failure(.closed)) }
+            })) { error in continuation.resume(returning: .failure(error)) }
         }
         return try result.get()
     }
@@ -91,14 +91,17 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private enum Admission {
-        case rejected
+        case rejected(DLAStoreError)
         case startDrain
         case queued(endsLinger: Bool)
     }
 
-    private func submit(_ job: Job, ifClosed reject: () -> Void) {
+    /// Queues `job`, or calls `reject` with `.closed` or `.queueFull` (the job is then dropped).
+    private func submit(_ job: Job, reject: (DLAStoreError) -> Void) {
+        let limit = options.maxPendingWrites
         let admission: Admission = state.withLock { state in
-            if state.closed { return .rejected }
+            if state.closed { return .rejected(.closed) }
+            if state.pending.count >= limit { return .rejected(.queueFull(limit: limit)) }
             state.pending.append(job)
             if !state.draining {
                 state.draining = true
@@ -111,7 +114,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             return .queued(endsLinger: false)
         }
         switch admission {
-        case .rejected: reject()
+        case .rejected(let error): reject(error)
         case .startDrain: queue.async { self.drain() }
         case .queued(let endsLinger): if endsLinger { lingerEnded.signal() }
         }

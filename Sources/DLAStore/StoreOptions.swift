@@ -9,22 +9,31 @@ public struct StoreOptions: Sendable {
         case normal
     }
 
-    /// What is checked before a database is trusted at open.
+    /// What is checked before a database is trusted at open. Either reports at most
+    /// `maxStartupCheckErrors` problems, so a badly damaged file cannot flood memory or the log.
     public enum StartupCheck: Sendable {
-        /// `PRAGMA integrity_check`: every page, every index entry (about a second per GB here).
+        /// `PRAGMA integrity_check`: every page, every index entry (about a second per GB here,
+        /// and it grows with the indexes: slow to start on a large history).
         case integrity
-        /// `PRAGMA quick_check`: every page, but not that indexes match their tables.
+        /// `PRAGMA quick_check`: every page's structure, but not that indexes match their tables;
+        /// the default, so that start-up time stays bounded by the file's size. The full check
+        /// stays available while running as `DLAStore.integrityCheck()`.
         case quick
     }
 
     public var durability: Durability = .full
-    public var startupCheck: StartupCheck = .integrity
+    public var startupCheck: StartupCheck = .quick
+    /// Most problems the startup check reports before it stops.
+    public var maxStartupCheckErrors: Int = 100
     /// How long one attempt waits for a lock held by another connection (SQLite's busy handler).
     public var busyTimeoutMilliseconds: Int32 = 2000
     /// How many times a write transaction is attempted before `DLAStoreError.busy`.
     public var busyRetries: Int = 3
     /// Most history rows committed in one transaction (one fsync).
     public var maxGroupSize: Int = 512
+    /// Most writes (history rows, registry changes) waiting for the writer; one more fails at once
+    /// with `DLAStoreError.queueFull` instead of growing memory without bound under overload.
+    public var maxPendingWrites: Int = 8192
     /// The longest the writer lingers for the callers of the previous group to come back before
     /// committing the next (see `GroupCommitWriter`); the linger ends as soon as they have. It
     /// delays an acknowledgement only when the load drops. Zero turns lingering off.
@@ -50,9 +59,10 @@ public struct StoreOptions: Sendable {
     }
 
     var startupCheckPragma: String {
+        let limit = max(maxStartupCheckErrors, 1)
         switch startupCheck {
-        case .integrity: return "integrity_check"
-        case .quick: return "quick_check"
+        case .integrity: return "integrity_check(\(limit))"
+        case .quick: return "quick_check(\(limit))"
         }
     }
 }

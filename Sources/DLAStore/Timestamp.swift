@@ -5,9 +5,17 @@ import Foundation
 #endif
 
 /// Times are stored as integer microseconds since the Unix epoch: exact, compact and ordered.
+/// Dates and durations come from clients, so the conversions refuse what Int64 microseconds
+/// cannot hold (NaN, ±infinity, beyond ±292,000 years) instead of trapping.
 extension Date {
-    var unixMicroseconds: Int64 {
-        Int64((timeIntervalSince1970 * 1_000_000).rounded())
+    /// This date in microseconds since the epoch; `what` names it in the error.
+    func unixMicroseconds(_ what: String) throws(DLAStoreError) -> Int64 {
+        let micros = (timeIntervalSince1970 * 1_000_000).rounded()
+        // 2^63 is exactly representable; every Double below it converts.
+        guard micros.isFinite, micros >= -0x1p63, micros < 0x1p63 else {
+            throw .invalidArgument("\(what): expected a date within ±292,000 years of 1970, found \(timeIntervalSince1970) s since 1970")
+        }
+        return Int64(micros)
     }
 
     init(unixMicroseconds: Int64) {
@@ -16,8 +24,22 @@ extension Date {
 }
 
 extension Duration {
-    var microseconds: Int64 {
+    /// This duration in whole microseconds (attoseconds truncated); `what` names it in the error.
+    func microseconds(_ what: String) throws(DLAStoreError) -> Int64 {
         let (seconds, attoseconds) = components
-        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+        let (total, overflowSum) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000_000)
+        guard !overflow, !overflowSum else {
+            throw .invalidArgument("\(what): expected a duration within ±292,000 years, found \(seconds) s")
+        }
+        return total
     }
+}
+
+/// `now − window` in microseconds, refused when it leaves Int64 (a window reaching past the
+/// year −290,000 is a client's mistake, not a request for everything).
+func microseconds(_ now: Date, minus window: Duration, _ what: String) throws(DLAStoreError) -> Int64 {
+    let (start, overflow) = try now.unixMicroseconds("\(what) end").subtractingReportingOverflow(try window.microseconds(what))
+    guard !overflow else { throw .invalidArgument("\(what): the window \(window) reaches before the earliest representable time") }
+    return start
 }

@@ -28,7 +28,7 @@ struct DLAD: AsyncParsableCommand {
 
             Settings come from the TOML file (/etc/dlad/dlad.toml when it exists, or --config), \
             then DLAD_* environment variables (DLAD_STATE_DIR, DLAD_SOCKET, DLAD_ENGINES, …), \
-            then flags; every setting can be given as --set key=value. docs/CONFIGURATION.md \
+            then flags; every setting can be given as --set key=value. docs/DAEMON.md \
             lists them all; --print-config shows the result.
             """
     )

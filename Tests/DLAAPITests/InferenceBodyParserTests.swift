@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import DLAAPI
 import Testing
 
@@ -56,5 +61,34 @@ import Testing
         } catch {
             #expect(error.description.contains(fragment), "\(body): \(error)")
         }
+    }
+}
+
+@Suite struct WireFormatTests {
+    @Test func optionalFieldsAreWrittenAsNull() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let model = ModelInfo(name: "m", activeVersion: nil, versions: [
+            ModelVersionInfo(version: 1, sha256: "ab", bytes: 2, precision: "int8", profile: "nv_full", createdAt: "t",
+                             compressionRatio: nil, signature: nil, pushedBy: 0, active: false, inputs: [], outputs: []),
+        ])
+        let text = String(decoding: try encoder.encode(model), as: UTF8.self)
+        #expect(text.contains("\"activeVersion\":null") && text.contains("\"signature\":null") && text.contains("\"compressionRatio\":null"))
+        #expect(try JSONDecoder().decode(ModelInfo.self, from: Data(text.utf8)) == model)
+        let page = String(decoding: try encoder.encode(InferencePage(items: [], next: nil)), as: UTF8.self)
+        #expect(page == #"{"items":[],"next":null}"#)
+    }
+}
+
+@Suite struct NonFiniteValueTests {
+    @Test func nonFiniteOutputsAndScoresAreNullAndReadBackAsNaN() throws {
+        let item = InferenceItem(id: 1, time: "t", model: "m", version: 1, status: "ok", batchSize: 1, latencyMicros: 1, cycles: 1,
+                                 energyMicrojoules: 0, top1: [TopClass(index: 0, score: .infinity)], clientUid: 0, inputSha256: "")
+        let detail = InferenceDetail(item: item, outputs: [[1, .nan, -.infinity]])
+        let data = try JSONEncoder().encode(detail)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("[1,null,null]") && text.contains("\"score\":null"))
+        let back = try JSONDecoder().decode(InferenceDetail.self, from: data)
+        #expect(back.outputs[0][0] == 1 && back.outputs[0][1].isNaN && back.item.top1[0].score.isNaN)
     }
 }

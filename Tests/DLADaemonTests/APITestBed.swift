@@ -32,7 +32,7 @@ final class APITestBed: Sendable {
     }
 
     init(cores: Int = 2, queueCapacity: Int = 64, timeout: Duration = .seconds(30), maxUploadBytes: Int = 1 << 20,
-         policy adjust: (inout DaemonAPI.Policy) -> Void = { _ in }) async throws {
+         limits: DLAResourceLimits = DLAResourceLimits(), policy adjust: (inout DaemonAPI.Policy) -> Void = { _ in }) async throws {
         root = FileManager.default.temporaryDirectory.path + "/dlad-api-\(UInt64.random(in: 0...UInt64.max))"
         uploads = root + "/uploads"
         try FileManager.default.createDirectory(atPath: uploads, withIntermediateDirectories: true)
@@ -42,7 +42,7 @@ final class APITestBed: Sendable {
                                       requestTimeoutNanoseconds: UInt64(timeout.components.seconds) * 1_000_000_000 + UInt64(timeout.components.attoseconds / 1_000_000_000),
                                       storeInputs: false, faultInjection: true)
         adjust(&policy)
-        api = DaemonAPI(store: store, catalog: ModelCatalog(store: store, profileOverride: nil), pool: pool,
+        api = DaemonAPI(store: store, catalog: ModelCatalog(store: store, profileOverride: nil, limits: limits), pool: pool,
                         limits: .init(maxUploadBytes: maxUploadBytes, maxRequestBytes: 1 << 20, uploadDirectory: uploads),
                         policy: policy, metrics: DaemonMetrics(), logger: Logger(label: "test"), ownerUID: 0)
     }

@@ -108,5 +108,9 @@ import Testing
         #expect(RFC3339.parse("1h", now: now) == Date(timeIntervalSince1970: 1_000_000 - 3600))
         #expect(RFC3339.parse("2000-13-01T00:00:00Z") == nil)
         #expect(RFC3339.parse("soon") == nil)
+        #expect(RFC3339.parse("99999999999s", now: now) == Date(timeIntervalSince1970: 1_000_000 - 99_999_999_999))
+        for tooFar in ["1099511627775d", "1099511627775h", "1099511627775m", "100000000000s", "1e11", "-1e11"] {
+            #expect(RFC3339.parse(tooFar, now: now) == nil, "\(tooFar)")
+        }
     }
 }

@@ -119,6 +119,7 @@ import Testing
         let wrongShape = await bed.send("POST", "/v1/models/digits/infer", body: Array(#"{"inputs": [[1, 2, 3]]}"#.utf8), contentType: "application/json")
         #expect(wrongShape.status == 400)
         #expect(bed.errorMessage(wrongShape).contains("expected shape [N, 784]") && bed.errorMessage(wrongShape).contains("got [1, 3]"))
+        #expect(!bed.errorMessage(wrongShape).contains("(or [N, 784])"), "a flat sample has no flattened alternative to name")
         let nan = NPY.write(try NPYArray(float32: [Float](repeating: .nan, count: 784), shape: [1, 784]))
         #expect(await bed.send("POST", "/v1/models/digits/infer", body: nan, contentType: "application/x-npy").status == 400)
         #expect(await bed.send("POST", "/v1/models/digits/infer", body: Array("{".utf8), contentType: "application/json").status == 400)
@@ -148,6 +149,8 @@ import Testing
         #expect(await bed.send("GET", "/v1/inferences/99").status == 404)
         #expect(await bed.send("GET", "/v1/inferences?limit=0").status == 400)
         #expect(await bed.send("GET", "/v1/inferences?since=yesterday").status == 400)
+        #expect(await bed.send("GET", "/v1/inferences?since=1099511627775d").status == 400)
+        #expect(await bed.send("GET", "/v1/inferences?until=1099511627775h").status == 400)
         #expect(await bed.send("GET", "/v1/inferences?colour=red").status == 400)
         #expect(await bed.send("GET", "/v1/inferences?since=1h&until=2099-01-01T00:00:00Z&status=ok").status == 200)
         #expect(await bed.send("GET", "/v1/stats?window=0").status == 400)
@@ -215,6 +218,24 @@ import Testing
         #expect(signed.status == 201, "\(bed.errorMessage(signed))")
         let detail = try bed.decode(ModelInfo.self, await bed.send("GET", "/v1/models/digits"))
         #expect(detail.versions.first?.signature == key.publicKey.keyIDHex)
+        await bed.close()
+    }
+
+    @Test func resourceLimitsRefuseModelsAndRequestsBeforeAllocating() async throws {
+        let small = try await APITestBed(limits: DLAResourceLimits(maxWeightBytes: 1000))
+        let refused = await small.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla"))
+        #expect(refused.status == 422 && small.errorMessage(refused).contains("maxWeightBytes"), "\(small.errorMessage(refused))")
+        await small.close()
+
+        let bed = try await APITestBed(limits: DLAResourceLimits(maxBatchInputElements: 784 * 8))
+        let pushed = await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla"))
+        #expect(pushed.status == 201, "\(bed.errorMessage(pushed))")
+        let (inputs, _) = try APITestBed.samples()
+        let nine = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(9 * 784)), shape: [9, 784]))
+        let tooMany = await bed.send("POST", "/v1/models/digits/infer", body: nine, contentType: "application/x-npy")
+        #expect(tooMany.status == 413 && bed.errorCode(tooMany) == "payload_too_large", "\(bed.errorMessage(tooMany))")
+        let eight = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(8 * 784)), shape: [8, 784]))
+        #expect(await bed.send("POST", "/v1/models/digits/infer", body: eight, contentType: "application/x-npy").status == 200)
         await bed.close()
     }
 

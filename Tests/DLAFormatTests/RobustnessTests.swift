@@ -209,10 +209,27 @@ import Testing
             FileSurgery.setU64(&bytes, at: dimensions, UInt64(rows))
             FileSurgery.setU64(&bytes, at: dimensions + 8, UInt64(columns))
             FileSurgery.reseal(&bytes)
-            let error = #expect(throws: DLAFormatError.self) { try DLAFile.read(bytes, options: DLAReadOptions(maxDecodedBytes: limit)) }
+            let options = DLAReadOptions(limits: DLAResourceLimits(maxWeightBytes: limit))
+            let error = #expect(throws: DLAFormatError.self) { try DLAFile.read(bytes, options: options) }
             #expect(error?.kind == .limitExceeded)
             #expect(error?.section == "weights section")
             #expect(error?.context == "tensor 0 'huge'")
+            if limit == 1 << 20 {
+                #expect(error?.message == "decoded weights would reach 67108864 bytes, past DLAResourceLimits.maxWeightBytes = 1048576")
+            }
         }
+    }
+
+    /// A graph with more operations than `DLAResourceLimits.maxOperations` is refused before
+    /// any operation is parsed, the error naming the limit and the count.
+    @Test func operationCountIsCapped() throws {
+        let file = try DLAFile.write(ModelFixtures.defaultModel(), environment: [:])
+        let operations = try DLAFile.read(file).graph.operations.count
+        #expect(try DLAFile.read(file, options: DLAReadOptions(limits: DLAResourceLimits(maxOperations: operations))).graph.operations.count == operations)
+        let error = #expect(throws: DLAFormatError.self) {
+            try DLAFile.read(file, options: DLAReadOptions(limits: DLAResourceLimits(maxOperations: operations - 1)))
+        }
+        #expect(error?.kind == .limitExceeded)
+        #expect(error?.message == "\(operations) operations exceed DLAResourceLimits.maxOperations = \(operations - 1)")
     }
 }

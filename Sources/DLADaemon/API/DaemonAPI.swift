@@ -56,6 +56,7 @@ public final class DaemonAPI: Sendable {
     let inferenceCount = Atomic<Int>(0)
     private let inFlightCount = Atomic<Int>(0)
     private let supervisionState = Mutex<String?>(nil)
+    let databaseFactsCache = Mutex<DatabaseFacts?>(nil)
 
     /// Why the watchdog is not pinging, if it is not: `/v1/health` reports it as degraded.
     public var supervisionProblem: String? {
@@ -226,15 +227,16 @@ public final class DaemonAPI: Sendable {
         request.method == "POST" && (try? Self.route(request.path)).map { if case .versions = $0 { true } else { false } } == true
     }
 
-    /// Answers one request. Never throws: every failure becomes its error body.
-    public func handle(_ request: APIRequest) async -> APIResponse {
+    /// Answers one request. Never throws: every failure becomes its error body. `admitted`: the
+    /// HTTP layer already ran `admission` on the head (it must, before reading a body).
+    public func handle(_ request: APIRequest, admitted: Bool = false) async -> APIResponse {
         inFlightCount.add(1, ordering: .relaxed)
         defer { inFlightCount.subtract(1, ordering: .relaxed) }
         let started = monotonicNanoseconds()
         var label = "unrouted"
         let response: APIResponse
         do throws(APIFailure) {
-            if let refusal = admission(of: request, declaredLength: nil) { return refusal }
+            if !admitted, let refusal = admission(of: request, declaredLength: nil) { return refusal }
             let route = try Self.route(request.path)
             label = route.label
             response = try await answer(route, request)

@@ -8,21 +8,11 @@ extension DaemonAPI {
         var reasons: [String] = []
         if engines.stuck > 0 { reasons.append("\(engines.stuck) engine core(s) stuck past a request deadline") }
         if let problem = supervisionProblem { reasons.append(problem) }
-        var writable = true
-        var bytes: Int64 = 0
-        do {
-            bytes = try await store.size().fileBytes
-        } catch {
-            writable = false
-            reasons.append("database: \(error)")
-        }
-        var models = 0
-        do {
-            models = try await store.registry.models().count
-        } catch {
-            writable = false
-            if reasons.isEmpty { reasons.append("database: \(error)") }
-        }
+        let database = await databaseFacts()
+        if let problem = database.problem { reasons.append("database: \(problem)") }
+        let writable = database.problem == nil
+        let bytes = database.bytes
+        let models = database.models
         return HealthResponse(
             status: reasons.isEmpty ? "ok" : "degraded", reasons: reasons, version: DaemonVersion.current,
             uptimeSeconds: Double(monotonicNanoseconds() &- startedAt) / 1e9, models: models,
@@ -30,6 +20,22 @@ extension DaemonAPI {
             engines: EngineHealth(cores: engines.cores, busy: engines.busy, queued: engines.queued,
                                   queueCapacity: engines.queueCapacity, stuck: engines.stuck),
             database: DatabaseHealth(writable: writable, bytes: bytes))
+    }
+
+    /// Registry size and database bytes, read at most once a second: a monitoring loop polling
+    /// /v1/health must not cost two database reads per poll. The watchdog's write probe is separate.
+    private func databaseFacts() async -> DatabaseFacts {
+        let now = monotonicNanoseconds()
+        if let cached = databaseFactsCache.withLock({ $0 }), now &- cached.readAt < 1_000_000_000 { return cached }
+        var facts = DatabaseFacts(readAt: now)
+        do {
+            facts.bytes = try await store.size().fileBytes
+            facts.models = try await store.registry.models().count
+        } catch {
+            facts.problem = "\(error)"
+        }
+        databaseFactsCache.withLock { $0 = facts }
+        return facts
     }
 
     func health() async -> APIResponse {
@@ -48,4 +54,11 @@ extension DaemonAPI {
 
 public enum DaemonVersion {
     public static let current = "0.3.0"
+}
+
+struct DatabaseFacts: Sendable {
+    var readAt: UInt64
+    var bytes: Int64 = 0
+    var models = 0
+    var problem: String?
 }

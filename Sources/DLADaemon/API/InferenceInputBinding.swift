@@ -36,7 +36,8 @@ struct InferenceInputBinding {
             let elements = sample.reduce(1, *)
             guard let first = array.shape.first,
                   Array(array.shape.dropFirst()) == sample || array.shape.dropFirst() == [elements] else {
-                throw APIFailure(.badRequest, "input '\(name)': expected shape \(Self.describe(["N"] + sample.map(String.init))) (or [N, \(elements)]), got \(Self.describe(array.shape.map(String.init)))")
+                let flattened = sample.count > 1 ? " (or [N, \(elements)])" : ""
+                throw APIFailure(.badRequest, "input '\(name)': expected shape \(Self.describe(["N"] + sample.map(String.init)))\(flattened), got \(Self.describe(array.shape.map(String.init)))")
             }
             try Self.checkRows(first, name: name, rows: &rows)
             try Self.refuseNaN(array.values, name: name, perRow: elements)

@@ -37,6 +37,11 @@ extension DaemonAPI {
             case let other?:
                 throw APIFailure(.unsupportedMediaType, "inputs are sent as application/json or application/x-npy, not \(other)")
             }
+            do {
+                try loaded.executor.checkBatch(binding.rows)
+            } catch {
+                throw APIFailure(.payloadTooLarge, "the request is too large for this daemon: \(error)")
+            }
             let result: EngineJobResult
             do {
                 result = try await pool.run(loaded, inputs: binding.values, rows: binding.rows, timeoutNanoseconds: policy.requestTimeoutNanoseconds)

@@ -31,6 +31,10 @@ enum RFC3339 {
         return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 
+    /// Ages and Unix seconds are refused beyond this (about 3,000 years): the store keeps times as
+    /// Int64 microseconds, and a time past their range would trap there.
+    static let maxSeconds: Double = 1e11
+
     /// `2026-12-07T06:47:12Z`, with optional fraction and `±hh:mm` offset; a relative `N[smhd]`
     /// (that long before `now`); or Unix seconds. Nil when it is none of them.
     static func parse(_ text: String, now: Date = Date()) -> Date? {
@@ -42,9 +46,9 @@ enum RFC3339 {
             case "d": amount * 86_400
             default: nil
             }
-            if let seconds { return now.addingTimeInterval(-Double(seconds)) }
+            if let seconds { return Double(seconds) < maxSeconds ? now.addingTimeInterval(-Double(seconds)) : nil }
         }
-        if let seconds = Double(text), seconds.isFinite, abs(seconds) < 1e11 { return Date(timeIntervalSince1970: seconds) }
+        if let seconds = Double(text), seconds.isFinite, abs(seconds) < maxSeconds { return Date(timeIntervalSince1970: seconds) }
         let bytes = Array(text.utf8)
         guard bytes.count >= 20 else { return nil }
         func number(_ range: Range<Int>) -> Int64? {

@@ -1,9 +1,11 @@
+import DLAFormat
+
 /// Everything an operator can set, with the installed defaults.
 ///
 /// Layers, later ones winning: these defaults, the TOML file (`/etc/dlad/dlad.toml` when it
 /// exists, or `--config`), `DLAD_*` environment variables, then command-line flags. Every
 /// setting has one entry in `DaemonConfiguration.settings`, which names its key, its variable and
-/// its meaning; docs/CONFIGURATION.md lists them.
+/// its meaning; docs/DAEMON.md lists them.
 public struct DaemonConfiguration: Sendable, Equatable {
     public enum Durability: String, Sendable, Equatable, CaseIterable {
         case full, normal
@@ -40,6 +42,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var retentionMaxRows: Int?
     public var retentionMaxAgeSeconds: Int?
     public var retentionMaxBytes: Int?
+    /// What one model may ask of this box; a push or request beyond it is refused before
+    /// anything is allocated (DLAResourceLimits, docs/EMULATOR.md).
+    public var limits = DLAResourceLimits()
     /// Allows the test-only fault switches (`POST /v1/debug/freeze-engine`); never on in production.
     public var faultInjection = false
 
@@ -86,6 +91,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         integer("retention.max_rows", "Keep at most this many history rows (0: no limit).", 0...Int.max) { $0.retentionMaxRows = $1 == 0 ? nil : $1 },
         integer("retention.max_age_seconds", "Delete history rows older than this (0: no limit).", 0...Int.max) { $0.retentionMaxAgeSeconds = $1 == 0 ? nil : $1 },
         integer("retention.max_bytes", "Keep the database below about this many bytes (0: no limit).", 0...Int.max) { $0.retentionMaxBytes = $1 == 0 ? nil : $1 },
+        integer("limits.max_weight_bytes", "Largest decoded weights of one model in bytes.", 1...(1 << 40)) { $0.limits.maxWeightBytes = $1 },
+        integer("limits.max_operations", "Most operations in one model.", 1...1_000_000) { $0.limits.maxOperations = $1 },
+        integer("limits.max_activation_bytes", "Largest activations of one model for one request in bytes.", 1...(1 << 40)) { $0.limits.maxActivationBytes = $1 },
+        integer("limits.max_batch_elements", "Most input elements in one request (rows × input size).", 1...(1 << 40)) { $0.limits.maxBatchInputElements = $1 },
         boolean("fault_injection", "Allow test-only fault switches (never in production).") { $0.faultInjection = $1 },
     ]
 
@@ -237,6 +246,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case "retention.max_rows": return String(retentionMaxRows ?? 0)
         case "retention.max_age_seconds": return String(retentionMaxAgeSeconds ?? 0)
         case "retention.max_bytes": return String(retentionMaxBytes ?? 0)
+        case "limits.max_weight_bytes": return String(limits.maxWeightBytes)
+        case "limits.max_operations": return String(limits.maxOperations)
+        case "limits.max_activation_bytes": return String(limits.maxActivationBytes)
+        case "limits.max_batch_elements": return String(limits.maxBatchInputElements)
         case "fault_injection": return String(faultInjection)
         default: return "?"
         }

@@ -58,8 +58,9 @@ public final class EnginePool: Sendable {
 
     /// Everything behind `lock`.
     private final class State: @unchecked Sendable {
+        /// Oldest first, at most `queueCapacity` long. A job leaves it (and releases its model
+        /// version and inputs) as soon as a core takes it.
         var queue: [Job] = []
-        var head = 0
         var stopping = false
         var running = 0
         /// Per core: the deadline of the batch it runs (nil when idle).
@@ -68,7 +69,7 @@ public final class EnginePool: Sendable {
         var completedBatches = 0
 
         init(cores: Int) { deadlines = Array(repeating: nil, count: cores) }
-        var queuedCount: Int { queue.count - head }
+        var queuedCount: Int { queue.count }
     }
 
     public let cores: Int
@@ -100,10 +101,6 @@ public final class EnginePool: Sendable {
             let refusal: EnginePoolError? = lock.withLock {
                 if state.stopping { return .stopped }
                 if state.queuedCount >= queueCapacity { return .overloaded(capacity: queueCapacity) }
-                if state.head > 1024, state.head * 2 > state.queue.count {
-                    state.queue.removeFirst(state.head)
-                    state.head = 0
-                }
                 state.queue.append(job)
                 lock.signal()
                 return nil
@@ -174,8 +171,7 @@ public final class EnginePool: Sendable {
                 lock.wait()
             }
             let now = monotonicNanoseconds()
-            let first = state.queue[state.head]
-            state.head += 1
+            let first = state.queue.removeFirst()
             var batch = [first]
             var rows = first.rows
             takeCompanions(of: first, into: &batch, rows: &rows)
@@ -193,18 +189,19 @@ public final class EnginePool: Sendable {
 
     /// Moves queued jobs for `first`'s version into the batch while the rows fit (lock held).
     private func takeCompanions(of first: Job, into batch: inout [Job], rows: inout Int) {
-        var index = state.head
-        while index < state.queue.count, rows < maxBatchRows {
-            let candidate = state.queue[index]
-            if candidate.version === first.version, rows + candidate.rows <= maxBatchRows,
-               candidate.inputs.map(\.typeName) == first.inputs.map(\.typeName) {
+        guard !state.queue.isEmpty, rows < maxBatchRows else { return }
+        let types = first.inputs.map(\.typeName)
+        var kept: [Job] = []
+        kept.reserveCapacity(state.queue.count)
+        for candidate in state.queue {
+            if candidate.version === first.version, rows + candidate.rows <= maxBatchRows, candidate.inputs.map(\.typeName) == types {
                 batch.append(candidate)
                 rows += candidate.rows
-                state.queue.remove(at: index)
             } else {
-                index += 1
+                kept.append(candidate)
             }
         }
+        state.queue = kept
     }
 
     private func execute(_ batch: [Job]) {

@@ -117,7 +117,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         let api = self.api
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         Task {
-            let response = await api.handle(request)
+            let response = await api.handle(request, admitted: true)
             upload?.discard()
             loopBound.eventLoop.execute {
                 let (handler, context) = loopBound.value

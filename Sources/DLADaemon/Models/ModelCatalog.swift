@@ -14,17 +14,21 @@ public final class ModelCatalog: Sendable {
     private let store: DLAStore
     /// Profile every model runs on; nil runs each on its own target.
     private let profileOverride: String?
+    let limits: DLAResourceLimits
     private let active = Mutex<[String: LoadedVersion]>([:])
     private let recent = Mutex<[LoadedVersion]>([])
     private static let recentCapacity = 4
 
-    public init(store: DLAStore, profileOverride: String?) {
+    public init(store: DLAStore, profileOverride: String?, limits: DLAResourceLimits = DLAResourceLimits()) {
         self.store = store
         self.profileOverride = profileOverride
+        self.limits = limits
     }
 
     /// Reads, checks and builds a `.dla` for the engine on the configured profile.
-    public func build(bytes: [UInt8], name: String, version: Int, options: DLAReadOptions = DLAReadOptions()) throws(APIFailure) -> (LoadedVersion, DLALoadedModel) {
+    public func build(bytes: [UInt8], name: String, version: Int, requireSignature: Bool = false,
+                      trustedKeys: [DLAPublicKey]? = nil) throws(APIFailure) -> (LoadedVersion, DLALoadedModel) {
+        let options = DLAReadOptions(requireSignature: requireSignature, trustedKeys: trustedKeys, limits: limits)
         let file: DLALoadedModel
         do {
             file = try DLAFile.read(bytes, options: options)
@@ -43,7 +47,7 @@ public final class ModelCatalog: Sendable {
             throw APIFailure(.invalidModel, "the model targets hardware profile '\(profileName)', which this daemon does not know (known: \(known))")
         }
         do {
-            let executor = try Executor(model: compiled, profile: profile, threads: 1)
+            let executor = try Executor(model: compiled, profile: profile, threads: 1, limits: limits)
             return (LoadedVersion(name: name, version: version, executor: executor), file)
         } catch {
             throw APIFailure(.invalidModel, "the model cannot run on profile \(profile.name): \(error)")
@@ -126,6 +130,8 @@ enum StoreFailure {
         case .nothingToRollBack(let model): APIFailure(.conflict, "model '\(model)' has no earlier active version to roll back to")
         case .invalidArgument(let message): APIFailure(.badRequest, message)
         case .closed: APIFailure(.overloaded, "the daemon is shutting down", headers: [("Retry-After", "1")])
+        case .queueFull(let limit):
+            APIFailure(.overloaded, "\(limit) database writes are already waiting; retry shortly", headers: [("Retry-After", "1")])
         default: APIFailure(.internal, "database error: \(error)")
         }
     }

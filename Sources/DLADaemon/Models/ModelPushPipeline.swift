@@ -38,9 +38,8 @@ public struct ModelPushPipeline: Sendable {
         if policy.requireSignatures && policy.trustedKeys.isEmpty {
             throw APIFailure(.invalidModel, "this daemon requires signed models but trusts no key yet (add *.pub files to trusted_keys_dir and reload)")
         }
-        let options = DLAReadOptions(requireSignature: policy.requireSignatures,
-                                     trustedKeys: policy.trustedKeys.isEmpty ? nil : policy.trustedKeys)
-        let (loaded, model) = try catalog.build(bytes: bytes, name: name, version: 0, options: options)
+        let (loaded, model) = try catalog.build(bytes: bytes, name: name, version: 0, requireSignature: policy.requireSignatures,
+                                                trustedKeys: policy.trustedKeys.isEmpty ? nil : policy.trustedKeys)
         if policy.requireSignatures {
             guard case .valid = model.signature else {
                 throw APIFailure(.invalidModel, "the model's signature is \(model.signature); this daemon requires a signature by a trusted key")
@@ -48,7 +47,7 @@ public struct ModelPushPipeline: Sendable {
         }
         let failures: [String]
         do {
-            failures = try SelfTestVectors.verify(loaded.model, profile: loaded.profile, tests: model.selfTests)
+            failures = try SelfTestVectors.verify(loaded.model, profile: loaded.profile, tests: model.selfTests, limits: catalog.limits)
         } catch {
             throw APIFailure(.invalidModel, "the model's self-test vectors could not run: \(error)")
         }

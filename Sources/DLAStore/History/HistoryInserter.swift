@@ -23,7 +23,7 @@ final class HistoryInserter {
     /// Inserts a record that `validate` accepted.
     func insert(_ record: InferenceRecord) throws(DLAStoreError) -> Int64 {
         let modelID = try modelID(named: record.model)
-        lastStamp = max(lastStamp, Date().unixMicroseconds)
+        lastStamp = max(lastStamp, try Date().unixMicroseconds("the clock"))
         let statement = try connection.cached("""
             INSERT INTO inferences (at, model_id, version, batch_size, status, latency_us, cycles, energy_pj,
                 input_sha256, outputs, client_uid, input, top1)
@@ -60,6 +60,11 @@ final class HistoryInserter {
         }
         guard record.version >= 1 else {
             throw .invalidArgument("model version: expected at least 1, found \(record.version)")
+        }
+        // SQLite stores NaN as NULL: the NOT NULL column would then fail the whole group's
+        // transaction, every other caller's row with it.
+        guard record.energyPicojoules.isFinite, record.energyPicojoules >= 0 else {
+            throw .invalidArgument("energy: expected a finite, non-negative number of picojoules, found \(record.energyPicojoules)")
         }
         guard record.latencyMicroseconds >= 0, record.emulatedCycles >= 0 else {
             throw .invalidArgument(

@@ -35,39 +35,56 @@ public struct InferenceHistory: Sendable {
     }
 
     /// Count, error rate and latency percentiles of `model` over `[since, until)`.
+    ///
+    /// Nothing here holds the window's rows: one pass counts them over the covering
+    /// `inferences_by_model` index, a second reads the distinct latencies in order with their
+    /// counts (`GROUP BY latency_us`, a sort SQLite bounds by its cache and spills to a temporary
+    /// file beyond it) and stops once the highest percentile's rank is reached. Both read the
+    /// same snapshot.
     public func aggregate(model: String, since: Date, until: Date) async throws(DLAStoreError) -> HistoryAggregate {
         try await store.readers.read { connection throws(DLAStoreError) -> HistoryAggregate in
             let modelID = try ModelRegistry.modelState(connection, model).id
-            var latencies: [Int64] = []
-            var failed = 0
+            var count: Int64 = 0
+            var failed: Int64 = 0
+            // Nearest-rank percentiles: the ⌈p·n/100⌉-th smallest latency, for p = 50, 95, 99.
+            var percentiles: [Int64?] = [nil, nil, nil]
             if let ids = try Self.idRange(connection, since: since, until: until) {
-                let statement = try connection.prepare("""
-                    SELECT status, latency_us FROM inferences INDEXED BY inferences_by_model
+                let counts = try connection.prepare("""
+                    SELECT count(*), count(*) FILTER (WHERE status <> 0) FROM inferences INDEXED BY inferences_by_model
                     WHERE model_id = ? AND id BETWEEN ? AND ?
                     """)
-                try statement.bind(.integer(modelID), .integer(ids.lowerBound), .integer(ids.upperBound))
-                while try statement.step() {
-                    if statement.int64(0) != 0 { failed += 1 }
-                    latencies.append(statement.int64(1))
+                try counts.bind(.integer(modelID), .integer(ids.lowerBound), .integer(ids.upperBound))
+                if try counts.step() {
+                    count = counts.int64(0)
+                    failed = counts.int64(1)
+                }
+                let ranks = [Int64(50), 95, 99].map { max(($0 * count + 99) / 100, 1) }
+                let latencies = try connection.prepare("""
+                    SELECT latency_us, count(*) FROM inferences INDEXED BY inferences_by_model
+                    WHERE model_id = ? AND id BETWEEN ? AND ? GROUP BY latency_us ORDER BY latency_us
+                    """)
+                try latencies.bind(.integer(modelID), .integer(ids.lowerBound), .integer(ids.upperBound))
+                var seen: Int64 = 0
+                var next = 0
+                while count > 0, next < ranks.count, try latencies.step() {
+                    seen += latencies.int64(1)
+                    while next < ranks.count, seen >= ranks[next] {
+                        percentiles[next] = latencies.int64(0)
+                        next += 1
+                    }
                 }
             }
-            latencies.sort()
-            func percentile(_ p: Int) -> Int64? {
-                guard !latencies.isEmpty else { return nil }
-                let rank = (p * latencies.count + 99) / 100
-                return latencies[max(rank, 1) - 1]
-            }
             return HistoryAggregate(
-                model: model, since: since, until: until, count: latencies.count, failedCount: failed,
-                errorRate: latencies.isEmpty ? 0 : Double(failed) / Double(latencies.count),
-                latencyP50Microseconds: percentile(50), latencyP95Microseconds: percentile(95),
-                latencyP99Microseconds: percentile(99))
+                model: model, since: since, until: until, count: Int(count), failedCount: Int(failed),
+                errorRate: count == 0 ? 0 : Double(failed) / Double(count),
+                latencyP50Microseconds: percentiles[0], latencyP95Microseconds: percentiles[1],
+                latencyP99Microseconds: percentiles[2])
         }
     }
 
     /// The aggregate over the `window` that ends at `now`.
     public func aggregate(model: String, window: Duration, now: Date = Date()) async throws(DLAStoreError) -> HistoryAggregate {
-        let since = Date(unixMicroseconds: now.unixMicroseconds - window.microseconds)
+        let since = Date(unixMicroseconds: try microseconds(now, minus: window, "aggregate window"))
         return try await aggregate(model: model, since: since, until: now)
     }
 
@@ -79,13 +96,13 @@ public struct InferenceHistory: Sendable {
         var high = Int64.max
         if let since {
             let statement = try connection.prepare("SELECT id FROM inferences WHERE at >= ? ORDER BY at, id LIMIT 1")
-            try statement.bind(.integer(since.unixMicroseconds))
+            try statement.bind(.integer(try since.unixMicroseconds("since")))
             guard try statement.step() else { return nil }
             low = statement.int64(0)
         }
         if let until {
             let statement = try connection.prepare("SELECT id FROM inferences WHERE at < ? ORDER BY at DESC, id DESC LIMIT 1")
-            try statement.bind(.integer(until.unixMicroseconds))
+            try statement.bind(.integer(try until.unixMicroseconds("until")))
             guard try statement.step() else { return nil }
             high = statement.int64(0)
         }

@@ -29,7 +29,7 @@ public struct ModelRegistry: Sendable {
             guard try valid.step(), valid.int64(0) == 1 else {
                 throw .invalidArgument("model metadata: expected a JSON text, found \(metadataJSON.prefix(80))")
             }
-            let now = Date().unixMicroseconds
+            let now = try Date().unixMicroseconds("the clock")
             let modelID: Int64
             if let existing = try Self.modelID(connection, model) {
                 modelID = existing
@@ -236,7 +236,7 @@ public struct ModelRegistry: Sendable {
         _ connection: SQLiteConnection, model: String, modelID: Int64, from: Int?, to: Int,
         kind: Activation.Kind, by uid: UInt32
     ) throws(DLAStoreError) -> Activation {
-        let now = Date().unixMicroseconds
+        let now = try Date().unixMicroseconds("the clock")
         try connection.prepare("UPDATE models SET active_version = ? WHERE id = ?").run(.integer(Int64(to)), .integer(modelID))
         try connection.prepare("""
             INSERT INTO activations (model_id, kind, from_version, to_version, by_uid, at) VALUES (?, ?, ?, ?, ?, ?)

@@ -54,7 +54,7 @@ public struct Retention: Sendable {
             if let maxAge = policy.maxAge {
                 let statement = try connection.prepare(
                     "SELECT id FROM inferences WHERE at < ? ORDER BY at DESC, id DESC LIMIT 1")
-                try statement.bind(.integer(now.unixMicroseconds - maxAge.microseconds))
+                try statement.bind(.integer(try microseconds(now, minus: maxAge, "retention maxAge")))
                 if try statement.step() { cutoff = max(cutoff ?? .min, statement.int64(0)) }
             }
             return cutoff
