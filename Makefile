@@ -7,11 +7,11 @@ STATE_DIR    ?= $(CURDIR)/state
 APT_PACKAGES := libsqlite3-dev libsystemd-dev systemd pkg-config python3-venv python3-pip curl util-linux passwd
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test api-fuzz run bench bench-daemon fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
+.PHONY: deps build release test api-fuzz run deb system-test bench bench-daemon fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
 
-# Installs the Debian packages that are missing (and only then touches apt).
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+# Installs the Debian packages in $(1) that are missing (and only then touches apt).
+define apt_install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -19,6 +19,10 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
+endef
+
+deps:
+	$(call apt_install_missing,$(APT_PACKAGES))
 	@command -v $(SWIFT) >/dev/null || { echo "error: swift not found on PATH (Swift 6.1 or later is required)"; exit 1; }
 
 build: deps
@@ -147,5 +151,19 @@ fuzz: fuzz-build
 fuzz-seeds: fuzz-build
 	.build-fuzz/release/FuzzSeeds Fuzz/seeds
 
+# The Debian package, dist/dlad_<version>_<arch>.deb: a release build with the Swift standard
+# library linked statically, packaged with debhelper and checked with lintian (packaging/README.md).
+DEB_APT_PACKAGES := debhelper help2man lintian dpkg-dev fakeroot python3
+deb: deps
+	$(call apt_install_missing,$(DEB_APT_PACKAGES))
+	SWIFT=$(SWIFT) packaging/build-deb.sh
+
+# Boots real systemd in a container on a Debian bookworm rootfs (debootstrap'd once, cached in
+# .cache/system-test), installs the .deb and checks it as an operator would (packaging/README.md).
+SYSTEM_TEST_APT_PACKAGES := systemd-container debootstrap zstd curl
+system-test: deb
+	$(call apt_install_missing,$(SYSTEM_TEST_APT_PACKAGES))
+	SWIFT=$(SWIFT) packaging/system-test/run.sh
+
 clean:
-	rm -rf .build .build-fuzz state
+	rm -rf .build .build-fuzz .build-release .build-deb dist state

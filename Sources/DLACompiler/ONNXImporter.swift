@@ -1,5 +1,10 @@
-import DLANumerics
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import DLAFormat
+import DLANumerics
 import ONNXProto
 import SwiftProtobuf
 
@@ -20,10 +25,11 @@ public enum ONNXImporter {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw .invalidOption("cannot read '\(path)': \(error.localizedDescription)")
+            throw .invalidOption("cannot read '\(path)': \(describeFileError(error))")
         }
-        let directory = (path as NSString).deletingLastPathComponent
-        return try importModel(data, externalDataDirectory: directory.isEmpty ? "." : directory)
+        // External data lives beside the model: its folder, "/" at the root, "." for a bare name.
+        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        return try importModel(data, externalDataDirectory: directory)
     }
 
     /// `externalDataDirectory`: where external tensor data is looked up (the model's folder);

@@ -73,7 +73,7 @@ public enum NPY {
         do {
             contents = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw .io(path: path, reason: "cannot read: \(describe(error))")
+            throw .io(path: path, reason: "cannot read: \(describeFileError(error))")
         }
         return try read([UInt8](contents))
     }
@@ -83,16 +83,20 @@ public enum NPY {
         do {
             try Data(write(array, version: version)).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw .io(path: path, reason: "cannot write: \(describe(error))")
+            throw .io(path: path, reason: "cannot write: \(describeFileError(error))")
         }
     }
 
     /// The operating system's reason (e.g. "No such file or directory") rather than
     /// Foundation's userInfo dump.
-    private static func describe(_ error: any Error) -> String {
-        if let cocoa = error as? CocoaError, let posix = cocoa.underlying as? POSIXError {
-            return String(cString: strerror(posix.code.rawValue))
-        }
-        return "\(error)"
+}
+
+/// The reason a file could not be read or written, as strerror says it ("No such file or
+/// directory"): FoundationEssentials has no `localizedDescription`, and a CocoaError's own
+/// description is a struct dump.
+public func describeFileError(_ error: any Error) -> String {
+    if let cocoa = error as? CocoaError, let posix = cocoa.underlying as? POSIXError {
+        return String(cString: strerror(posix.code.rawValue))
     }
+    return "\(error)"
 }

@@ -184,7 +184,7 @@ struct Compile: ParsableCommand {
             throw error
         } catch {
             try? FileManager.default.removeItem(atPath: output + ".partial")
-            throw CLIError("cannot write '\(output)': \(error.localizedDescription)")
+            throw CLIError("cannot write '\(output)': \(describeFileError(error))")
         }
         print("wrote \(output) (\(bytes.count) bytes, sha256 \(compilation.summary.sha256))")
     }
