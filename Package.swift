@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "dlad",
             dependencies: [
-                "DLADaemon", "DLAStore",
+                "DLADaemon", "DLAStore", "DLAAPI", "Systemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

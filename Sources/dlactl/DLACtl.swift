@@ -1,4 +1,5 @@
 import ArgumentParser
+import DLAAPI
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -12,6 +13,7 @@ struct DLACtl: ParsableCommand {
         commandName: "dlactl",
         abstract: "Compile ONNX into compressed .dla models, inspect, sign and run them on the emulated DLA, and drive dlad.",
         discussion: "Commands that talk to dlad take --socket (default $DLAD_SOCKET, else /run/dlad/dlad.sock). Shell completion: dlactl --generate-completion-script bash|zsh|fish.",
+        version: DaemonVersion.current,
         groupedSubcommands: [
             CommandGroup(name: "Models offline", subcommands: [Compile.self, Inspect.self, Run.self, Perf.self, Keygen.self]),
             CommandGroup(name: "The daemon", subcommands: [

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DLAAPI
 import DLADaemon
 import DLAStore
 import Logging
@@ -28,9 +29,11 @@ struct DLAD: AsyncParsableCommand {
 
             Settings come from the TOML file (/etc/dlad/dlad.toml when it exists, or --config), \
             then DLAD_* environment variables (DLAD_STATE_DIR, DLAD_SOCKET, DLAD_ENGINES, …), \
-            then flags; every setting can be given as --set key=value. docs/DAEMON.md \
-            lists them all; --print-config shows the result.
-            """
+            then flags; every setting can be given as --set key=value. The commented \
+            /etc/dlad/dlad.toml of the package and docs/DAEMON.md list them all; \
+            --print-config shows the result.
+            """,
+        version: DaemonVersion.current
     )
 
     @Option(help: ArgumentHelp("TOML configuration file (default: /etc/dlad/dlad.toml when it exists).", valueName: "path"))

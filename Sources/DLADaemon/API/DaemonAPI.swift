@@ -7,6 +7,9 @@ import DLAAPI
 import DLAStore
 import Logging
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The socket API's routes (`/v1/...`, docs/openapi.yaml), independent of the transport: the
 /// HTTP handler feeds it `APIRequest`s, tests call `handle` directly.
@@ -230,6 +233,8 @@ public final class DaemonAPI: Sendable {
     /// Answers one request. Never throws: every failure becomes its error body. `admitted`: the
     /// HTTP layer already ran `admission` on the head (it must, before reading a body).
     public func handle(_ request: APIRequest, admitted: Bool = false) async -> APIResponse {
+        var request = request
+        if request.requestID.isEmpty { request.requestID = RequestIDs.next() }
         inFlightCount.add(1, ordering: .relaxed)
         defer { inFlightCount.subtract(1, ordering: .relaxed) }
         let started = monotonicNanoseconds()
@@ -244,7 +249,9 @@ public final class DaemonAPI: Sendable {
             response = error.response
         }
         metrics.countRequest(route: label, status: response.status, nanoseconds: monotonicNanoseconds() &- started)
-        return response
+        var answered = response
+        answered.headers.append(("X-Request-Id", request.requestID))
+        return answered
     }
 
     private func answer(_ route: Route, _ request: APIRequest) async throws(APIFailure) -> APIResponse {
@@ -254,7 +261,7 @@ public final class DaemonAPI: Sendable {
         case .models: return try await listModels()
         case .model(let name): return try await modelDetail(name)
         case .versions(let name): return try await push(name, request)
-        case .version(let name, let version): return try await deleteVersion(name, version)
+        case .version(let name, let version): return try await deleteVersion(name, version, request)
         case .activate(let name): return try await activate(name, request)
         case .rollback(let name): return try await rollback(name, request)
         case .infer(let name): return try await infer(name, request)
@@ -277,6 +284,21 @@ public final class DaemonAPI: Sendable {
         if route == .freezeEngine { pool.freeze(core: core) } else { pool.thaw(core: core) }
         logger.warning("fault injection: engine core \(core) \(route == .freezeEngine ? "frozen" : "thawed")")
         return .json(["core": core])
+    }
+}
+
+/// Request ids: the daemon's start time and a counter, unique across restarts and cheap to make;
+/// sent back as `X-Request-Id` and logged as the journal field REQUEST_ID.
+enum RequestIDs {
+    private static let prefix: String = {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return String(UInt64(time.tv_sec) &* 1_000_000 &+ UInt64(time.tv_nsec / 1000), radix: 36)
+    }()
+    private static let counter = Atomic<UInt64>(0)
+
+    static func next() -> String {
+        prefix + "-" + String(counter.add(1, ordering: .relaxed).newValue, radix: 36)
     }
 }
 

@@ -52,10 +52,6 @@ extension DaemonAPI {
     }
 }
 
-public enum DaemonVersion {
-    public static let current = "0.3.0"
-}
-
 struct DatabaseFacts: Sendable {
     var readAt: UInt64
     var bytes: Int64 = 0

@@ -157,7 +157,8 @@ extension DaemonAPI {
         do {
             _ = try await store.history.record(record)
         } catch {
-            logger.error("cannot record a failed inference of \(loaded.name): \(error)", metadata: ["MODEL": "\(loaded.name)"])
+            logger.error("cannot record a failed inference of \(loaded.name): \(error)",
+                         metadata: ["MODEL": "\(loaded.name)", "REQUEST_ID": "\(request.requestID)"])
         }
         metrics.countInference(model: loaded.name, ok: false, nanoseconds: monotonicNanoseconds() &- started, count: nil)
     }

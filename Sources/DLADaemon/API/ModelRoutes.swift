@@ -91,11 +91,11 @@ extension DaemonAPI {
             let (response, created) = try await pipeline.push(name: name, file: file, activate: activate, policy: policy.push, by: request.peer.uid)
             metrics.countPush(result: created ? "created" : "existing")
             logger.notice("model \(name) v\(response.version) \(created ? "pushed" : "already present")\(response.activated ? ", activated" : "")",
-                          metadata: ["MODEL": "\(name)", "MODEL_VERSION": "\(response.version)", "CLIENT_UID": "\(request.peer.uid)"])
+                          metadata: ["MODEL": "\(name)", "MODEL_VERSION": "\(response.version)", "CLIENT_UID": "\(request.peer.uid)", "REQUEST_ID": "\(request.requestID)"])
             return .json(response, status: created ? 201 : 200)
         } catch {
             metrics.countPush(result: "refused")
-            logger.warning("push of \(name) refused: \(error.message)", metadata: ["MODEL": "\(name)", "CLIENT_UID": "\(request.peer.uid)"])
+            logger.warning("push of \(name) refused: \(error.message)", metadata: ["MODEL": "\(name)", "CLIENT_UID": "\(request.peer.uid)", "REQUEST_ID": "\(request.requestID)"])
             throw error
         }
     }
@@ -113,7 +113,7 @@ extension DaemonAPI {
             throw StoreFailure.map(error)
         }
         catalog.setActive(loaded)
-        logger.notice("model \(name) v\(wanted.version) activated", metadata: ["MODEL": "\(name)", "MODEL_VERSION": "\(wanted.version)", "CLIENT_UID": "\(request.peer.uid)"])
+        logger.notice("model \(name) v\(wanted.version) activated", metadata: ["MODEL": "\(name)", "MODEL_VERSION": "\(wanted.version)", "CLIENT_UID": "\(request.peer.uid)", "REQUEST_ID": "\(request.requestID)"])
         return .json(ActivationResponse(name: name, activeVersion: activation.toVersion, previousVersion: activation.fromVersion))
     }
 
@@ -126,18 +126,20 @@ extension DaemonAPI {
         }
         catalog.setActive(try await catalog.version(activation.toVersion, of: name))
         logger.notice("model \(name) rolled back to v\(activation.toVersion)",
-                      metadata: ["MODEL": "\(name)", "MODEL_VERSION": "\(activation.toVersion)", "CLIENT_UID": "\(request.peer.uid)"])
+                      metadata: ["MODEL": "\(name)", "MODEL_VERSION": "\(activation.toVersion)", "CLIENT_UID": "\(request.peer.uid)", "REQUEST_ID": "\(request.requestID)"])
         return .json(ActivationResponse(name: name, activeVersion: activation.toVersion, previousVersion: activation.fromVersion))
     }
 
-    func deleteVersion(_ name: String, _ version: Int) async throws(APIFailure) -> APIResponse {
+    func deleteVersion(_ name: String, _ version: Int, _ request: APIRequest) async throws(APIFailure) -> APIResponse {
         do {
             try await store.registry.delete(model: name, version: version)
         } catch {
             throw StoreFailure.map(error)
         }
         catalog.forget(name: name, version: version)
-        logger.notice("model \(name) v\(version) deleted", metadata: ["MODEL": "\(name)", "MODEL_VERSION": "\(version)"])
+        logger.notice("model \(name) v\(version) deleted", metadata: [
+            "MODEL": "\(name)", "MODEL_VERSION": "\(version)", "CLIENT_UID": "\(request.peer.uid)", "REQUEST_ID": "\(request.requestID)",
+        ])
         return APIResponse(status: 204)
     }
 }
