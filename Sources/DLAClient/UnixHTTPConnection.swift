@@ -92,8 +92,7 @@ public final class UnixHTTPConnection {
         let reused = descriptor >= 0
         do {
             return try attempt(method: method, path: path, headers: headers, body: body, bodyProgress: bodyProgress)
-        } catch let error as RetryableClose where reused {
-            _ = error
+        } catch is RetryableClose where reused {
             close()
             do {
                 return try attempt(method: method, path: path, headers: headers, body: body, bodyProgress: bodyProgress)

@@ -43,6 +43,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
                            context: context)
                     return
                 }
+                // Leaving the state first keeps `body` uniquely referenced: appending does not copy it.
                 state = .idle
                 body.writeBuffer(&buffer)
                 state = .collecting(head, body)
