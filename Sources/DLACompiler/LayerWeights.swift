@@ -48,8 +48,17 @@ public struct LayerWeights: Sendable {
         }
     }
 
-    /// Quantizes real weights `[K, …]`: INT8 symmetric per output channel (scale = max|w|/127),
-    /// FP8 per output channel from amax (scale = amax / largest finite), FP16 unscaled. A layer
+    /// How far below the layer's largest INT8 channel scale a channel's scale may go. SDP
+    /// requantizes INT8 with 16-bit multipliers that share one shift, so a channel whose scale is
+    /// 2^k below the largest keeps only 15 − k bits of its multiplier, and the bias (counted in
+    /// units of its scale) outgrows INT32 as the scale nears zero. A pruned channel (all weights
+    /// zero, or negligible) thus gets a scale within 2^7 of the largest: its weights stay zero,
+    /// its multiplier keeps 8 bits, and its bias fits and comes out within an output step.
+    static let int8ScaleSpread: Float = 128
+
+    /// Quantizes real weights `[K, …]`: INT8 symmetric per output channel (scale = max|w|/127,
+    /// at least the largest channel's / `int8ScaleSpread`), FP8 per output channel from amax
+    /// (scale = amax / largest finite; 1 for an all-zero channel), FP16 unscaled. A layer
     /// whose weights already take at most `sharedValueLimit` distinct values (shared during
     /// training) gets one scale for the whole tensor instead, so that equal weights keep equal
     /// codes and the sharing survives.
@@ -74,7 +83,15 @@ public struct LayerWeights: Sendable {
             } else {
                 for c in 0..<channels {
                     let amax = real[(c * length)..<((c + 1) * length)].reduce(Float(0)) { max($0, abs($1)) }
-                    scales[c] = amax > 0 ? amax / target : 1
+                    scales[c] = amax / target
+                }
+                let largest = scales.max() ?? 0
+                for c in 0..<channels {
+                    if precision == .int8 {
+                        scales[c] = largest > 0 ? max(scales[c], largest / Self.int8ScaleSpread) : 1
+                    } else if scales[c] == 0 {
+                        scales[c] = 1
+                    }
                 }
             }
         }

@@ -34,9 +34,15 @@ struct Lowering {
     static let elementwiseFractionBits = 8
 
     mutating func lower(_ plan: LoweringPlan) throws(CompilerError) -> DLAGraph {
+        var inputs: [Int] = []
         for input in graph.inputs {
-            _ = builder.addTensor(input.name, sampleShape: try sampleShape(input.name, node: "graph input"), type: precision.activationType,
-                                  quantization: try dlaQuantization(input.name, node: "graph input"))
+            let shape = try sampleShape(input.name, node: "graph input")
+            if let q = quantization[input.name], precision == .fp8e4m3 || precision == .fp8e5m2, !q.saturate {
+                inputs.append(convertNonSaturating(input.name, sampleShape: shape, quantization: q))
+            } else {
+                inputs.append(builder.addTensor(input.name, sampleShape: shape, type: precision.activationType,
+                                                quantization: try dlaQuantization(input.name, node: "graph input")))
+            }
         }
         for group in plan.groups {
             try lower(group)
@@ -48,8 +54,19 @@ struct Lowering {
             }
             outputs.append(index)
         }
-        return DLAGraph(tensors: builder.tensors, inputs: graph.inputs.map { builder.index[$0.name]! }, outputs: outputs,
-                        operations: builder.operations)
+        return DLAGraph(tensors: builder.tensors, inputs: inputs, outputs: outputs, operations: builder.operations)
+    }
+
+    /// A graph input quantized to FP8 with `saturate=0`: the engine's input converter saturates,
+    /// so the input stays float32 and an SDP converts it (`cvt_saturate` 0: overflow becomes NaN
+    /// in E4M3FN, ±∞ in E5M2). Returns the float input; consumers read the FP8 tensor.
+    mutating func convertNonSaturating(_ name: String, sampleShape: [Int], quantization q: TensorQuantization) -> Int {
+        let float = builder.addTensor(name, sampleShape: sampleShape, type: .float32, quantization: .none)
+        let converted = builder.addTensor(name, sampleShape: sampleShape, type: precision.activationType,
+                                          quantization: .perTensor(scale: q.scale, zeroPoint: 0))
+        builder.emit(name + "_to_fp8", .sdp, "sdp", inputs: [float], output: converted,
+                     [DLAAttribute("cvt_scale", .float(1 / q.scale)), DLAAttribute("cvt_saturate", .int(0))])
+        return float
     }
 
     // MARK: - Tensors

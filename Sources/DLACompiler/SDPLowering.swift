@@ -55,6 +55,7 @@ extension Lowering {
                 attributes.append(DLAAttribute("prelu_slope", builder.addWeight(name + "_slope", shape: [channels], values: .float32(slopes.map { Float($0) }))))
             }
             attributes.append(DLAAttribute("cvt_scale", .float(Float(1 / outputStep))))
+            if !outQ.saturate { attributes.append(DLAAttribute("cvt_saturate", .int(0))) }
             builder.emit(name, .sdp, "sdp", inputs: inputs, output: outputIndex, attributes)
             return
         }

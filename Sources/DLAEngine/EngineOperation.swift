@@ -22,12 +22,17 @@ public struct ActivationSpec: Sendable, Hashable {
 
         /// The nearest value the type stores (round to nearest even; FP8 saturates, as ONNX
         /// `saturate=1` does).
-        public func round(_ x: Float) -> Float {
+        public func round(_ x: Float) -> Float { round(x, saturating: true) }
+
+        /// The nearest value the type stores; FP8 overflow saturates to ±max finite, or without
+        /// `saturating` becomes NaN (E4M3FN) / ±∞ (E5M2), as ONNX's `saturate=0`.
+        public func round(_ x: Float, saturating: Bool) -> Float {
+            let overflow: FP8Overflow = saturating ? .saturate : .nonSaturating
             switch self {
-            case .float16: FP16.decode(FP16.encode(x))
-            case .fp8e4m3: FP8.decode(FP8.encode(x, as: .e4m3fn, overflow: .saturate), .e4m3fn)
-            case .fp8e5m2: FP8.decode(FP8.encode(x, as: .e5m2, overflow: .saturate), .e5m2)
-            case .int8, .int32, .float32: x
+            case .float16: return FP16.decode(FP16.encode(x))
+            case .fp8e4m3: return FP8.decode(FP8.encode(x, as: .e4m3fn, overflow: overflow), .e4m3fn)
+            case .fp8e5m2: return FP8.decode(FP8.encode(x, as: .e5m2, overflow: overflow), .e5m2)
+            case .int8, .int32, .float32: return x
             }
         }
     }
@@ -98,6 +103,9 @@ public struct FloatSDPLayer: Sendable {
     public var activation: Activation
     public var outputScale: Float
     public var outputType: ActivationSpec.ElementType
+    /// FP8 output overflow: saturate (attribute `cvt_saturate` 1, the default) or NaN / ±∞
+    /// (0), for a model whose QuantizeLinear says `saturate=0`.
+    public var saturates: Bool
 
     /// An integer stage list with the same stage kinds, for the cost model (which counts stage
     /// kinds and operand bytes, not values).

@@ -489,7 +489,7 @@ public struct Executor: Sendable {
             case .sigmoid: x = 1 / (1 + expf(-x))
             case .tanh: x = tanhf(x)
             }
-            out[i] = layer.outputType.round(x * layer.outputScale)
+            out[i] = layer.outputType.round(x * layer.outputScale, saturating: layer.saturates)
         }
         return try Tensor(shape: input.shape, scalars: out)
     }

@@ -406,7 +406,7 @@ extension ModelAdapter {
         }
         return FloatSDPLayer(bias: try r.float32Weight("bias", count: channels), scale: try r.float32Weight("scale", count: channels),
                              elementwise: elementwise, activation: activation, outputScale: try r.float("cvt_scale", default: 1),
-                             outputType: output.elementType)
+                             outputType: output.elementType, saturates: try r.int("cvt_saturate", default: 1) != 0)
     }
 }
 

@@ -2,7 +2,7 @@ import DLAFormat
 import DLANumerics
 
 /// Test vectors a `.dla` carries (`DLASelfTest`): inputs in the model's input types (INT8 codes,
-/// FP8/FP16 bit patterns) and the outputs the emulator gives for them, bit for bit. The compiler
+/// FP8/FP16 bit patterns, float32 for an input an SDP converts) and the outputs the emulator gives for them, bit for bit. The compiler
 /// records them; a loader runs them before it trusts a model on this machine.
 public enum SelfTestVectors {
     /// Runs `inputs` (float32 rows `[N, …input shape]`, one input model) and records the vectors.
@@ -20,8 +20,9 @@ public enum SelfTestVectors {
         case .float16: stored = .float16(inputs.map { FP16.encode($0 / q.scale) })
         case .fp8e4m3: stored = .fp8e4m3(inputs.map { FP8.quantize($0, scale: q.scale, as: .e4m3fn, overflow: .saturate) })
         case .fp8e5m2: stored = .fp8e5m2(inputs.map { FP8.quantize($0, scale: q.scale, as: .e5m2, overflow: .saturate) })
-        case .int32, .float32:
-            throw .invalidParameter(name: "self-test input '\(spec.name)'", expected: "int8, float16 or fp8", found: spec.elementType.rawValue)
+        case .float32: stored = .float32(inputs)
+        case .int32:
+            throw .invalidParameter(name: "self-test input '\(spec.name)'", expected: "int8, float16, fp8 or float32", found: spec.elementType.rawValue)
         }
         let input = DLASelfTestTensor(shape: shape, values: stored)
         let outputs = try run(model, profile: profile, input: input)
@@ -84,8 +85,9 @@ public enum SelfTestVectors {
         case .float16(let bits): value = .float32(try Tensor(shape: input.shape, scalars: bits.map { FP16.decode($0) * q.scale }))
         case .fp8e4m3(let codes): value = .float32(try Tensor(shape: input.shape, scalars: codes.map { FP8.dequantize($0, scale: q.scale, .e4m3fn) }))
         case .fp8e5m2(let codes): value = .float32(try Tensor(shape: input.shape, scalars: codes.map { FP8.dequantize($0, scale: q.scale, .e5m2) }))
+        case .float32(let values) where spec.elementType == .float32: value = .float32(try Tensor(shape: input.shape, scalars: values))
         default:
-            throw .invalidParameter(name: "self-test input", expected: "int8, float16 or fp8 codes", found: "\(input.values.dataType)")
+            throw .invalidParameter(name: "self-test input", expected: "int8, float16, fp8 codes or float32", found: "\(input.values.dataType)")
         }
         let result = try Executor(model: model, profile: profile, limits: limits).run([value])
         return try zip(result.outputs, model.outputs).map { output, index throws(EngineError) in

@@ -16,7 +16,8 @@ struct Run: ParsableCommand {
             (the model's input converter quantizes it, as ONNX QuantizeLinear) or already in the \
             input's integer type (e.g. int8 codes). A file holding exactly one sample without the \
             batch dimension is accepted; its outputs are then written without it too. NaN inputs \
-            are refused (a NaN has no quantized value); ±infinity saturates. Each --output is \
+            are refused (a NaN has no quantized value); ±infinity saturates (an FP8 input quantized \
+            with ONNX's saturate=0 overflows to NaN or ±infinity instead). Each --output is \
             written as float32 [N, …output shape], dequantized by the output tensor's quantization.
 
             The N samples run in batches of --batch-size rows (default 64, fewer when a model's \

@@ -66,4 +66,52 @@ import Testing
         // 0.5 -> 0, 1.5 -> 2 (ties to even), negative saturates at 0, 1200 at 255.
         #expect(outputs["q"]?.values == [0, 2, 0, 255])
     }
+
+    /// `x → QuantizeLinear(saturate=0) → DequantizeLinear → MatMul (FP8 weights) → y`, x `[N, 4]`.
+    static func nonSaturatingInputGraph(_ type: ElementType, format: FP8Format) -> Graph {
+        let weights: [Float] = [0.5, -0.25, 1, 0.75, 0.125, -1, -0.5, 2, 0.25, 1.5, -0.75, 0.375]
+        let codes = weights.map { FP8.encode($0, as: format, overflow: .saturate) }
+        return Graph(
+            name: "nonsaturating", opset: 21,
+            inputs: [GraphValue(name: "x", elementType: .float32, shape: [.symbolic("N"), .fixed(4)])],
+            outputs: [GraphValue(name: "y", elementType: .float32, shape: [.symbolic("N"), .fixed(3)])],
+            nodes: [
+                GraphNode(name: "quantize", opType: "QuantizeLinear", inputs: ["x", "x_scale", "x_zero"], outputs: ["x_q"],
+                          attributes: ["saturate": .int(0)]),
+                GraphNode(name: "dequantize", opType: "DequantizeLinear", inputs: ["x_q", "x_scale", "x_zero"], outputs: ["x_dq"]),
+                GraphNode(name: "weights", opType: "DequantizeLinear", inputs: ["w_q", "w_scale", "w_zero"], outputs: ["w"]),
+                GraphNode(name: "fc", opType: "MatMul", inputs: ["x_dq", "w"], outputs: ["y"]),
+            ],
+            constants: ["x_scale": ConstantTensor(floats: [0.5], shape: []),
+                        "x_zero": ConstantTensor(elementType: type, shape: [], storage: .bytes([0])),
+                        "w_q": ConstantTensor(elementType: type, shape: [4, 3], storage: .bytes(codes)),
+                        "w_scale": ConstantTensor(floats: [1], shape: []),
+                        "w_zero": ConstantTensor(elementType: type, shape: [], storage: .bytes([0]))])
+    }
+
+    /// A graph input quantized with `saturate=0`: an out-of-range value becomes NaN (E4M3FN) or
+    /// ±∞ (E5M2) on the emulator as in the interpreter (ONNX's reference evaluator), not ±max.
+    @Test(arguments: ["e4m3fn", "e5m2"])
+    func nonSaturatingInputOverflowsOnTheEmulator(_ formatName: String) throws {
+        let format: FP8Format = formatName == "e4m3fn" ? .e4m3fn : .e5m2
+        let graph = Self.nonSaturatingInputGraph(format == .e4m3fn ? .fp8e4m3fn : .fp8e5m2, format: format)
+        let compilation = try Compiler.compile(graph, options: CompileOptions())
+        #expect(compilation.precision == (format == .e4m3fn ? .fp8e4m3 : .fp8e5m2))
+        // Row 0 in range; rows 1 and 2 have one value beyond the largest finite (× scale 0.5).
+        let input = FloatBatch(shape: [3, 4], values: [1, -2, 0.5, 3,
+                                                       0.25, 1e6, 1, -1,
+                                                       -1e6, 0.5, 0.5, 0.5])
+        let ours = try EmulatorRun.outputs(compilation, input: input)
+        let reference = try #require(try FloatInterpreter(graph: graph).run(["x": input])["y"])
+        #expect(reference.values[3...].allSatisfy { !$0.isFinite }, "the reference keeps the overflow")
+        for (index, (a, b)) in zip(ours.values, reference.values).enumerated() {
+            if b.isNaN {
+                #expect(a.isNaN, "output \(index): \(a), expected NaN")
+            } else if b.isInfinite {
+                #expect(a == b, "output \(index): \(a), expected \(b)")
+            } else {
+                #expect(abs(a - b) <= 1e-3 * max(1, abs(b)), "output \(index): \(a), expected \(b)")
+            }
+        }
+    }
 }
