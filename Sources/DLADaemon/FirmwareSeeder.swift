@@ -80,7 +80,7 @@ public struct FirmwareSeeder: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path) }
         let bytes = [UInt8](data)
         let sha256 = Array(SHA256.hash(data: bytes))
-        let hex = sha256.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        let hex = hexString(sha256)
         if let expected = entry.sha256?.lowercased(), expected != hex {
             throw .digestMismatch(path: path, expected: expected, found: hex)
         }
@@ -112,11 +112,5 @@ public struct FirmwareSeeder: Sendable {
         } catch {
             throw .store(path: path, reason: error.description)
         }
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

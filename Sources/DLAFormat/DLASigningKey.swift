@@ -95,7 +95,8 @@ public struct DLAPublicKey: Sendable, Hashable {
     }
 }
 
-func hexString(_ bytes: [UInt8]) -> String {
+/// Lowercase hex, two digits a byte: how digests and key ids are written everywhere in dlad.
+public func hexString(_ bytes: [UInt8]) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var text: [UInt8] = []
     text.reserveCapacity(bytes.count * 2)

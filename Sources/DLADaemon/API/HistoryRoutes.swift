@@ -89,7 +89,7 @@ extension DaemonAPI {
             batchSize: record.batchSize, latencyMicros: record.latencyMicroseconds, cycles: record.emulatedCycles,
             energyMicrojoules: record.energyPicojoules / 1_000_000,
             top1: record.top1.map { DLAAPI.TopClass(index: Int($0.classIndex), score: $0.score) },
-            clientUid: record.clientUID, inputSha256: hex(record.inputSHA256))
+            clientUid: record.clientUID, inputSha256: hexString(record.inputSHA256))
     }
 
     /// `GET /v1/stats?window=SECONDS` (default 3600): per model count, error rate and latency percentiles.

@@ -61,7 +61,7 @@ extension DaemonAPI {
             (tensors ?? []).map { TensorInterface(name: $0.name, shape: $0.shape, dtype: $0.dtype) }
         }
         return ModelVersionInfo(
-            version: version.version, sha256: hex(version.sha256), bytes: version.size, precision: version.precision,
+            version: version.version, sha256: hexString(version.sha256), bytes: version.size, precision: version.precision,
             profile: version.profile, createdAt: RFC3339.format(version.createdAt), compressionRatio: summary?.compressionRatio,
             signature: version.signerKeyID, pushedBy: version.pushedBy, active: version.version == active,
             inputs: interface(summary?.inputs), outputs: interface(summary?.outputs))

@@ -16,9 +16,10 @@ public final class UploadedFile: @unchecked Sendable {
     private var hasher = SHA256()
     private var digest: [UInt8]?
 
-    /// Creates `directory/upload-XXXXXX` with mode 0600.
+    /// Creates a fresh `directory/upload-…` file with mode 0600 (mkstemp fills in the six `X`s
+    /// of its template).
     public init(directory: String) throws(UploadError) {
-        var template = Array((directory + "/upload-XXXXXX").utf8CString)
+        var template = Array((directory + "/upload-" + String(repeating: "X", count: 6)).utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw UploadError.io("cannot create an upload file in \(directory): \(String(cString: strerror(errno)))", errno) }
         path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }

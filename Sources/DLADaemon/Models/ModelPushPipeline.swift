@@ -76,19 +76,8 @@ public struct ModelPushPipeline: Sendable {
             catalog.setActive(LoadedVersion(name: name, version: version, executor: loaded.executor))
             activated = true
         }
-        let response = PushResponse(name: name, version: version, sha256: hex(file.sha256), bytes: Int64(bytes.count),
+        let response = PushResponse(name: name, version: version, sha256: hexString(file.sha256), bytes: Int64(bytes.count),
                                     created: pushed.created, activated: activated, selfTestsPassed: model.selfTests.count)
         return (response, pushed.created)
     }
-}
-
-func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    out.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
 }
