@@ -54,6 +54,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public struct Setting: Sendable {
         public let key: String
         public let help: String
+        /// The setting's current value, in the file's syntax when printed.
+        let read: @Sendable (DaemonConfiguration) -> ConfigFile.Value
         let apply: @Sendable (inout DaemonConfiguration, ConfigFile.Value) throws(ConfigError) -> Void
 
         public var environmentVariable: String {
@@ -62,53 +64,55 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     public static let settings: [Setting] = [
-        string("state_dir", "Directory of the database and uploads.") { $0.stateDirectory = $1 },
-        string("socket", "Path of the API's UNIX socket (when not socket-activated).") { $0.socketPath = $1 },
-        string("socket_group", "Group owning the socket: its members may connect (empty: the daemon's group).") { $0.socketGroup = $1.isEmpty ? nil : $1 },
-        integer("socket_mode", "Permission bits of the socket, octal digits (660).", 0...777) { config, value throws(ConfigError) in
+        string("state_dir", "Directory of the database and uploads.", read: { $0.stateDirectory }) { $0.stateDirectory = $1 },
+        string("socket", "Path of the API's UNIX socket (when not socket-activated).", read: { $0.socketPath }) { $0.socketPath = $1 },
+        string("socket_group", "Group owning the socket: its members may connect (empty: the daemon's group).", read: { $0.socketGroup ?? "" }) { $0.socketGroup = $1.isEmpty ? nil : $1 },
+        integer("socket_mode", "Permission bits of the socket, octal digits (660).", 0...777, read: { Int(String($0.socketMode, radix: 8))! }) { config, value throws(ConfigError) in
             guard let mode = Int(String(value), radix: 8) else { throw ConfigError(path: "", line: 0, "socket_mode: \(value) is not octal") }
             config.socketMode = mode
         },
-        string("admin_group", "Group whose members (and root) may push, activate, roll back and delete models.") { $0.adminGroup = $1 },
-        string("firmware_models", "Directory of shipped models seeded into an empty registry.") { $0.firmwareModels = $1 },
-        Setting(key: "durability", help: "full: an acknowledged result survives a power cut; normal: a crash of dlad only.") { config, value throws(ConfigError) in
+        string("admin_group", "Group whose members (and root) may push, activate, roll back and delete models.", read: { $0.adminGroup }) { $0.adminGroup = $1 },
+        string("firmware_models", "Directory of shipped models seeded into an empty registry.", read: { $0.firmwareModels }) { $0.firmwareModels = $1 },
+        Setting(key: "durability", help: "full: an acknowledged result survives a power cut; normal: a crash of dlad only.",
+                read: { .string($0.durability.rawValue) }) { config, value throws(ConfigError) in
             guard case .string(let text) = value, let durability = Durability(rawValue: text) else {
                 throw ConfigError(path: "", line: 0, "durability: expected \"full\" or \"normal\", got \(value)")
             }
             config.durability = durability
         },
-        integer("engines", "Emulated DLA cores (engine worker threads).", 1...64) { $0.engines = $1 },
-        string("profile", "Hardware profile every model must run on (empty: each model's own target).") { $0.profile = $1.isEmpty ? nil : $1 },
-        integer("queue_capacity", "Requests that may wait for an engine; beyond it 503.", 1...1_000_000) { $0.queueCapacity = $1 },
-        integer("request_timeout_ms", "Deadline of one inference request in milliseconds.", 1...3_600_000) { $0.requestTimeoutMilliseconds = $1 },
-        integer("max_batch_rows", "Rows of concurrent requests for one model run as one batch.", 1...4096) { $0.maxBatchRows = $1 },
-        integer("batch_wait_us", "Microseconds a worker waits for more requests to fill a batch.", 0...100_000) { $0.batchWaitMicroseconds = $1 },
-        integer("max_upload_bytes", "Largest model push in bytes.", 1024...(1 << 40)) { $0.maxUploadBytes = $1 },
-        integer("max_request_bytes", "Largest inference request body in bytes.", 1024...(1 << 32)) { $0.maxRequestBytes = $1 },
-        boolean("require_signatures", "Refuse pushed models not signed by a trusted key.") { $0.requireSignatures = $1 },
-        string("trusted_keys_dir", "Directory of trusted Ed25519 public keys (*.pub, from dlactl keygen).") { $0.trustedKeysDirectory = $1 },
-        boolean("store_inputs", "Keep every request's input in the history.") { $0.storeInputs = $1 },
-        integer("retention.max_rows", "Keep at most this many history rows (0: no limit).", 0...Int.max) { $0.retentionMaxRows = $1 == 0 ? nil : $1 },
-        integer("retention.max_age_seconds", "Delete history rows older than this (0: no limit).", 0...Int.max) { $0.retentionMaxAgeSeconds = $1 == 0 ? nil : $1 },
-        integer("retention.max_bytes", "Keep the database below about this many bytes (0: no limit).", 0...Int.max) { $0.retentionMaxBytes = $1 == 0 ? nil : $1 },
-        integer("limits.max_weight_bytes", "Largest decoded weights of one model in bytes.", 1...(1 << 40)) { $0.limits.maxWeightBytes = $1 },
-        integer("limits.max_operations", "Most operations in one model.", 1...1_000_000) { $0.limits.maxOperations = $1 },
-        integer("limits.max_activation_bytes", "Largest activations of one model for one request in bytes.", 1...(1 << 40)) { $0.limits.maxActivationBytes = $1 },
-        integer("limits.max_batch_elements", "Most input elements in one request (rows × input size).", 1...(1 << 40)) { $0.limits.maxBatchInputElements = $1 },
-        boolean("fault_injection", "Allow test-only fault switches (never in production).") { $0.faultInjection = $1 },
+        integer("engines", "Emulated DLA cores (engine worker threads).", 1...64, read: { $0.engines }) { $0.engines = $1 },
+        string("profile", "Hardware profile every model must run on (empty: each model's own target).", read: { $0.profile ?? "" }) { $0.profile = $1.isEmpty ? nil : $1 },
+        integer("queue_capacity", "Requests that may wait for an engine; beyond it 503.", 1...1_000_000, read: { $0.queueCapacity }) { $0.queueCapacity = $1 },
+        integer("request_timeout_ms", "Deadline of one inference request in milliseconds.", 1...3_600_000, read: { $0.requestTimeoutMilliseconds }) { $0.requestTimeoutMilliseconds = $1 },
+        integer("max_batch_rows", "Rows of concurrent requests for one model run as one batch.", 1...4096, read: { $0.maxBatchRows }) { $0.maxBatchRows = $1 },
+        integer("batch_wait_us", "Microseconds a worker waits for more requests to fill a batch.", 0...100_000, read: { $0.batchWaitMicroseconds }) { $0.batchWaitMicroseconds = $1 },
+        integer("max_upload_bytes", "Largest model push in bytes.", 1024...(1 << 40), read: { $0.maxUploadBytes }) { $0.maxUploadBytes = $1 },
+        integer("max_request_bytes", "Largest inference request body in bytes.", 1024...(1 << 32), read: { $0.maxRequestBytes }) { $0.maxRequestBytes = $1 },
+        boolean("require_signatures", "Refuse pushed models not signed by a trusted key.", read: { $0.requireSignatures }) { $0.requireSignatures = $1 },
+        string("trusted_keys_dir", "Directory of trusted Ed25519 public keys (*.pub, from dlactl keygen).", read: { $0.trustedKeysDirectory }) { $0.trustedKeysDirectory = $1 },
+        boolean("store_inputs", "Keep every request's input in the history.", read: { $0.storeInputs }) { $0.storeInputs = $1 },
+        integer("retention.max_rows", "Keep at most this many history rows (0: no limit).", 0...Int.max, read: { $0.retentionMaxRows ?? 0 }) { $0.retentionMaxRows = $1 == 0 ? nil : $1 },
+        integer("retention.max_age_seconds", "Delete history rows older than this (0: no limit).", 0...Int.max, read: { $0.retentionMaxAgeSeconds ?? 0 }) { $0.retentionMaxAgeSeconds = $1 == 0 ? nil : $1 },
+        integer("retention.max_bytes", "Keep the database below about this many bytes (0: no limit).", 0...Int.max, read: { $0.retentionMaxBytes ?? 0 }) { $0.retentionMaxBytes = $1 == 0 ? nil : $1 },
+        integer("limits.max_weight_bytes", "Largest decoded weights of one model in bytes.", 1...(1 << 40), read: { $0.limits.maxWeightBytes }) { $0.limits.maxWeightBytes = $1 },
+        integer("limits.max_operations", "Most operations in one model.", 1...1_000_000, read: { $0.limits.maxOperations }) { $0.limits.maxOperations = $1 },
+        integer("limits.max_activation_bytes", "Largest activations of one model for one request in bytes.", 1...(1 << 40), read: { $0.limits.maxActivationBytes }) { $0.limits.maxActivationBytes = $1 },
+        integer("limits.max_batch_elements", "Most input elements in one request (rows × input size).", 1...(1 << 40), read: { $0.limits.maxBatchInputElements }) { $0.limits.maxBatchInputElements = $1 },
+        boolean("fault_injection", "Allow test-only fault switches (never in production).", read: { $0.faultInjection }) { $0.faultInjection = $1 },
     ]
 
-    private static func string(_ key: String, _ help: String,
+    private static func string(_ key: String, _ help: String, read: @escaping @Sendable (DaemonConfiguration) -> String,
                                _ set: @escaping @Sendable (inout DaemonConfiguration, String) -> Void) -> Setting {
-        Setting(key: key, help: help) { config, value throws(ConfigError) in
+        Setting(key: key, help: help, read: { .string(read($0)) }) { config, value throws(ConfigError) in
             guard case .string(let text) = value else { throw ConfigError(path: "", line: 0, "\(key): expected a quoted string, got \(value)") }
             set(&config, text)
         }
     }
 
     private static func integer(_ key: String, _ help: String, _ range: ClosedRange<Int>,
+                                read: @escaping @Sendable (DaemonConfiguration) -> Int,
                                 _ set: @escaping @Sendable (inout DaemonConfiguration, Int) throws(ConfigError) -> Void) -> Setting {
-        Setting(key: key, help: help) { config, value throws(ConfigError) in
+        Setting(key: key, help: help, read: { .integer(read($0)) }) { config, value throws(ConfigError) in
             guard case .integer(let number) = value else { throw ConfigError(path: "", line: 0, "\(key): expected an integer, got \(value)") }
             guard range.contains(number) else {
                 throw ConfigError(path: "", line: 0, "\(key): \(number) is out of range (\(range.lowerBound)…\(range.upperBound))")
@@ -117,9 +121,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         }
     }
 
-    private static func boolean(_ key: String, _ help: String,
+    private static func boolean(_ key: String, _ help: String, read: @escaping @Sendable (DaemonConfiguration) -> Bool,
                                 _ set: @escaping @Sendable (inout DaemonConfiguration, Bool) -> Void) -> Setting {
-        Setting(key: key, help: help) { config, value throws(ConfigError) in
+        Setting(key: key, help: help, read: { .boolean(read($0)) }) { config, value throws(ConfigError) in
             guard case .boolean(let flag) = value else { throw ConfigError(path: "", line: 0, "\(key): expected true or false, got \(value)") }
             set(&config, flag)
         }
@@ -221,38 +225,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     public static let defaultConfigPath = "/etc/dlad/dlad.toml"
 
-    /// A setting's current value in the file's syntax (`--print-config`).
+    /// A setting's current value in the file's syntax (`--print-config`); "?" for an unknown key.
     public func value(of key: String) -> String {
-        func quoted(_ text: String?) -> String { "\"" + (text ?? "") + "\"" }
-        switch key {
-        case "state_dir": return quoted(stateDirectory)
-        case "socket": return quoted(socketPath)
-        case "socket_group": return quoted(socketGroup)
-        case "socket_mode": return String(socketMode, radix: 8)
-        case "admin_group": return quoted(adminGroup)
-        case "firmware_models": return quoted(firmwareModels)
-        case "durability": return quoted(durability.rawValue)
-        case "engines": return String(engines)
-        case "profile": return quoted(profile)
-        case "queue_capacity": return String(queueCapacity)
-        case "request_timeout_ms": return String(requestTimeoutMilliseconds)
-        case "max_batch_rows": return String(maxBatchRows)
-        case "batch_wait_us": return String(batchWaitMicroseconds)
-        case "max_upload_bytes": return String(maxUploadBytes)
-        case "max_request_bytes": return String(maxRequestBytes)
-        case "require_signatures": return String(requireSignatures)
-        case "trusted_keys_dir": return quoted(trustedKeysDirectory)
-        case "store_inputs": return String(storeInputs)
-        case "retention.max_rows": return String(retentionMaxRows ?? 0)
-        case "retention.max_age_seconds": return String(retentionMaxAgeSeconds ?? 0)
-        case "retention.max_bytes": return String(retentionMaxBytes ?? 0)
-        case "limits.max_weight_bytes": return String(limits.maxWeightBytes)
-        case "limits.max_operations": return String(limits.maxOperations)
-        case "limits.max_activation_bytes": return String(limits.maxActivationBytes)
-        case "limits.max_batch_elements": return String(limits.maxBatchInputElements)
-        case "fault_injection": return String(faultInjection)
-        default: return "?"
-        }
+        Self.settings.first { $0.key == key }.map { $0.read(self).description } ?? "?"
     }
 }
 
