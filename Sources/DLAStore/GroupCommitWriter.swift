@@ -5,8 +5,8 @@ import Synchronization
 ///
 /// Why a queue of its own rather than an actor: an actor runs on Swift's cooperative pool, whose
 /// few threads must never block, and every commit here blocks in fsync. A serial dispatch queue
-/// is a thread outside that pool; callers suspend on a continuation and are resumed once the
-/// transaction holding their row has committed.
+/// is a thread outside that pool; a row's completion is called on it once the transaction holding
+/// the row has committed (async callers suspend on a continuation that the completion resumes).
 ///
 /// Group commit: rows that arrive while a transaction is committing wait in `pending`; the next
 /// drain takes up to `maxGroupSize` of them into one transaction, so one fsync acknowledges the
@@ -18,7 +18,7 @@ import Synchronization
 /// transaction, in arrival order.
 final class GroupCommitWriter: @unchecked Sendable {
     enum Job {
-        case record(InferenceRecord, CheckedContinuation<Result<Int64, DLAStoreError>, Never>)
+        case record(InferenceRecord, RecordCompletion)
         case exclusive(@Sendable (SQLiteConnection) -> Void)
     }
 
@@ -47,12 +47,12 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.inserter = try HistoryInserter(connection: connection, storeInputs: options.storeInputs)
     }
 
-    /// Appends `record` (already validated) to the next group; returns its id once that group is durable.
-    func record(_ record: InferenceRecord) async throws(DLAStoreError) -> Int64 {
-        let result = await withCheckedContinuation { continuation in
-            submit(.record(record, continuation)) { error in continuation.resume(returning: .failure(error)) }
-        }
-        return try result.get()
+    typealias RecordCompletion = @Sendable (Result<Int64, DLAStoreError>) -> Void
+
+    /// Appends `record` (already validated) to the next group; `completion` gets its id once that
+    /// group is durable, on the writer's thread (or at once, on the caller's, if it is refused).
+    func record(_ record: InferenceRecord, completion: @escaping RecordCompletion) {
+        submit(.record(record, completion)) { error in completion(.failure(error)) }
     }
 
     /// Runs `body` on the writer connection, alone, between groups.
@@ -152,11 +152,11 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
             lastGroupSize = batch.count
             if batch.isEmpty { return }
-            var group: [(InferenceRecord, CheckedContinuation<Result<Int64, DLAStoreError>, Never>)] = []
+            var group: [(InferenceRecord, RecordCompletion)] = []
             for job in batch {
                 switch job {
-                case .record(let record, let continuation):
-                    group.append((record, continuation))
+                case .record(let record, let completion):
+                    group.append((record, completion))
                 case .exclusive(let body):
                     commit(group)
                     group.removeAll()
@@ -170,7 +170,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// One transaction, one fsync, for the whole group. A row that is invalid on its own (unknown
     /// model) fails alone; a failure of the transaction (disk full, I/O) fails every row in it,
     /// and none of them is acknowledged.
-    private func commit(_ group: [(InferenceRecord, CheckedContinuation<Result<Int64, DLAStoreError>, Never>)]) {
+    private func commit(_ group: [(InferenceRecord, RecordCompletion)]) {
         if group.isEmpty { return }
         var outcomes: [Result<Int64, DLAStoreError>] = []
         outcomes.reserveCapacity(group.count)
@@ -185,10 +185,10 @@ final class GroupCommitWriter: @unchecked Sendable {
                 }
             }
         } catch {
-            for (_, continuation) in group { continuation.resume(returning: .failure(error)) }
+            for (_, completion) in group { completion(.failure(error)) }
             return
         }
         statistics.groupCommitted(rows: outcomes.count { if case .success = $0 { true } else { false } })
-        for ((_, continuation), outcome) in zip(group, outcomes) { continuation.resume(returning: outcome) }
+        for ((_, completion), outcome) in zip(group, outcomes) { completion(outcome) }
     }
 }

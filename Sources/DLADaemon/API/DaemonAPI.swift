@@ -233,25 +233,47 @@ public final class DaemonAPI: Sendable {
     /// Answers one request. Never throws: every failure becomes its error body. `admitted`: the
     /// HTTP layer already ran `admission` on the head (it must, before reading a body).
     public func handle(_ request: APIRequest, admitted: Bool = false) async -> APIResponse {
+        await withCheckedContinuation { continuation in respond(to: request, admitted: admitted) { continuation.resume(returning: $0) } }
+    }
+
+    /// `handle` for the transport: `completion` gets the answer on whichever thread produced it.
+    /// Inference runs on completions from the calling thread on (see `infer`); every other route
+    /// runs in a task.
+    public func respond(to request: APIRequest, admitted: Bool = false, completion: @escaping @Sendable (APIResponse) -> Void) {
         var request = request
         if request.requestID.isEmpty { request.requestID = RequestIDs.next() }
-        inFlightCount.add(1, ordering: .relaxed)
-        defer { inFlightCount.subtract(1, ordering: .relaxed) }
-        let started = monotonicNanoseconds()
-        var label = "unrouted"
-        let response: APIResponse
-        do throws(APIFailure) {
-            if !admitted, let refusal = admission(of: request, declaredLength: nil) { return refusal }
-            let route = try Self.route(request.path)
-            label = route.label
-            response = try await answer(route, request)
-        } catch {
-            response = error.response
+        if !admitted, let refusal = admission(of: request, declaredLength: nil) {
+            completion(refusal)
+            return
         }
-        metrics.countRequest(route: label, status: response.status, nanoseconds: monotonicNanoseconds() &- started)
-        var answered = response
-        answered.headers.append(("X-Request-Id", request.requestID))
-        return answered
+        inFlightCount.add(1, ordering: .relaxed)
+        let started = monotonicNanoseconds()
+        let requestID = request.requestID
+        let finish: @Sendable (String, APIResponse) -> Void = { label, response in
+            self.metrics.countRequest(route: label, status: response.status, nanoseconds: monotonicNanoseconds() &- started)
+            var answered = response
+            answered.headers.append(("X-Request-Id", requestID))
+            self.inFlightCount.subtract(1, ordering: .relaxed)
+            completion(answered)
+        }
+        let route: Route
+        do throws(APIFailure) {
+            route = try Self.route(request.path)
+        } catch {
+            finish("unrouted", error.response)
+            return
+        }
+        if case .infer(let name) = route {
+            infer(name, request) { finish(route.label, $0.response) }
+            return
+        }
+        Task {
+            do throws(APIFailure) {
+                finish(route.label, try await answer(route, request))
+            } catch {
+                finish(route.label, error.response)
+            }
+        }
     }
 
     private func answer(_ route: Route, _ request: APIRequest) async throws(APIFailure) -> APIResponse {

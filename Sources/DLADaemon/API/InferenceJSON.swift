@@ -75,6 +75,17 @@ struct InferenceJSON {
         needsComma = true
     }
 
+    /// The object written so far with `"id": id` as its first member: an answer is written
+    /// before its history row commits, and the row's id is known only after.
+    func bytes(leadingID id: Int64) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(bytes.count + 24)
+        result.append(contentsOf: "{\"id\":\(id)".utf8)
+        if bytes.count > 2 { result.append(UInt8(ascii: ",")) }
+        result.append(contentsOf: bytes.dropFirst())
+        return result
+    }
+
     private mutating func separator() {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
         needsComma = false

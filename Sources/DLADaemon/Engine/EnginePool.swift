@@ -94,20 +94,25 @@ public final class EnginePool: Sendable {
 
     /// Runs `inputs` (batch in dimension 0, `rows` rows) on `version` within `timeoutNanoseconds`.
     public func run(_ version: LoadedVersion, inputs: [EngineValue], rows: Int, timeoutNanoseconds: UInt64) async throws(EnginePoolError) -> EngineJobResult {
-        let result: Result<EngineJobResult, EnginePoolError> = await withCheckedContinuation { continuation in
-            let job = Job(version: version, inputs: inputs, rows: rows, deadline: monotonicNanoseconds() &+ timeoutNanoseconds) {
-                continuation.resume(returning: $0)
-            }
-            let refusal: EnginePoolError? = lock.withLock {
-                if state.stopping { return .stopped }
-                if state.queuedCount >= queueCapacity { return .overloaded(capacity: queueCapacity) }
-                state.queue.append(job)
-                lock.signal()
-                return nil
-            }
-            if let refusal { continuation.resume(returning: .failure(refusal)) }
+        let result = await withCheckedContinuation { continuation in
+            submit(version, inputs: inputs, rows: rows, timeoutNanoseconds: timeoutNanoseconds) { continuation.resume(returning: $0) }
         }
         return try result.get()
+    }
+
+    /// `run` for callers that are not async tasks: `completion` is called on the core that ran
+    /// the batch (or at once, on the caller's thread, when the queue refuses the job).
+    public func submit(_ version: LoadedVersion, inputs: [EngineValue], rows: Int, timeoutNanoseconds: UInt64,
+                       completion: @escaping @Sendable (Result<EngineJobResult, EnginePoolError>) -> Void) {
+        let job = Job(version: version, inputs: inputs, rows: rows, deadline: monotonicNanoseconds() &+ timeoutNanoseconds, complete: completion)
+        let refusal: EnginePoolError? = lock.withLock {
+            if state.stopping { return .stopped }
+            if state.queuedCount >= queueCapacity { return .overloaded(capacity: queueCapacity) }
+            state.queue.append(job)
+            lock.signal()
+            return nil
+        }
+        if let refusal { completion(.failure(refusal)) }
     }
 
     public var snapshot: Snapshot {

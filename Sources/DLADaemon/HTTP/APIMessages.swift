@@ -133,3 +133,13 @@ public struct APIFailure: Error, Sendable {
 
     public var response: APIResponse { .error(code, message, headers: headers) }
 }
+
+extension Result<APIResponse, APIFailure> {
+    /// The answer, or the failure's error answer.
+    var response: APIResponse {
+        switch self {
+        case .success(let response): response
+        case .failure(let failure): failure.response
+        }
+    }
+}

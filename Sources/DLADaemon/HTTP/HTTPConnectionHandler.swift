@@ -115,17 +115,21 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
                                  headers: head.headers.map { ($0.name.lowercased(), $0.value) }, body: body, peer: peer)
         let keepAlive = head.isKeepAlive
         let version = head.version
-        let api = self.api
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        Task {
-            let response = await api.handle(request, admitted: true)
+        api.respond(to: request, admitted: true) { response in
             upload?.discard()
-            loopBound.eventLoop.execute {
-                let (handler, context) = loopBound.value
-                handler.state = .idle
-                handler.write(response, version: version, keepAlive: keepAlive, context: context)
+            if loopBound.eventLoop.inEventLoop {
+                Self.finish(response, loopBound.value, version: version, keepAlive: keepAlive)
+            } else {
+                loopBound.eventLoop.execute { Self.finish(response, loopBound.value, version: version, keepAlive: keepAlive) }
             }
         }
+    }
+
+    private static func finish(_ response: APIResponse, _ connection: (HTTPConnectionHandler, ChannelHandlerContext), version: HTTPVersion, keepAlive: Bool) {
+        let (handler, context) = connection
+        handler.state = .idle
+        handler.write(response, version: version, keepAlive: keepAlive, context: context)
     }
 
     private func refuse(_ response: APIResponse, context: ChannelHandlerContext, bodyFollows: Bool = true) {

@@ -54,9 +54,17 @@ public final class ModelCatalog: Sendable {
         }
     }
 
+    /// The version already built for `number` (nil: the active one), if any: the inference path
+    /// takes it without suspending.
+    func built(_ number: Int?, of name: String) -> LoadedVersion? {
+        if let loaded = active.withLock({ $0[name] }), number == nil || loaded.version == number { return loaded }
+        guard let number else { return nil }
+        return recent.withLock { $0.first { $0.name == name && $0.version == number } }
+    }
+
     /// The active version of `name`, built on first use.
     public func activeVersion(of name: String) async throws(APIFailure) -> LoadedVersion {
-        if let loaded = active.withLock({ $0[name] }) { return loaded }
+        if let loaded = built(nil, of: name) { return loaded }
         let version: ModelVersion?
         do {
             version = try await store.registry.activeVersion(of: name)
@@ -76,8 +84,7 @@ public final class ModelCatalog: Sendable {
 
     /// A specific version: the active one, a recently used one, or built from the registry.
     public func version(_ number: Int, of name: String) async throws(APIFailure) -> LoadedVersion {
-        if let loaded = active.withLock({ $0[name] }), loaded.version == number { return loaded }
-        if let loaded = recent.withLock({ $0.first { $0.name == name && $0.version == number } }) { return loaded }
+        if let loaded = built(number, of: name) { return loaded }
         let loaded = try await load(name: name, version: number)
         recent.withLock { list in
             list.removeAll { $0.name == name && $0.version == number }

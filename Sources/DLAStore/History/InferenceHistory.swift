@@ -13,8 +13,23 @@ public struct InferenceHistory: Sendable {
     /// arrived, never earlier than the previous row's, so `recordedAt` and `id` order rows alike;
     /// the request started `latencyMicroseconds` before it.
     public func record(_ record: InferenceRecord) async throws(DLAStoreError) -> Int64 {
-        try HistoryInserter.validate(record)
-        return try await store.writer.record(record)
+        let result = await withCheckedContinuation { continuation in
+            self.record(record) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// `record` for callers that are not async tasks (the daemon's inference path, which answers
+    /// from the writer's completion to spare two thread hand-offs a request): `completion` gets
+    /// the id once the row is durable, on the store's writer thread, or the error, possibly at once.
+    public func record(_ record: InferenceRecord, completion: @escaping @Sendable (Result<Int64, DLAStoreError>) -> Void) {
+        do throws(DLAStoreError) {
+            try HistoryInserter.validate(record)
+        } catch {
+            completion(.failure(error))
+            return
+        }
+        store.writer.record(record, completion: completion)
     }
 
     /// The row with this id, if retention has not removed it.
