@@ -111,9 +111,14 @@ public struct InferenceItem: Codable, Sendable, Equatable {
     public var clientUid: UInt32
     /// SHA-256 (hex) of the request body's inputs.
     public var inputSha256: String
+    /// The `X-Request-Id` the daemon answered with and logged; empty for rows stored before the store's schema 3.
+    public var requestId: String
+    /// What a failed request was told; absent for a successful one (and for failures stored before the store's schema 3).
+    public var error: String?
 
     public init(id: Int64, time: String, model: String, version: Int, status: String, batchSize: Int, latencyMicros: Int64,
-                cycles: Int64, energyMicrojoules: Double, top1: [TopClass], clientUid: UInt32, inputSha256: String) {
+                cycles: Int64, energyMicrojoules: Double, top1: [TopClass], clientUid: UInt32, inputSha256: String,
+                requestId: String, error: String?) {
         self.id = id
         self.time = time
         self.model = model
@@ -126,6 +131,8 @@ public struct InferenceItem: Codable, Sendable, Equatable {
         self.top1 = top1
         self.clientUid = clientUid
         self.inputSha256 = inputSha256
+        self.requestId = requestId
+        self.error = error
     }
 }
 

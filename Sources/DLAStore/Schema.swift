@@ -81,6 +81,12 @@ enum Schema {
             CREATE INDEX inferences_failed ON inferences(id) WHERE status <> 0;
             CREATE INDEX inferences_failed_by_model ON inferences(model_id, id) WHERE status <> 0;
             """),
+        // The request id that leads from a log line to its row, and a failed request's message.
+        Migration(version: 3, sql: """
+            ALTER TABLE inferences ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
+            ALTER TABLE inferences ADD COLUMN error TEXT;
+            CREATE INDEX inferences_by_request ON inferences(request_id, id) WHERE request_id <> '';
+            """),
     ]
 
     /// Applies every step above the database's `user_version`, up to `target`.

@@ -26,6 +26,8 @@ struct History: ParsableCommand {
     @Option(help: ArgumentHelp("Rows stored since then: 1h, 7d, 2026-12-07T06:00:00Z, …", valueName: "time")) var since: String?
     @Option(help: ArgumentHelp("Rows stored before then.", valueName: "time")) var until: String?
     @Option(help: ArgumentHelp("ok, error, or an error code (timeout, overloaded, bad_request, …).", valueName: "status")) var status: String?
+    @Option(name: .customLong("request-id"), help: ArgumentHelp("Only the row of this request: the X-Request-Id dlad answered with, the journal's REQUEST_ID.", valueName: "id"))
+    var requestID: String?
     @Option(help: "At most this many rows (default: 20 for the table and --json, all for --csv and --ndjson).") var limit: Int?
     @Flag(help: "One JSON array.") var json = false
     @Flag(help: "Comma-separated values with a header line.") var csv = false
@@ -46,11 +48,12 @@ struct History: ParsableCommand {
         if let since { query.append(("since", since)) }
         if let until { query.append(("until", until)) }
         if let status { query.append(("status", status)) }
+        if let requestID { query.append(("requestId", requestID)) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var table = TextTable(["ID", "TIME", "MODEL", "VERSION", "STATUS", "ROWS", "LATENCY µs", "TOP-1", "UID"], rightAligned: [0, 3, 5, 6, 8])
         var collected: [InferenceItem] = []
-        if csv { print("id,time,model,version,status,batch_size,latency_us,cycles,energy_uj,top1,client_uid,input_sha256") }
+        if csv { print("id,time,model,version,status,batch_size,latency_us,cycles,energy_uj,top1,client_uid,input_sha256,request_id,error") }
         var printed = 0
         var cursor: Int64?
         repeat {
@@ -64,7 +67,8 @@ struct History: ParsableCommand {
                 } else if csv {
                     print([String(item.id), item.time, item.model, String(item.version), item.status, String(item.batchSize),
                            String(item.latencyMicros), String(item.cycles), String(item.energyMicrojoules), top1,
-                           String(item.clientUid), item.inputSha256].joined(separator: ","))
+                           String(item.clientUid), item.inputSha256, Self.csvField(item.requestId),
+                           Self.csvField(item.error ?? "")].joined(separator: ","))
                 } else if json {
                     collected.append(item)
                 } else {
@@ -82,5 +86,11 @@ struct History: ParsableCommand {
         } else if !csv && !ndjson {
             if printed == 0 { print("no inferences match") } else { table.render().forEach { print($0) } }
         }
+    }
+
+    /// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return text }
+        return "\"" + String(text.flatMap { $0 == "\"" ? ["\"", "\""] : [$0] }) + "\""
     }
 }

@@ -83,7 +83,7 @@ import Testing
 @Suite struct NonFiniteValueTests {
     @Test func nonFiniteOutputsAndScoresAreNullAndReadBackAsNaN() throws {
         let item = InferenceItem(id: 1, time: "t", model: "m", version: 1, status: "ok", batchSize: 1, latencyMicros: 1, cycles: 1,
-                                 energyMicrojoules: 0, top1: [TopClass(index: 0, score: .infinity)], clientUid: 0, inputSha256: "")
+                                 energyMicrojoules: 0, top1: [TopClass(index: 0, score: .infinity)], clientUid: 0, inputSha256: "", requestId: "r-1", error: nil)
         let detail = InferenceDetail(item: item, outputs: [[1, .nan, -.infinity]])
         let data = try JSONEncoder().encode(detail)
         let text = String(decoding: data, as: UTF8.self)

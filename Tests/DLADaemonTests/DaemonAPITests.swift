@@ -45,7 +45,9 @@ import Testing
 
         let page = try bed.decode(InferencePage.self, await bed.send("GET", "/v1/inferences?model=digits"))
         #expect(page.items.count == 2 && page.items[0].id > page.items[1].id && page.next == nil)
-        #expect(page.items.allSatisfy { $0.status == "ok" && $0.batchSize == rows && $0.model == "digits" })
+        #expect(page.items.allSatisfy { $0.status == "ok" && $0.batchSize == rows && $0.model == "digits" && $0.error == nil })
+        #expect(page.items.map(\.requestId) == [binary.header("x-request-id"), answer.header("x-request-id")].compactMap { $0 })
+        #expect(page.items[1].id == inference.id && answer.header("x-inference-id") == String(inference.id))
         let detail = try bed.decode(InferenceDetail.self, await bed.send("GET", "/v1/inferences/\(inference.id)"))
         #expect(detail.outputs.flatMap { $0 }.map(\.bitPattern) == wanted.map(\.bitPattern))
         #expect(detail.item.top1 == inference.top1)
@@ -133,6 +135,12 @@ import Testing
         #expect(Set(failed.items.map(\.status)) == ["bad_request", "unsupported_media_type"])
         let badRequests = try bed.decode(InferencePage.self, await bed.send("GET", "/v1/inferences?status=bad_request"))
         #expect(badRequests.items.count == 3)
+        // Each row keeps what its client was told and the request id it was answered with.
+        let shapeRow = try #require(failed.items.last)
+        #expect(shapeRow.error == bed.errorMessage(wrongShape) && shapeRow.requestId == wrongShape.header("x-request-id"))
+        let byID = try bed.decode(InferencePage.self, await bed.send("GET", "/v1/inferences?requestId=\(shapeRow.requestId)"))
+        #expect(byID.items.map(\.id) == [shapeRow.id])
+        #expect(await bed.send("GET", "/v1/inferences?requestId=").status == 400)
         let stats = try bed.decode(StatsResponse.self, await bed.send("GET", "/v1/stats"))
         #expect(stats.models.first { $0.name == "digits" }.map { $0.count == 4 && $0.errors == 4 } == true)
         await bed.close()

@@ -15,6 +15,31 @@ import Testing
         #expect(row.recordedAt.timeIntervalSince(before) > -0.001 && row.recordedAt.timeIntervalSinceNow < 1)
     }
 
+    @Test func aRequestIdFindsItsRowAndFailuresKeepTheirMessage() async throws {
+        let directory = try TestDirectory()
+        let store = try await Fixture.storeWithModel(directory)
+        let ok = try await store.history.record(Fixture.record(latency: 1))
+        let failed = try await store.history.record(Fixture.record(status: .failed(code: 400), latency: 2))
+        _ = try await store.history.record(Fixture.record(latency: 3))
+        let found = try await store.history.query(HistoryQuery(requestID: "r2-lenet")).rows
+        #expect(found.map(\.id) == [failed] && found[0].record.error == "the engine refused: “x”, 3")
+        #expect(try await store.history.query(HistoryQuery(model: "lenet", requestID: "r1-lenet")).rows.map(\.id) == [ok])
+        #expect(try await store.history.query(HistoryQuery(status: .failed, requestID: "r1-lenet")).rows.isEmpty)
+        #expect(try await store.history.query(HistoryQuery(requestID: "nope")).rows.isEmpty)
+        #expect(try await store.history.query(HistoryQuery(requestID: "")).rows.isEmpty)
+        #expect(try await store.history.row(id: ok)?.record.error == nil)
+
+        var longID = Fixture.record()
+        longID.requestID = String(repeating: "r", count: InferenceRecord.maxRequestIDBytes + 1)
+        await #expect(throws: DLAStoreError.self) { try await store.history.record(longID) }
+        var okWithError = Fixture.record()
+        okWithError.error = "no"
+        await #expect(throws: DLAStoreError.self) { try await store.history.record(okWithError) }
+        var longError = Fixture.record(status: .failed(code: 500))
+        longError.error = String(repeating: "e", count: InferenceRecord.maxErrorBytes + 1)
+        await #expect(throws: DLAStoreError.self) { try await store.history.record(longError) }
+    }
+
     @Test func inputsAreDroppedUnlessConfigured() async throws {
         let directory = try TestDirectory()
         let store = try await Fixture.storeWithModel(directory)

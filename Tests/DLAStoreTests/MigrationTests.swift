@@ -52,6 +52,7 @@ import Testing
         if version >= 1 {
             let old = try #require(try await store.history.row(id: 1))
             #expect(old.record.latencyMicroseconds == 250 && old.record.outputs == [10, 11] && old.record.top1 == [])
+            #expect(old.record.requestID == "" && old.record.error == nil)
             #expect(try await store.registry.activeVersion(of: "lenet")?.signerKeyID == nil)
             #expect(try await store.registry.bytes(model: "lenet", version: 1) == [1, 2, 3])
         } else {
@@ -65,6 +66,7 @@ import Testing
         #expect(pushed.version.version == 2 && pushed.version.signerKeyID == "k")
         let id = try await store.history.record(Fixture.record())
         #expect(try await store.history.row(id: id)?.record.top1 == Fixture.record().top1)
+        #expect(try await store.history.query(HistoryQuery(requestID: Fixture.record().requestID)).rows.map(\.id) == [id])
         #expect(try await store.history.query(HistoryQuery(model: "lenet", status: .failed)).rows.isEmpty)
         #expect(try await store.integrityCheck() == ["ok"])
     }

@@ -28,7 +28,7 @@ enum Fixture {
             model: model, version: version, batchSize: 2, status: status, latencyMicroseconds: latency,
             emulatedCycles: 12_345, energyPicojoules: 678.5, inputSHA256: digest, input: [1, 2, 3],
             outputs: [9, 8, 7, 6], top1: status == .ok ? [TopClass(classIndex: 3, score: 0.9), TopClass(classIndex: 7, score: 0.25)] : [],
-            clientUID: client)
+            clientUID: client, requestID: "r\(latency)-\(model)", error: status == .ok ? nil : "the engine refused: “x”, 3")
     }
 
     /// Opens a store with one pushed, activated model `lenet`.

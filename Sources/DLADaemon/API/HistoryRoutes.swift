@@ -8,10 +8,10 @@ import DLAFormat
 import DLAStore
 
 extension DaemonAPI {
-    /// `GET /v1/inferences?model=&version=&since=&until=&status=&limit=&after=`, newest first.
+    /// `GET /v1/inferences?model=&version=&since=&until=&status=&requestId=&limit=&after=`, newest first.
     func listInferences(_ request: APIRequest) async throws(APIFailure) -> APIResponse {
         var query = HistoryQuery()
-        let known: Set<String> = ["model", "version", "since", "until", "status", "limit", "after"]
+        let known: Set<String> = ["model", "version", "since", "until", "status", "requestId", "limit", "after"]
         if let unknown = request.query.first(where: { !known.contains($0.0) }) {
             throw APIFailure(.badRequest, "unknown query parameter '\(unknown.0)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -40,6 +40,12 @@ extension DaemonAPI {
                 throw APIFailure(.badRequest, "status must be ok, error or an error code (\(APIErrorCode.allCases.map(\.rawValue).joined(separator: ", "))); got '\(text)'")
             }
             query.status = .code(Int32(code.httpStatus))
+        }
+        if let text = request.queryValue("requestId") {
+            guard !text.isEmpty, text.utf8.count <= InferenceRecord.maxRequestIDBytes else {
+                throw APIFailure(.badRequest, "requestId is an X-Request-Id the daemon answered with (1…\(InferenceRecord.maxRequestIDBytes) bytes), got '\(text.prefix(40))'")
+            }
+            query.requestID = text
         }
         if let text = request.queryValue("limit") {
             guard let limit = Int(text), (1...HistoryQuery.maxLimit).contains(limit) else {
@@ -89,7 +95,7 @@ extension DaemonAPI {
             batchSize: record.batchSize, latencyMicros: record.latencyMicroseconds, cycles: record.emulatedCycles,
             energyMicrojoules: record.energyPicojoules / 1_000_000,
             top1: record.top1.map { DLAAPI.TopClass(index: Int($0.classIndex), score: $0.score) },
-            clientUid: record.clientUID, inputSha256: hexString(record.inputSHA256))
+            clientUid: record.clientUID, inputSha256: hexString(record.inputSHA256), requestId: record.requestID, error: record.error)
     }
 
     /// `GET /v1/stats?window=SECONDS` (default 3600): per model count, error rate and latency percentiles.

@@ -138,7 +138,8 @@ extension DaemonAPI {
             model: loaded.name, version: loaded.version, batchSize: rows, status: .ok, latencyMicroseconds: latency,
             emulatedCycles: result.cycles, energyPicojoules: result.energyPicojoules, inputSHA256: Array(SHA256.hash(data: body)),
             input: storeInputs ? body : nil, outputs: stored,
-            top1: top1.map { StoredTopClass(classIndex: UInt32($0.index), score: $0.score) }, clientUID: request.peer.uid)
+            top1: top1.map { StoredTopClass(classIndex: UInt32($0.index), score: $0.score) }, clientUID: request.peer.uid,
+            requestID: request.requestID)
         let json: InferenceJSON? = wantsNPY ? nil : Self.answerJSON(loaded, outputs: outputs, rows: rows, top1: top1, latency: latency, result: result)
         store.history.record(record) { outcome in
             switch outcome {
@@ -206,7 +207,8 @@ extension DaemonAPI {
         let record = InferenceRecord(
             model: loaded.name, version: loaded.version, batchSize: 1, status: .failed(code: Int32(error.code.httpStatus)),
             latencyMicroseconds: latency, emulatedCycles: 0, energyPicojoules: 0, inputSHA256: Array(SHA256.hash(data: body)),
-            input: nil, outputs: [], top1: [], clientUID: request.peer.uid)
+            input: nil, outputs: [], top1: [], clientUID: request.peer.uid, requestID: request.requestID,
+            error: Self.storable(error.message))
         store.history.record(record) { outcome in
             if case .failure(let storeError) = outcome {
                 self.logger.error("cannot record a failed inference of \(loaded.name): \(storeError)",
@@ -215,6 +217,18 @@ extension DaemonAPI {
             self.metrics.countInference(model: loaded.name, ok: false, nanoseconds: monotonicNanoseconds() &- started, count: nil)
             reply(.failure(error))
         }
+    }
+
+    /// `message` cut to the store's limit on whole characters.
+    static func storable(_ message: String) -> String {
+        var kept = message.unicodeScalars.startIndex
+        var bytes = 0
+        for index in message.unicodeScalars.indices {
+            bytes += UTF8.width(message.unicodeScalars[index])
+            if bytes > InferenceRecord.maxErrorBytes { break }
+            kept = message.unicodeScalars.index(after: index)
+        }
+        return String(message.unicodeScalars[..<kept])
     }
 
     /// Per row: the index and value of the largest element (the first of equals; NaN never wins).

@@ -26,8 +26,8 @@ final class HistoryInserter {
         lastStamp = max(lastStamp, try Date().unixMicroseconds("the clock"))
         let statement = try connection.cached("""
             INSERT INTO inferences (at, model_id, version, batch_size, status, latency_us, cycles, energy_pj,
-                input_sha256, outputs, client_uid, input, top1)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                input_sha256, outputs, client_uid, input, top1, request_id, error)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try statement.run(
             .integer(lastStamp), .integer(modelID), .integer(Int64(record.version)),
@@ -35,7 +35,7 @@ final class HistoryInserter {
             .integer(record.latencyMicroseconds), .integer(record.emulatedCycles),
             .real(record.energyPicojoules), .blob(record.inputSHA256), .blob(record.outputs),
             .integer(Int64(record.clientUID)), .optionalBlob(storeInputs ? record.input : nil),
-            .blob(TopClass.encode(record.top1)))
+            .blob(TopClass.encode(record.top1)), .text(record.requestID), .optionalText(record.error))
         return connection.lastInsertedRowID
     }
 
@@ -70,6 +70,15 @@ final class HistoryInserter {
             throw .invalidArgument(
                 "latency and cycles: expected non-negative, found \(record.latencyMicroseconds) µs, "
                     + "\(record.emulatedCycles) cycles")
+        }
+        guard record.requestID.utf8.count <= InferenceRecord.maxRequestIDBytes else {
+            throw .invalidArgument("request id: expected at most \(InferenceRecord.maxRequestIDBytes) bytes, found \(record.requestID.utf8.count)")
+        }
+        if let error = record.error {
+            guard record.status != .ok else { throw .invalidArgument("error message: a successful request has none") }
+            guard error.utf8.count <= InferenceRecord.maxErrorBytes else {
+                throw .invalidArgument("error message: expected at most \(InferenceRecord.maxErrorBytes) bytes, found \(error.utf8.count)")
+            }
         }
         if case .failed(code: 0) = record.status {
             throw .invalidArgument("failed status: expected a non-zero error code, found 0")

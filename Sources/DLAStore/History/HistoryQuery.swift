@@ -28,6 +28,8 @@ public struct HistoryQuery: Sendable, Equatable {
     /// Exclusive upper bound on `recordedAt`.
     public var until: Date?
     public var status: StatusFilter?
+    /// Only the row of this request (the daemon's `X-Request-Id`).
+    public var requestID: String?
     /// The keyset cursor: the `nextCursor` of the previous page (an id), exclusive.
     public var after: Int64?
     /// Rows per page, clamped to `1...maxLimit`.
@@ -36,13 +38,15 @@ public struct HistoryQuery: Sendable, Equatable {
 
     public init(
         model: String? = nil, version: Int? = nil, since: Date? = nil, until: Date? = nil,
-        status: StatusFilter? = nil, after: Int64? = nil, limit: Int = 100, order: Order = .newestFirst
+        status: StatusFilter? = nil, requestID: String? = nil, after: Int64? = nil, limit: Int = 100,
+        order: Order = .newestFirst
     ) {
         self.model = model
         self.version = version
         self.since = since
         self.until = until
         self.status = status
+        self.requestID = requestID
         self.after = after
         self.limit = limit
         self.order = order

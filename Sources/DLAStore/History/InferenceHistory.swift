@@ -132,8 +132,9 @@ public struct InferenceHistory: Sendable {
     }
 
     /// Builds the page query with an explicit index, so that its plan never depends on statistics:
-    /// failed-only filters walk the small partial indexes, model filters the covering
-    /// `(model_id, id, version, status, latency_us)` index, and the rest the table in id order.
+    /// a request id its partial `(request_id, id)` index, failed-only filters the small partial
+    /// indexes, model filters the covering `(model_id, id, version, status, latency_us)` index,
+    /// and the rest the table in id order.
     static func page(_ connection: SQLiteConnection, _ query: HistoryQuery) throws(DLAStoreError) -> HistoryPage {
         let limit = query.effectiveLimit
         guard let ids = try idRange(connection, since: query.since, until: query.until) else {
@@ -166,6 +167,11 @@ public struct InferenceHistory: Sendable {
             values.append(.integer(Int64(code)))
             failedOnly = true
         }
+        if let requestID = query.requestID {
+            guard !requestID.isEmpty else { return HistoryPage(rows: [], nextCursor: nil) }
+            conditions.append("request_id <> '' AND request_id = ?")
+            values.append(.text(requestID))
+        }
         var low = ids.lowerBound
         var high = ids.upperBound
         if let after = query.after {
@@ -184,6 +190,7 @@ public struct InferenceHistory: Sendable {
         values.append(.integer(high))
         let index: String
         switch (query.model != nil, failedOnly) {
+        case _ where query.requestID != nil: index = "INDEXED BY inferences_by_request"
         case (true, true): index = "INDEXED BY inferences_failed_by_model"
         case (false, true): index = "INDEXED BY inferences_failed"
         case (true, false): index = "INDEXED BY inferences_by_model"

@@ -16,11 +16,21 @@ public struct InferenceRecord: Sendable, Equatable {
     /// One entry per sample for a successful request; empty for a failed one.
     public var top1: [TopClass]
     public var clientUID: UInt32
+    /// The id the daemon answered with (`X-Request-Id`) and logged (journal field REQUEST_ID),
+    /// so a log line leads to its row; empty for rows stored before schema 3.
+    public var requestID: String
+    /// Why a failed request failed, as its client was told; nil for a successful one.
+    public var error: String?
+
+    /// The longest request id and error message stored.
+    public static let maxRequestIDBytes = 128
+    public static let maxErrorBytes = 2048
 
     public init(
         model: String, version: Int, batchSize: Int, status: InferenceStatus,
         latencyMicroseconds: Int64, emulatedCycles: Int64, energyPicojoules: Double,
-        inputSHA256: [UInt8], input: [UInt8]? = nil, outputs: [UInt8], top1: [TopClass], clientUID: UInt32
+        inputSHA256: [UInt8], input: [UInt8]? = nil, outputs: [UInt8], top1: [TopClass], clientUID: UInt32,
+        requestID: String = "", error: String? = nil
     ) {
         self.model = model
         self.version = version
@@ -34,6 +44,8 @@ public struct InferenceRecord: Sendable, Equatable {
         self.outputs = outputs
         self.top1 = top1
         self.clientUID = clientUID
+        self.requestID = requestID
+        self.error = error
     }
 }
 

@@ -14,7 +14,7 @@ public struct InferenceRow: Sendable, Equatable {
 
     static let selectColumns = """
         id, at, model_id, version, batch_size, status, latency_us, cycles, energy_pj, \
-        input_sha256, outputs, client_uid, input, top1
+        input_sha256, outputs, client_uid, input, top1, request_id, error
         """
 
     /// Decodes a row selected with `selectColumns`; `modelNames` maps model ids to names.
@@ -34,6 +34,8 @@ public struct InferenceRow: Sendable, Equatable {
             input: statement.optionalBlob(12),
             outputs: statement.blob(10),
             top1: try TopClass.decode(statement.blob(13)),
-            clientUID: UInt32(truncatingIfNeeded: statement.int64(11)))
+            clientUID: UInt32(truncatingIfNeeded: statement.int64(11)),
+            requestID: statement.text(14) ?? "",
+            error: statement.text(15))
     }
 }
