@@ -29,6 +29,15 @@ import Testing
         let rows = history.stdout.split(separator: "\n")
         #expect(rows.count == 1 && rows[0].contains("\"batchSize\":200") && rows[0].contains("\"status\":\"ok\""), "\(history.stdout)\(history.stderr)")
 
+        // A journal line's REQUEST_ID leads to its row; the message, commas and all, is one CSV field.
+        let refused = try Executables.runTool("/usr/bin/curl", ["-s", "-D", "-", "--unix-socket", daemon.socket, "-H", "Content-Type: application/json",
+                                                               "--data", #"{"inputs": [[1, 2]]}"#, "http://localhost/v1/models/digits/infer"])
+        let requestID = try #require(refused.stdout.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-request-id: ") }).dropFirst(14)
+        let found = try Executables.run("dlactl", ["history", "--request-id", String(requestID), "--csv"], environment: environment)
+        let csv = found.stdout.split(separator: "\n")
+        #expect(csv.count == 2 && csv[0].hasSuffix(",request_id,error")
+                    && csv[1].hasSuffix(",\(requestID),\"input 'input': expected shape [N, 784], got [1, 2]\""), "\(found.stdout)\(found.stderr)")
+
         let curl = try Executables.runTool("/usr/bin/curl", ["-s", "--unix-socket", daemon.socket, "http://localhost/v1/health"])
         #expect(curl.status == 0 && curl.stdout.contains("\"status\":\"ok\""), "\(curl.stdout)\(curl.stderr)")
         // curl sends Expect: 100-continue for bodies over 1 MB; a 2 MB garbage push is answered, not hung.
