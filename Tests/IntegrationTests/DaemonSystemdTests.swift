@@ -94,12 +94,20 @@ import Testing
             let status = (try? DLAClient(socketPath: socket).send("POST", "/v1/models/lenet-300-100/infer", contentType: "application/x-npy", body: [UInt8](sample)))?.status ?? -1
             held.withLock { $0 = status }
         }
-        usleep(1_300_000)
+        // Once the core counts as stuck (its batch past the deadline; polled, since a loaded
+        // machine may take a while to get the request there), the watchdog falls silent.
+        let deadline = Date().addingTimeInterval(15)
+        var health = try client.health()
+        while !health.reasons.contains(where: { $0.contains("stuck") }) && Date() < deadline {
+            usleep(50_000)
+            health = try client.health()
+        }
+        #expect(health.status == "degraded" && health.reasons.contains { $0.contains("stuck") }, "\(health.reasons)")
+        // A check that began just before the core became stuck may still ping, one interval (0.5 s) on.
+        usleep(600_000)
         let frozenSince = Date()
         usleep(2_000_000)
         #expect(notify.count("WATCHDOG=1", since: frozenSince) == 0)
-        let health = try client.health()
-        #expect(health.status == "degraded" && health.reasons.contains { $0.contains("stuck") }, "\(health.reasons)")
 
         _ = try client.send("POST", "/v1/debug/thaw-engine?core=0")
         let thawed = Date()
