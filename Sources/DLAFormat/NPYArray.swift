@@ -129,12 +129,8 @@ public struct NPYArray: Sendable, Equatable {
     /// host's byte order.
     private func elements<Bits: FixedWidthInteger & UnsignedInteger>(_: Bits.Type) -> [Bits] {
         let width = MemoryLayout<Bits>.size
-        return (0..<count).map { index in
-            var value: Bits = 0
-            for byte in 0..<width {
-                value |= Bits(data[index * width + byte]) << (8 * byte)
-            }
-            return value
+        return data.withUnsafeBytes { raw in
+            (0..<count).map { Bits(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * width, as: Bits.self)) }
         }
     }
 }
