@@ -22,6 +22,8 @@ public enum DLAStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case versionIsActive(model: String, version: Int)
     /// The activation log holds no earlier active version to return to.
     case nothingToRollBack(model: String)
+    /// A rollback found another target than the caller had prepared (a concurrent change).
+    case rollbackTargetChanged(model: String, expected: Int, found: Int)
     case invalidArgument(String)
     /// The store was closed before the operation ran.
     case closed
@@ -63,6 +65,8 @@ public enum DLAStoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "version \(version) of model \"\(model)\" is active; activate another version before deleting it"
         case .nothingToRollBack(let model):
             return "model \"\(model)\" has no earlier active version to roll back to"
+        case .rollbackTargetChanged(let model, let expected, let found):
+            return "model \"\(model)\" changed while rolling back: it would now return to version \(found), not \(expected)"
         case .invalidArgument(let message):
             return message
         case .closed:

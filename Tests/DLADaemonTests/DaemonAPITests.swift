@@ -55,6 +55,23 @@ import Testing
         await bed.close()
     }
 
+    @Test func aRollbackToAVersionTheEngineCannotBuildChangesNothing() async throws {
+        let bed = try await APITestBed()
+        // A stored version the engine refuses (as one pushed by a dlad with other limits could be).
+        _ = try await bed.store.registry.push(model: "m", bytes: [0x44, 0x4C, 0x41], sha256: [UInt8](repeating: 7, count: 32),
+                                              precision: "int8", profile: "nv_full", pushedBy: 0)
+        try await bed.store.registry.activate(model: "m", version: 1, by: 0)
+        #expect(await bed.push("m", try APITestBed.firmware("lenet-300-100-int8.dla"), activate: true).status == 201)
+        let refused = await bed.send("POST", "/v1/models/m/rollback")
+        #expect(refused.status == 422 && bed.errorMessage(refused).contains("not a valid .dla model"), "\(bed.errorMessage(refused))")
+        #expect(try await bed.store.registry.activeVersion(of: "m")?.version == 2)
+        let (inputs, _) = try APITestBed.samples()
+        let one = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
+        let answer = await bed.send("POST", "/v1/models/m/infer", body: one, contentType: "application/x-npy")
+        #expect(try bed.decode(InferResponse.self, answer).version == 2)
+        await bed.close()
+    }
+
     @Test func refusedPushesChangeNothing() async throws {
         let bed = try await APITestBed(maxUploadBytes: 200_000)
         let model = try APITestBed.firmware("lenet-300-100-int8.dla")

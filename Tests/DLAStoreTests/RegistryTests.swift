@@ -51,11 +51,17 @@ import Testing
         try await store.registry.activate(model: "m", version: 1, by: 10)
         try await store.registry.activate(model: "m", version: 2, by: 11)
         try await store.registry.activate(model: "m", version: 3, by: 12)
-        let back = try await store.registry.rollback(model: "m", by: 13)
+        #expect(try await store.registry.rollbackTarget(model: "m") == 2)
+        await #expect(throws: DLAStoreError.rollbackTargetChanged(model: "m", expected: 1, found: 2)) {
+            try await store.registry.rollback(model: "m", by: 13, expected: 1)
+        }
+        #expect(try await store.registry.activeVersion(of: "m")?.version == 3)
+        let back = try await store.registry.rollback(model: "m", by: 13, expected: 2)
         #expect(back.kind == .rollback && back.fromVersion == 3 && back.toVersion == 2 && back.by == 13)
         try await store.registry.rollback(model: "m", by: 13)
         #expect(try await store.registry.activeVersion(of: "m")?.version == 1)
         await #expect(throws: DLAStoreError.nothingToRollBack(model: "m")) { try await store.registry.rollback(model: "m", by: 1) }
+        await #expect(throws: DLAStoreError.nothingToRollBack(model: "m")) { try await store.registry.rollbackTarget(model: "m") }
         // A fresh activation after rollbacks starts a new step that one rollback undoes.
         try await store.registry.activate(model: "m", version: 3, by: 14)
         #expect(try await store.registry.rollback(model: "m", by: 15).toVersion == 1)

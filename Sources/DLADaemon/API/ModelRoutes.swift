@@ -117,14 +117,23 @@ extension DaemonAPI {
         return .json(ActivationResponse(name: name, activeVersion: activation.toVersion, previousVersion: activation.fromVersion))
     }
 
+    /// The target is built before it becomes active: a stored version the engine cannot build
+    /// (pushed under other limits or another profile) is refused and the active one stays.
     func rollback(_ name: String, _ request: APIRequest) async throws(APIFailure) -> APIResponse {
-        let activation: Activation
+        let target: Int
         do {
-            activation = try await store.registry.rollback(model: name, by: request.peer.uid)
+            target = try await store.registry.rollbackTarget(model: name)
         } catch {
             throw StoreFailure.map(error)
         }
-        catalog.setActive(try await catalog.version(activation.toVersion, of: name))
+        let loaded = try await catalog.version(target, of: name)
+        let activation: Activation
+        do {
+            activation = try await store.registry.rollback(model: name, by: request.peer.uid, expected: target)
+        } catch {
+            throw StoreFailure.map(error)
+        }
+        catalog.setActive(loaded)
         logger.notice("model \(name) rolled back to v\(activation.toVersion)",
                       metadata: ["MODEL": "\(name)", "MODEL_VERSION": "\(activation.toVersion)", "CLIENT_UID": "\(request.peer.uid)", "REQUEST_ID": "\(request.requestID)"])
         return .json(ActivationResponse(name: name, activeVersion: activation.toVersion, previousVersion: activation.fromVersion))

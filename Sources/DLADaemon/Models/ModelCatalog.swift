@@ -135,6 +135,7 @@ enum StoreFailure {
         case .versionIsActive(let model, let version):
             APIFailure(.conflict, "version \(version) of '\(model)' is active; activate another version before deleting it")
         case .nothingToRollBack(let model): APIFailure(.conflict, "model '\(model)' has no earlier active version to roll back to")
+        case .rollbackTargetChanged: APIFailure(.conflict, "\(error); retry")
         case .invalidArgument(let message): APIFailure(.badRequest, message)
         case .closed: APIFailure(.overloaded, "the daemon is shutting down", headers: [("Retry-After", "1")])
         case .queueFull(let limit):

@@ -78,29 +78,48 @@ public struct ModelRegistry: Sendable {
     /// Returns `model` to the version that was active before the last activation not yet undone.
     /// Successive rollbacks walk back through the log: A→B→C, rollback gives B, again gives A.
     @discardableResult
-    public func rollback(model: String, by uid: UInt32) async throws(DLAStoreError) -> Activation {
+    /// Returns to the version that was active before the last activation not yet undone.
+    /// With `expected`, refuses (`.rollbackTargetChanged`) unless that is the version returned to:
+    /// the daemon builds the target before it becomes active, and a concurrent change must not
+    /// make it activate another.
+    public func rollback(model: String, by uid: UInt32, expected: Int? = nil) async throws(DLAStoreError) -> Activation {
         try await store.writer.transaction { connection throws(DLAStoreError) -> Activation in
-            let (modelID, active) = try Self.modelState(connection, model)
-            var undone = 0
-            var target: Int?? = nil
-            for entry in try Self.activations(connection, model, limit: nil) {
-                switch entry.kind {
-                case .rollback:
-                    undone += 1
-                case .activate where undone > 0:
-                    undone -= 1
-                case .activate:
-                    target = .some(entry.fromVersion)
-                }
-                if target != nil { break }
+            let (modelID, current, version) = try Self.rollbackTarget(connection, model)
+            if let expected, expected != version {
+                throw .rollbackTargetChanged(model: model, expected: expected, found: version)
             }
-            guard let found = target, let version = found, let current = active else {
-                throw .nothingToRollBack(model: model)
-            }
-            _ = try Self.version(connection, model, version)
             return try Self.switchActive(
                 connection, model: model, modelID: modelID, from: current, to: version, kind: .rollback, by: uid)
         }
+    }
+
+    /// The version `rollback` would return to now.
+    public func rollbackTarget(model: String) async throws(DLAStoreError) -> Int {
+        try await store.readers.read { connection throws(DLAStoreError) -> Int in try Self.rollbackTarget(connection, model).version }
+    }
+
+    /// The active version and the one before the last activation not undone by a rollback.
+    private static func rollbackTarget(_ connection: SQLiteConnection, _ model: String) throws(DLAStoreError)
+        -> (modelID: Int64, current: Int, version: Int) {
+        let (modelID, active) = try modelState(connection, model)
+        var undone = 0
+        var target: Int?? = nil
+        for entry in try activations(connection, model, limit: nil) {
+            switch entry.kind {
+            case .rollback:
+                undone += 1
+            case .activate where undone > 0:
+                undone -= 1
+            case .activate:
+                target = .some(entry.fromVersion)
+            }
+            if target != nil { break }
+        }
+        guard let found = target, let version = found, let current = active else {
+            throw .nothingToRollBack(model: model)
+        }
+        _ = try Self.version(connection, model, version)
+        return (modelID, current, version)
     }
 
     /// Deletes a version that is not active, bytes included. Its number is never reused.
