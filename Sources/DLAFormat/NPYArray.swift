@@ -68,6 +68,11 @@ public struct NPYArray: Sendable, Equatable {
         }
     }
 
+    /// The elements of an int32 array; nil for any other dtype.
+    public var int32Elements: [Int32]? {
+        dtype == .int32 ? elements(UInt32.self).map { Int32(bitPattern: $0) } : nil
+    }
+
     /// Every element converted to Float64 (exact except int64 beyond 2^53).
     public func asFloat64() -> [Double] {
         switch dtype {

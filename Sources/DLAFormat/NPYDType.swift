@@ -26,6 +26,19 @@ public enum NPYDType: String, Sendable, CaseIterable {
         }
     }
 
+    /// numpy's name of the type (`float32`), for messages.
+    public var numpyName: String {
+        switch self {
+        case .float32: "float32"
+        case .float64: "float64"
+        case .float16: "float16"
+        case .int8: "int8"
+        case .uint8: "uint8"
+        case .int32: "int32"
+        case .int64: "int64"
+        }
+    }
+
     /// The supported descriptors, for error messages.
     static let supportedList = allCases.map(\.rawValue).joined(separator: ", ")
 }

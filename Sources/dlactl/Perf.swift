@@ -87,7 +87,7 @@ struct Perf: ParsableCommand {
         func nextBatch() throws -> [EngineValue] {
             let indices = (0..<batchSize).map { (next + $0) % rows }
             next = (next + batchSize) % rows
-            return try inputs.map { try $0.batch(indices) }
+            return inputs.map { $0.batch(indices) }
         }
         func timedRun(_ batch: [EngineValue]) throws -> (Duration, String) {
             let start = ContinuousClock.now

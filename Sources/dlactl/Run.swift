@@ -99,7 +99,7 @@ struct Run: ParsableCommand {
         var progress = Progress("run: samples", total: rows)
         for start in stride(from: 0, to: rows, by: batchSize) {
             let range = start..<min(rows, start + batchSize)
-            let batch = try inputs.map { try $0.batch(range) }
+            let batch = inputs.map { $0.batch(range) }
             let result: Executor.Result
             do {
                 result = try executor.run(batch)

@@ -280,11 +280,11 @@ import Testing
         }
         let cases: [(NPYArray?, [String], String?, String)] = [
             (try NPYArray(float64: [Double](repeating: 0, count: 48), shape: [3, 4, 4]), [], nil,
-             "error: input \(directory.file("bad.npy")): expected float32 or int8 [N, 16], got float64 [3, 4, 4]\n"),
+             "error: input \(directory.file("bad.npy")): expected float32, float64 or int8 [N, 16], got float64 [3, 4, 4]\n"),
             (try NPYArray(int32: [Int32](repeating: 0, count: 32), shape: [2, 16]), [], nil,
-             "error: input \(directory.file("bad.npy")): expected float32 or int8 [N, 16], got int32 [2, 16]\n"),
+             "error: input \(directory.file("bad.npy")): expected float32, float64 or int8 [N, 16], got int32 [2, 16]\n"),
             (try NPYArray(float32: [Float](repeating: 0, count: 30), shape: [2, 15]), [], nil,
-             "error: input \(directory.file("bad.npy")): expected float32 or int8 [N, 16], got float32 [2, 15]\n"),
+             "error: input \(directory.file("bad.npy")): expected float32, float64 or int8 [N, 16], got float32 [2, 15]\n"),
             (try NPYArray(float32: [], shape: [0, 16]), [], nil,
              "error: input \(directory.file("bad.npy")): no samples (shape [0, 16]); need at least one row\n"),
             (try NPYArray(float32: [Float](repeating: 0, count: 20) + [.nan] + [Float](repeating: 0, count: 11), shape: [2, 16]), [], nil,

@@ -37,7 +37,7 @@ struct InferenceInputBinding {
             guard let first = array.shape.first,
                   Array(array.shape.dropFirst()) == sample || array.shape.dropFirst() == [elements] else {
                 let flattened = sample.count > 1 ? " (or [N, \(elements)])" : ""
-                throw APIFailure(.badRequest, "input '\(name)': expected shape \(Self.describe(["N"] + sample.map(String.init)))\(flattened), got \(Self.describe(array.shape.map(String.init)))")
+                throw APIFailure(.badRequest, "input '\(name)': expected shape \(InputArrayError.describe(["N"] + sample.map(String.init)))\(flattened), got \(InputArrayError.describe(array.shape.map(String.init)))")
             }
             try Self.checkRows(first, name: name, rows: &rows)
             try Self.refuseNaN(array.values, name: name, perRow: elements)
@@ -47,35 +47,25 @@ struct InferenceInputBinding {
         self.rows = rows ?? 0
     }
 
-    /// From an `.npy` body (one-input models): float32 or float64 `[N, …sample shape]`, or the
-    /// input's int8 codes.
+    /// From an `.npy` body (one-input models): `[N, …sample shape]` in a dtype the input takes
+    /// (`InputArray`, as `dlactl run` binds its files).
     init(npy bytes: [UInt8], specs: [ActivationSpec]) throws(APIFailure) {
         guard specs.count == 1 else {
             throw APIFailure(.unsupportedMediaType, "the model has \(specs.count) inputs: an .npy body carries one; send JSON {\"inputs\": {\"name\": …}}")
         }
-        let spec = specs[0]
         let array: NPYArray
         do {
             array = try NPY.read(bytes)
         } catch {
             throw APIFailure(.badRequest, "the body is not a valid .npy file: \(error)")
         }
-        let sample = spec.sampleShape
-        guard array.shape.count == sample.count + 1, Array(array.shape.dropFirst()) == sample, array.shape[0] > 0 else {
-            throw APIFailure(.badRequest, "input '\(spec.name)': expected shape \(Self.describe(["N"] + sample.map(String.init))), got \(Self.describe(array.shape.map(String.init)))")
+        do {
+            let input = try InputArray(array, spec: specs[0], allowingUnbatched: false)
+            values = [input.value]
+            rows = input.rows
+        } catch {
+            throw APIFailure(.badRequest, "input '\(specs[0].name)': \(error)")
         }
-        let shape = array.shape
-        if array.dtype == .int8, spec.elementType == .int8 {
-            values = [.int8(try Self.tensor(shape: shape, scalars: array.data.map { Int8(bitPattern: $0) }))]
-        } else if array.dtype == .float32 || array.dtype == .float64, spec.elementType != .int32 {
-            let floats = array.asFloat32()
-            try Self.refuseNaN(floats, name: spec.name, perRow: sample.reduce(1, *))
-            values = [.float32(try Self.tensor(shape: shape, scalars: floats))]
-        } else {
-            let accepted = spec.elementType == .int8 ? "float32, float64 or int8" : "float32 or float64"
-            throw APIFailure(.badRequest, "input '\(spec.name)': expected \(accepted), got \(array.dtype)")
-        }
-        rows = shape[0]
     }
 
     private static func checkRows(_ count: Int, name: String, rows: inout Int?) throws(APIFailure) {
@@ -87,9 +77,10 @@ struct InferenceInputBinding {
     }
 
     private static func refuseNaN(_ values: [Float], name: String, perRow: Int) throws(APIFailure) {
-        if let first = values.firstIndex(where: \.isNaN) {
-            throw APIFailure(.badRequest, "input '\(name)': NaN in sample \(first / max(perRow, 1)) at element \(first % max(perRow, 1)); NaN has no quantized value")
-        }
+        guard let first = values.firstIndex(where: \.isNaN) else { return }
+        let row = max(perRow, 1)
+        let error = InputArrayError.notANumber(count: values.count(where: \.isNaN), row: first / row, element: first % row)
+        throw APIFailure(.badRequest, "input '\(name)': \(error)")
     }
 
     private static func tensor<T>(shape: [Int], scalars: [T]) throws(APIFailure) -> Tensor<T> {
@@ -99,6 +90,4 @@ struct InferenceInputBinding {
             throw APIFailure(.badRequest, "inputs: \(error)")
         }
     }
-
-    static func describe(_ dimensions: [String]) -> String { "[" + dimensions.joined(separator: ", ") + "]" }
 }
