@@ -1,3 +1,5 @@
+import DLAAPI
+
 /// A duration for people: the unit (ns, µs, ms, s) that keeps three or four significant digits.
 func durationText(seconds: Double) -> String {
     guard seconds.isFinite else { return "\(seconds) s" }
@@ -11,12 +13,6 @@ func durationText(seconds: Double) -> String {
 /// An age as people write it on a command line: `90s`, `15m`, `1h`, `7d` (or bare seconds).
 func ageSeconds(_ text: String) -> Int? {
     if let seconds = Int(text), seconds > 0 { return seconds }
-    guard let unit = text.last, let amount = Int(text.dropLast()), amount > 0, amount < 1 << 32 else { return nil }
-    switch unit {
-    case "s": return amount
-    case "m": return amount * 60
-    case "h": return amount * 3600
-    case "d": return amount * 86_400
-    default: return nil
-    }
+    guard let seconds = AgeText.seconds(text), seconds > 0 else { return nil }
+    return Int(seconds)
 }

@@ -92,3 +92,12 @@ import Testing
         #expect(back.outputs[0][0] == 1 && back.outputs[0][1].isNaN && back.item.top1[0].score.isNaN)
     }
 }
+
+@Suite struct AgeTextTests {
+    @Test func unitsAndRefusals() {
+        #expect(AgeText.seconds("90s") == 90 && AgeText.seconds("15m") == 900 && AgeText.seconds("1h") == 3600 && AgeText.seconds("7d") == 604_800)
+        #expect(AgeText.seconds("0s") == 0)
+        #expect(AgeText.seconds("90") == nil && AgeText.seconds("1w") == nil && AgeText.seconds("-1h") == nil && AgeText.seconds("") == nil)
+        #expect(AgeText.seconds("1099511627776d") == nil && AgeText.seconds("1099511627775d") == 1_099_511_627_775 * 86_400)
+    }
+}

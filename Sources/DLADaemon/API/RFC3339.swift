@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import DLAAPI
 
 /// RFC 3339 times in UTC (`2026-12-07T06:47:12.123456Z`) and the relative forms the history
 /// filters take (`90s`, `15m`, `1h`, `7d` ago), without Foundation's formatters.
@@ -38,15 +39,8 @@ enum RFC3339 {
     /// `2026-12-07T06:47:12Z`, with optional fraction and `±hh:mm` offset; a relative `N[smhd]`
     /// (that long before `now`); or Unix seconds. Nil when it is none of them.
     static func parse(_ text: String, now: Date = Date()) -> Date? {
-        if let unit = text.last, let amount = Int64(text.dropLast()), amount >= 0, amount < 1 << 40 {
-            let seconds: Int64? = switch unit {
-            case "s": amount
-            case "m": amount * 60
-            case "h": amount * 3600
-            case "d": amount * 86_400
-            default: nil
-            }
-            if let seconds { return Double(seconds) < maxSeconds ? now.addingTimeInterval(-Double(seconds)) : nil }
+        if let seconds = AgeText.seconds(text) {
+            return Double(seconds) < maxSeconds ? now.addingTimeInterval(-Double(seconds)) : nil
         }
         if let seconds = Double(text), seconds.isFinite, abs(seconds) < maxSeconds { return Date(timeIntervalSince1970: seconds) }
         let bytes = Array(text.utf8)
