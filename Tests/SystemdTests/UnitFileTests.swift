@@ -59,7 +59,9 @@ struct UnitFileTests {
                 at: Self.unitDirectory.appendingPathComponent(unit),
                 to: root.appendingPathComponent("etc/systemd/system/\(unit)"))
         }
-        let verify = try Self.run("systemd-analyze", ["verify", "--root=\(root.path)", "dlad.service", "dlad.socket"])
+        // The manual pages the units name (Documentation=) exist once the package is installed; the
+        // system test checks them there (packaging/system-test/checks.sh).
+        let verify = try Self.run("systemd-analyze", ["verify", "--man=no", "--root=\(root.path)", "dlad.service", "dlad.socket"])
         #expect(verify.status == 0 && verify.text.isEmpty, "systemd-analyze verify:\n\(verify.text)")
     }
 
