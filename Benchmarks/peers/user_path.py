@@ -51,7 +51,12 @@ def load_average():
 
 
 def dlactl(binary, *arguments):
-    return subprocess.run([str(binary), *arguments], check=True, capture_output=True, text=True).stdout
+    """dlactl's standard output; a failure stops the benchmark with dlactl's own message."""
+    result = subprocess.run([str(binary), *arguments], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"error: dlactl {' '.join(arguments)} failed (exit {result.returncode}): "
+                         f"{result.stderr.strip()}")
+    return result.stdout
 
 
 def perf(binary, dla, inputs, batch_size, warmup_seconds, min_seconds):
