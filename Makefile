@@ -7,7 +7,7 @@ STATE_DIR    ?= $(CURDIR)/state
 APT_PACKAGES := libsqlite3-dev libsystemd-dev systemd pkg-config python3-venv python3-pip curl util-linux passwd
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test api-fuzz run deb system-test bench bench-daemon fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
+.PHONY: deps build release test api-fuzz run deb system-test bench bench-user-path bench-daemon fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
 
 # Installs the Debian packages in $(1) that are missing (and only then touches apt).
 define apt_install_missing
@@ -57,12 +57,15 @@ run: build
 	@echo "  curl --unix-socket $(STATE_DIR)/dlad.sock http://localhost/v1/health"
 	$(BIN_PATH)/dlad --state-dir $(STATE_DIR) --socket $(STATE_DIR)/dlad.sock --firmware-models $(CURDIR)/firmware-models
 
-# Benchmarks, release mode, one invocation: the peers (ONNX Runtime, LiteRT) and dlad's engine
-# on the same quantized models and real MNIST images, an INT8 ResNet-18 (with ONNX Runtime on the
-# same weights), and the store (ordo-one/benchmark). Results land in Benchmarks/results/; the
-# package in Benchmarks/ depends on this one by path, so `make test` never builds any of it.
+# Benchmarks, release mode, one invocation: the peers (ONNX Runtime, LiteRT), the MNIST models
+# through the user's path (ONNX → dlactl compile → dlactl perf, peers in the same run), dlad's
+# engine on hand-built models of the same parameters (a lower bound), an INT8 ResNet-18 (with ONNX
+# Runtime on the same weights), and the store (ordo-one/benchmark). Results land in
+# Benchmarks/results/; the package in Benchmarks/ depends on this one by path, so `make test`
+# never builds any of it.
 bench: deps
 	Benchmarks/peers/run.sh
+	$(MAKE) bench-user-path
 	$(SWIFT) run -c release --package-path Benchmarks EngineBenchmarks
 	$(SWIFT) run -c release --package-path Benchmarks ResNetBenchmark --runs 20 --export Benchmarks/.work/resnet18
 	Benchmarks/.venv/bin/python Benchmarks/peers/resnet18_ort.py Benchmarks/.work/resnet18
@@ -71,6 +74,15 @@ bench: deps
 	$(SWIFT) build -c release --product dlactl $(SWIFT_FLAGS)
 	command -v h2load >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nghttp2-client
 	python3 Benchmarks/daemon/bench.py $$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS)) Benchmarks/results/daemon.json
+
+# The MNIST models as users run them: ONNX Runtime's quantize_static file → release `dlactl
+# compile` → `dlactl perf`, LiteRT and ONNX Runtime in the same run: Benchmarks/results/user-path.json.
+bench-user-path: deps
+	Benchmarks/peers/setup.sh
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 Benchmarks/.venv/bin/python Benchmarks/peers/prepare.py
+	$(SWIFT) build -c release --product dlactl $(SWIFT_FLAGS)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 Benchmarks/.venv/bin/python Benchmarks/peers/user_path.py \
+	  --dlactl $$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS))/dlactl $(USER_PATH_FLAGS)
 
 # Only the daemon's benchmark (release dlad through its socket): Benchmarks/results/daemon.json.
 bench-daemon: deps

@@ -31,13 +31,13 @@ RUNTIMES = ("litert", "onnxruntime")
 class OnnxRuntimeRunner:
     name = "onnxruntime"
 
-    def __init__(self, path, batch_size):
+    def __init__(self, model_file, batch_size):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = onnxruntime.InferenceSession(str(path / "model.onnx"), options,
+        self.session = onnxruntime.InferenceSession(str(model_file), options,
                                                     providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [self.session.get_outputs()[0].name]
@@ -49,8 +49,8 @@ class OnnxRuntimeRunner:
 class LiteRTRunner:
     name = "litert"
 
-    def __init__(self, path, batch_size):
-        self.interpreter = Interpreter(model_path=str(path / "model.tflite"), num_threads=1)
+    def __init__(self, model_file, batch_size):
+        self.interpreter = Interpreter(model_path=str(model_file), num_threads=1)
         model_input = self.interpreter.get_input_details()[0]
         self.input_index = model_input["index"]
         self.output_index = self.interpreter.get_output_details()[0]["index"]
@@ -66,6 +66,7 @@ class LiteRTRunner:
 
 
 RUNNERS = {"onnxruntime": OnnxRuntimeRunner, "litert": LiteRTRunner}
+MODEL_FILES = {"onnxruntime": "model.onnx", "litert": "model.tflite"}
 
 
 def batches(images, batch_size, input_shape, runtime):
@@ -140,7 +141,7 @@ def model_facts(model):
 
 
 def accuracy_of(runner_class, path, model, images, labels, reference_codes):
-    runner = runner_class(path, len(images))
+    runner = runner_class(path / MODEL_FILES[runner_class.name], len(images))
     logits = runner(batches(images, len(images), model["input_shape"], runner_class.name)[0])
     reference = quantization.dequantize_output(model, reference_codes)
     predictions = logits.argmax(axis=1)
@@ -183,7 +184,7 @@ def measure(work_dir, output, warmup_seconds, min_seconds):
                 accuracy = accuracy_of(runner_class, path, model, images, labels, reference_codes)
                 accuracies.append(dict(model=name, runtime=runtime, **accuracy))
             for batch_size in BATCH_SIZES:
-                runner = runner_class(path, batch_size)
+                runner = runner_class(path / MODEL_FILES[runtime], batch_size)
                 inputs = batches(images, batch_size, input_shape, runtime)
                 samples = time_calls(runner, inputs, warmup_seconds, min_seconds,
                                      settings["min_calls"][str(batch_size)], 200_000)
