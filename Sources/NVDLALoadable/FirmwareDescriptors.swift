@@ -70,6 +70,11 @@ public enum FirmwareEvent: UInt8, Sendable, Hashable {
 public struct FirmwareConsumer: Sendable, Hashable {
     public let index: Int
     public let event: FirmwareEvent
+
+    public init(index: Int, event: FirmwareEvent) {
+        self.index = index
+        self.event = event
+    }
 }
 
 /// `dla_common_op_desc` (36 bytes): one node of the dependency graph.

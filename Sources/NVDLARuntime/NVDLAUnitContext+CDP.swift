@@ -6,7 +6,7 @@ extension NVDLAUnitContext {
     /// CDP (local response normalization) on DLAEngine's `CDP.runIntegers`, with the LUT, the
     /// converters and the bypasses `kmd/firmware/cdp.c` programs.
     mutating func runCDP(_ d: FirmwareCDP, index: Int, name: String, memory: inout NVDLAMemory) throws(NVDLARuntimeError) {
-        try require(.cdp, "CDP", "local response normalization (CDP)")
+        try require(.cdp, "CDP", "local response normalization (CDP)", name)
         guard d.inputPrecision == d.outputPrecision, d.inputPrecision != .fp16 else {
             throw .unsupported(what: "\(name): CDP \(d.inputPrecision)→\(d.outputPrecision) (INT8 and INT16 are modelled)")
         }

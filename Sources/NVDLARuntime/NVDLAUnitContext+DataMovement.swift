@@ -6,7 +6,7 @@ extension NVDLAUnitContext {
     /// bytes, with the limits `kmd/firmware/bdma.c` asserts (line size a multiple of 32 bytes,
     /// strides no shorter than what they step over, at most 8192 repeats).
     mutating func runBDMA(_ d: FirmwareBDMA, index: Int, name: String, memory: inout NVDLAMemory) throws(NVDLARuntimeError) {
-        try require(.bdma, "BDMA", "bridge DMA (BDMA)")
+        try require(.bdma, "BDMA", "bridge DMA (BDMA)", name)
         guard d.sourceType == .dram, d.destinationType == .dram else {
             throw .unsupported(what: "\(name): BDMA to or from CV-SRAM")
         }
@@ -40,7 +40,7 @@ extension NVDLAUnitContext {
     /// `(dy·strideX + dx)` holds output phase `(dy, dx)` (nvdla/hw cmod `NV_NVDLA_rbk.cpp`,
     /// `RubikRdmaSequenceContract`), which is `Rubik.contract`'s channel order.
     mutating func runRubik(_ d: FirmwareRubik, index: Int, name: String, memory: inout NVDLAMemory) throws(NVDLARuntimeError) {
-        try require(.rubik, "RUBIK", "reshape engine (RUBIK)")
+        try require(.rubik, "RUBIK", "reshape engine (RUBIK)", name)
         guard d.mode == .contract else {
             throw .unsupported(what: "\(name): RUBIK \(d.mode) mode (contract is modelled)")
         }

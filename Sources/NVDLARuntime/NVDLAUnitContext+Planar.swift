@@ -74,7 +74,7 @@ extension NVDLAUnitContext {
     /// PDP pooling on DLAEngine's `PDP` (INT8). `split_num` partitions the width for the
     /// hardware's line buffer only; the result is that of one pass.
     mutating func runPDP(_ d: FirmwarePDP, index: Int, name: String, memory: inout NVDLAMemory) throws(NVDLARuntimeError) {
-        try require(.pdp, "PDP", "pooling (PDP)")
+        try require(.pdp, "PDP", "pooling (PDP)", name)
         guard d.precision == .int8 else { throw .unsupported(what: "\(name): \(d.precision) pooling") }
         guard (1...8).contains(d.strideX), (1...8).contains(d.strideY) else {
             throw .invalid(what: name, detail: "stride \(d.strideX)×\(d.strideY) outside kmd pdp.c's 1...8")

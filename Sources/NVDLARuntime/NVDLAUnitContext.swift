@@ -77,9 +77,9 @@ struct NVDLAUnitContext {
         try located.scatter(values.scalars, into: &memory)
     }
 
-    func require(_ capability: HardwareProfile.Capabilities, _ unit: String, _ what: String) throws(NVDLARuntimeError) {
+    func require(_ capability: HardwareProfile.Capabilities, _ unit: String, _ what: String, _ name: String) throws(NVDLARuntimeError) {
         guard profile.capabilities.contains(capability) else {
-            throw .engine(operation: unit, .unsupported(unit: unit, capability: what, profile: profile.name))
+            throw .engine(operation: name, .unsupported(unit: unit, capability: what, profile: profile.name))
         }
     }
 }
