@@ -35,7 +35,10 @@ extension NVDLAUnitContext {
     }
 
     /// One X stage in the order the BS/BN pipes apply it: ALU (operand shifted left by
-    /// `shift_value`), multiplier with `truncate` (or PReLU on negatives), ReLU.
+    /// `shift_value`), multiplier with `truncate` (or PReLU on negatives), ReLU. Register operands
+    /// are the 16-bit `BS/BN_ALU_SRC_VALUE` and `BS/BN_MUL_SRC_VALUE` fields (nvdla/hw
+    /// `arnvdla.h`): the descriptor's 32-bit operands keep their low 16 bits, as the firmware's
+    /// register write does.
     private func appendBatchNormStages(_ s: FirmwareSDPStage, data: FirmwareDataCube, label: String, channels: Int, name: String,
                                        to stages: inout [SDPStage], summary: inout [String]) throws(NVDLARuntimeError) {
         let usesALU = s.kind == .add || s.kind == .both
@@ -46,7 +49,10 @@ extension NVDLAUnitContext {
             }
         }
         if usesALU {
-            let operand = SDPOperand.constant(Int32(clamping: Int64(s.aluOperand) << Int64(min(s.shiftValue, 31))))
+            let register = Int64(Int16(truncatingIfNeeded: s.aluOperand))
+            let shift = Int64(s.shiftValue & 63)
+            let shifted = shift >= 47 ? (register == 0 ? 0 : register > 0 ? Int64.max : Int64.min) : register << shift
+            let operand = SDPOperand.constant(Int32(clamping: shifted))
             switch s.alu {
             case .sum: stages.append(.add(operand))
             case .maximum: stages.append(.maximum(operand))
@@ -56,7 +62,7 @@ extension NVDLAUnitContext {
             summary.append("\(label).alu(\(s.alu))")
         }
         if usesMultiplier {
-            let operand = SDPOperand.constant(s.mulOperand)
+            let operand = SDPOperand.constant(Int32(Int16(truncatingIfNeeded: s.mulOperand)))
             stages.append(s.activation == .prelu ? .prelu(slope: operand, shift: Int(s.truncate)) : .multiply(operand, shift: Int(s.truncate)))
             summary.append(s.activation == .prelu ? "\(label).prelu" : "\(label).mul")
         }

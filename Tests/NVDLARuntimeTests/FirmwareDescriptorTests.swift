@@ -172,3 +172,27 @@ struct RuntimeRefusalTests {
         }
     }
 }
+
+/// The dependency graph decides the order; a cycle between pipelines is refused before anything runs.
+struct DependencyOrderTests {
+    @Test func aCycleBetweenPipelinesIsRefused() throws {
+        let loadable = try NVDLALoadableFile(bytes: try RegressionTests.bytes("flatbufs/kmd/CONV/CONV_D_L0_0_fbuf"))
+        var regions = loadable.tasks[0].addressList.prefix(4).map { id in
+            let address = loadable.address(id)!
+            return Array(loadable.initialContents(ofMemory: address.memoryID)[Int(address.offset)..<Int(address.offset + address.size)])
+        }
+        // Unfuse the SDP (fused_parent.index = -1) and make the CONV wait for it to complete,
+        // while the SDP already waits for the CONV: two pipelines, each waiting on the other.
+        let sdp = 36
+        regions[3][sdp + 32] = 0xFF
+        regions[3][sdp + 33] = 0xFF
+        regions[3][sdp + 8 + 4 * 1] = 0       // SDP consumers[CONV] = operation 0 ...
+        regions[3][sdp + 8 + 4 * 1 + 1] = 0
+        regions[3][sdp + 8 + 4 * 1 + 2] = 1   // ... on completion
+        let network = try FirmwareDescriptorTests.decode(regions)
+        var memory = try NVDLAMemory(memories: [:], addresses: [:], taskAddresses: [])
+        #expect(throws: NVDLARuntimeError.invalid(what: "dependency graph", detail: "operations [0, 1] wait on each other in a cycle")) {
+            try NVDLATaskRunner.run(network, memory: &memory, profile: .nvFull)
+        }
+    }
+}
