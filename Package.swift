@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NVDLARuntimeTests",
-            dependencies: ["NVDLARuntime", "NVDLALoadable", "DLAEngine", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["NVDLARuntime", "NVDLALoadable", "DLAEngine", "DLANumerics", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "DLAEngineTests", dependencies: ["DLAEngine", "DLAFormat", "DLANumerics", "CDLAKernels"]),
     ],

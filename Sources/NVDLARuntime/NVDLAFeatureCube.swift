@@ -41,7 +41,12 @@ struct NVDLAFeatureCube {
         guard line >= cube.width * atom, surfaces == 1 || surface >= line * cube.height else {
             throw .invalid(what: what, detail: "line stride \(line) / surface stride \(surface) overlap a \(cube.width)-wide, \(cube.height)-high cube of \(atom)-byte atoms")
         }
-        let extent = (surfaces - 1) * surface + (cube.height - 1) * line + cube.width * atom
+        // One past the last byte any element occupies: the last surface may hold fewer channels
+        // than an atom (NVIDIA packs a 1×1×20 FP16 bias in 40 bytes).
+        let lastChannels = cube.channel - (surfaces - 1) * perAtom
+        let lastSurfaceEnd = (surfaces - 1) * surface + (cube.height - 1) * line + (cube.width - 1) * atom + lastChannels * precision.bytes
+        let fullSurfaceEnd = surfaces > 1 ? (surfaces - 2) * surface + (cube.height - 1) * line + cube.width * atom : 0
+        let extent = max(lastSurfaceEnd, fullSurfaceEnd)
         let place = try image.locate(taskIndex: Int(cube.address), offset: Int(cube.offset), length: extent, what: what)
         memory = place.memory
         base = place.offset

@@ -42,7 +42,9 @@ public struct NVDLALoadableRunner: Sendable {
         return Array(memory[offset..<(offset + size)])
     }
 
-    /// Runs every task in submit order on `profile`; reports each DLA task's emulated cost.
+    /// Runs every task in submit order on `profile`: DLA tasks through their firmware networks,
+    /// CPU-emulator (EMU1) tasks as `NVDLAEmulatorTask`. Reports each DLA task's emulated cost
+    /// (emulator tasks run on the host and cost no accelerator cycles).
     public mutating func run(profile: HardwareProfile) throws(NVDLARuntimeError) -> [NVDLARunReport] {
         var reports: [NVDLARunReport] = []
         let order = loadable.submits.isEmpty ? loadable.tasks.map(\.id) : loadable.submits.flatMap(\.taskIDs)
@@ -50,14 +52,19 @@ public struct NVDLALoadableRunner: Sendable {
             guard let task = loadable.tasks.first(where: { $0.id == taskID }) else {
                 throw .invalid(what: "submit list", detail: "task \(taskID) does not exist")
             }
-            guard task.interface == .dla1 else {
-                throw .unsupported(what: "task \(taskID) for the \(task.interface) interface (NVIDIA's CPU emulator tasks are not modelled)")
+            guard task.interface == .dla1 || task.interface == .emu1 else {
+                throw .unsupported(what: "task \(taskID) for the \(task.interface) interface")
             }
             var addresses: [Int: NVDLAMemory.Address] = [:]
             for a in loadable.addresses {
                 addresses[a.id] = NVDLAMemory.Address(memory: a.memoryID, offset: Int(a.offset), size: Int(a.size))
             }
             var memory = try NVDLAMemory(memories: memories, addresses: addresses, taskAddresses: task.addressList)
+            if task.interface == .emu1 {
+                try NVDLAEmulatorTask(memory: memory, taskID: taskID).run(memory: &memory)
+                memories = memory.memories
+                continue
+            }
             let version = try firmwareVersion(task)
             let network: FirmwareNetwork
             do {

@@ -42,12 +42,14 @@ public struct NVDLAMemory: Sendable {
         self.taskAddresses = taskAddresses
     }
 
-    /// The address entry behind a task address-list index.
+    /// The address entry behind a task address-list index, reaching to the end of its memory:
+    /// the firmware receives bare addresses (NVIDIA's runtime passes no sizes), and loadables leave
+    /// the size informational (0 in NVIDIA's MNIST loadable).
     public func address(atTaskIndex index: Int) throws(NVDLARuntimeError) -> Address {
         guard index >= 0, index < taskAddresses.count, let address = addresses[taskAddresses[index]] else {
             throw .outOfBounds(what: "task address-list index \(index)", detail: "the task has \(taskAddresses.count) addresses")
         }
-        return address
+        return Address(memory: address.memory, offset: address.offset, size: memories[address.memory]!.count - address.offset)
     }
 
     /// The bytes of a task address-list entry (what the firmware reads descriptors from).

@@ -1,4 +1,5 @@
 import DLAEngine
+import DLANumerics
 import NVDLALoadable
 
 extension NVDLAUnitContext {
@@ -17,8 +18,8 @@ extension NVDLAUnitContext {
         guard d.outputConverter.scale == 1, d.outputConverter.offset == 0 else {
             throw .invalid(what: name, detail: "out_cvt scale \(d.outputConverter.scale) offset \(d.outputConverter.offset): kmd conv.c requires 1 and 0 (CACC truncates only)")
         }
-        guard d.inputPrecision == d.outputPrecision, d.inputPrecision != .fp16 else {
-            throw .unsupported(what: "\(name): \(d.inputPrecision) input with \(d.outputPrecision) processing (INT8 and INT16 are modelled)")
+        guard d.inputPrecision == d.outputPrecision else {
+            throw .unsupported(what: "\(name): \(d.inputPrecision) input with \(d.outputPrecision) processing")
         }
         let precision = d.inputPrecision
         let kernels = d.destination.channel
@@ -33,8 +34,20 @@ extension NVDLAUnitContext {
               d.source.height == d.inputHeight, d.source.width == d.inputWidth else {
             throw .invalid(what: name, detail: "output \(d.outputWidth)×\(d.outputHeight) and input cube \(d.source.channel)×\(d.source.height)×\(d.source.width) do not match a \(d.kernelWidth)×\(d.kernelHeight) convolution of \(d.inputChannels)×\(d.inputHeight)×\(d.inputWidth) (expected output \(geometry.outputWidth)×\(geometry.outputHeight))")
         }
-        let x = try input(d.source, precision: precision, memory: memory, name: name)
         let w = try weights(d, precision: precision, kernels: kernels, memory: memory, name: name)
+        if precision == .fp16 {
+            let x = try floatInput(d.source, memory: memory, name: name)
+            let out = try engine(name) { () throws(EngineError) in
+                let kernelsTensor = try Tensor(shape: [kernels, d.inputChannels, d.kernelHeight, d.kernelWidth],
+                                               scalars: w.map { FP16.decode(UInt16(truncatingIfNeeded: $0)) })
+                return try ConvolutionCore.float(input: x, weights: kernelsTensor, parameters: p, atomicC: profile.atomicC)
+            }
+            try floatOutput(out, to: d.destination, memory: &memory, name: name)
+            let cost = try engine(name) { () throws(EngineError) in try model.convolution(p, precision: .fp16) }
+            record(index, "CONV FP16 \(d.kernelWidth)×\(d.kernelHeight) \(d.inputChannels)→\(kernels)", cost)
+            return
+        }
+        let x = try input(d.source, precision: precision, memory: memory, name: name)
         let truncation = Int(d.outputConverter.truncate)
         let result = try engine(name) { () throws(EngineError) -> ConvolutionResult in
             if precision == .int8 {

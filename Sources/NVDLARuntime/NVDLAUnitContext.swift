@@ -11,6 +11,8 @@ struct NVDLAUnitContext {
     var reports: [NVDLAOperationReport] = []
     /// The result an operation hands to the unit fused behind it: `[C, H, W]` integers.
     var flowing: Tensor<Int32>?
+    /// The same for FP16 pipelines: CACC's FP32 values, or FP16 values as Float.
+    var flowingFloat: Tensor<Float>?
 
     init(network: FirmwareNetwork, profile: HardwareProfile, model: PerformanceModel) {
         self.network = network
@@ -75,6 +77,35 @@ struct NVDLAUnitContext {
         }
         let located = try NVDLAFeatureCube(cube, precision: precision, memory: memory, profile: profile, what: "\(name) output")
         try located.scatter(values.scalars, into: &memory)
+    }
+
+    /// A floating-point (FP16) input cube as Float: from memory, or on the fly.
+    mutating func floatInput(_ cube: FirmwareDataCube, memory: NVDLAMemory, name: String) throws(NVDLARuntimeError) -> Tensor<Float> {
+        if cube.memoryType == .hardware {
+            guard let flowing = flowingFloat else {
+                throw .invalid(what: name, detail: "reads its FP16 input on the fly but no FP16 unit is fused in front of it")
+            }
+            flowingFloat = nil
+            guard flowing.shape == [cube.channel, cube.height, cube.width] else {
+                throw .invalid(what: name, detail: "input cube \(cube.channel)×\(cube.height)×\(cube.width) differs from the fused producer's \(flowing.shape)")
+            }
+            return flowing
+        }
+        let located = try NVDLAFeatureCube(cube, precision: .fp16, memory: memory, profile: profile, what: "\(name) input")
+        return try engine(name) { () throws(EngineError) in try Tensor(shape: located.shape, scalars: located.gatherFloats(memory)) }
+    }
+
+    /// Writes a floating-point result as FP16 (round to nearest even), or hands it on unrounded.
+    mutating func floatOutput(_ values: Tensor<Float>, to cube: FirmwareDataCube, memory: inout NVDLAMemory, name: String) throws(NVDLARuntimeError) {
+        guard values.shape == [cube.channel, cube.height, cube.width] else {
+            throw .invalid(what: name, detail: "output cube \(cube.channel)×\(cube.height)×\(cube.width) differs from the computed \(values.shape)")
+        }
+        if cube.memoryType == .hardware {
+            flowingFloat = values
+            return
+        }
+        let located = try NVDLAFeatureCube(cube, precision: .fp16, memory: memory, profile: profile, what: "\(name) output")
+        try located.scatter(values.scalars.map { Int32(FP16.encode($0)) }, into: &memory)
     }
 
     func require(_ capability: HardwareProfile.Capabilities, _ unit: String, _ what: String, _ name: String) throws(NVDLARuntimeError) {

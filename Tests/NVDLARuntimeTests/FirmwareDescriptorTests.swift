@@ -150,14 +150,6 @@ struct RuntimeRefusalTests {
         }
     }
 
-    @Test func cpuEmulatorTasksAreNamedAsNotModelled() throws {
-        let loadable = try NVDLALoadableFile(bytes: try RegressionTests.bytes("flatbufs/kmd/NN/NN_L0_0_fbuf"))
-        var runner = NVDLALoadableRunner(loadable)
-        #expect(throws: NVDLARuntimeError.unsupported(what: "task 0 for the EMU1 interface (NVIDIA's CPU emulator tasks are not modelled)")) {
-            try runner.run(profile: .nvFull)
-        }
-    }
-
     @Test func pgmImagesAreReadStrictly() throws {
         let five = try PGMImage(bytes: try RegressionTests.bytes("images/digits/five.pgm"))
         #expect(five.width == 28 && five.height == 28 && five.pixels.count == 784)
