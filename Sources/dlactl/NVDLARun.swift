@@ -26,8 +26,9 @@ struct NVDLARun: ParsableCommand {
             runtime test writes it (its 2017-2018 format numbering, that of the regression goldens); \
             a .npy output holds the planar elements (int8, int32 for INT16, float16). The profile \
             defaults to the one the file name says by NVIDIA's regression convention (…_small: \
-            nv_small, …_large: nv_large, otherwise nv_full). CPU-emulator (EMU1) tasks are not \
-            modelled; see docs/EMULATOR.md, "Checked against NVIDIA's regression".
+            nv_small, …_large: nv_large, otherwise nv_full). Tasks for NVIDIA's CPU emulator \
+            (power, softmax) run between DLA tasks. What is modelled and what matches NVIDIA's \
+            goldens: docs/EMULATOR.md, "Checked against NVIDIA's regression".
             """
     )
 
