@@ -49,6 +49,8 @@ let package = Package(
         .target(name: "DLAAPI"),
         // Floor 2
         .target(name: "DLAClient", dependencies: ["DLAAPI"]),
+        // NVIDIA's NVDLA loadables (flatbuffers) and .dimg images, read strictly: pushed files are hostile.
+        .target(name: "NVDLALoadable"),
         .target(
             name: "DLAFormat",
             dependencies: ["DLANumerics", .product(name: "Crypto", package: "swift-crypto")]
@@ -73,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "dlactl",
             dependencies: [
-                "DLAFormat", "DLAEngine", "DLANumerics", "DLACompiler", "DLAAPI", "DLAClient",
+                "DLAFormat", "DLAEngine", "DLANumerics", "DLACompiler", "DLAAPI", "DLAClient", "NVDLALoadable",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -111,6 +113,11 @@ let package = Package(
         .testTarget(
             name: "DLACompilerTests",
             dependencies: ["DLACompiler", "DLAEngine", "DLAFormat", "DLANumerics", "ONNXProto"]
+        ),
+        .testTarget(
+            name: "NVDLALoadableTests",
+            dependencies: ["NVDLALoadable", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["Fixtures"]
         ),
         .testTarget(name: "DLAEngineTests", dependencies: ["DLAEngine", "DLAFormat", "DLANumerics", "CDLAKernels"]),
     ],
