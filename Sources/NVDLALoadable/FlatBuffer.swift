@@ -53,14 +53,14 @@ final class FlatBufferReader {
 
     /// A little-endian integer at `position`, after checking that it lies inside the buffer and
     /// is aligned (see `alignment(ofSize:)`).
-    func load<T: FixedWidthInteger>(_ type: T.Type = T.self, at position: Int, _ field: String) throws(NVDLALoadableError) -> T {
+    func load<T: FixedWidthInteger>(_ type: T.Type = T.self, at position: Int, _ field: @autoclosure () -> String) throws(NVDLALoadableError) -> T {
         let size = MemoryLayout<T>.size
         guard position >= 0, position <= bytes.count - size else {
-            throw NVDLALoadableError(.truncated, field: field, offset: position, "\(size)-byte value past the end of the \(bytes.count)-byte buffer")
+            throw NVDLALoadableError(.truncated, field: field(), offset: position, "\(size)-byte value past the end of the \(bytes.count)-byte buffer")
         }
         let alignment = Self.alignment(ofSize: size)
         guard position % alignment == 0 else {
-            throw NVDLALoadableError(.malformed, field: field, offset: position, "\(size)-byte value is not aligned to \(alignment) bytes")
+            throw NVDLALoadableError(.malformed, field: field(), offset: position, "\(size)-byte value is not aligned to \(alignment) bytes")
         }
         var value: UInt64 = 0
         for index in 0..<size { value |= UInt64(bytes[position + index]) << (8 * UInt64(index)) }
@@ -68,14 +68,14 @@ final class FlatBufferReader {
     }
 
     /// Follows the unsigned 32-bit offset stored at `position` (offsets only point forward).
-    func offsetTarget(at position: Int, _ field: String) throws(NVDLALoadableError) -> Int {
-        let offset = Int(try load(UInt32.self, at: position, field))
+    func offsetTarget(at position: Int, _ field: @autoclosure () -> String) throws(NVDLALoadableError) -> Int {
+        let offset = Int(try load(UInt32.self, at: position, field()))
         guard offset > 0 else {
-            throw NVDLALoadableError(.malformed, field: field, offset: position, "offset 0 points at itself")
+            throw NVDLALoadableError(.malformed, field: field(), offset: position, "offset 0 points at itself")
         }
         let target = position + offset
         guard target < bytes.count else {
-            throw NVDLALoadableError(.truncated, field: field, offset: position, "offset \(offset) points past the end of the \(bytes.count)-byte buffer")
+            throw NVDLALoadableError(.truncated, field: field(), offset: position, "offset \(offset) points past the end of the \(bytes.count)-byte buffer")
         }
         return target
     }
@@ -106,36 +106,36 @@ final class FlatBufferReader {
 
     /// A vector's element count and the position of its first element. The 32-bit length is
     /// aligned to 4 and the elements as `alignment(ofSize:)` says, and they fit in the buffer.
-    func vector(at position: Int, elementSize: Int, elementAlignment: Int, _ field: String) throws(NVDLALoadableError) -> (start: Int, count: Int) {
-        let count = Int(try load(UInt32.self, at: position, field + " length"))
+    func vector(at position: Int, elementSize: Int, elementAlignment: Int, _ field: @autoclosure () -> String) throws(NVDLALoadableError) -> (start: Int, count: Int) {
+        let count = Int(try load(UInt32.self, at: position, field() + " length"))
         let start = position + 4
         let (length, overflow) = count.multipliedReportingOverflow(by: elementSize)
         guard !overflow, length <= bytes.count - start else {
-            throw NVDLALoadableError(.truncated, field: field, offset: position, "\(count) elements of \(elementSize) bytes reach past the end of the \(bytes.count)-byte buffer")
+            throw NVDLALoadableError(.truncated, field: field(), offset: position, "\(count) elements of \(elementSize) bytes reach past the end of the \(bytes.count)-byte buffer")
         }
         guard count == 0 || start % elementAlignment == 0 else {
-            throw NVDLALoadableError(.malformed, field: field, offset: start, "elements are not aligned to \(elementAlignment) bytes")
+            throw NVDLALoadableError(.malformed, field: field(), offset: start, "elements are not aligned to \(elementAlignment) bytes")
         }
         return (start, count)
     }
 
     /// A string: its bytes, a NUL terminator inside the buffer, and valid UTF-8.
-    func string(at position: Int, _ field: String) throws(NVDLALoadableError) -> String {
-        let (start, count) = try vector(at: position, elementSize: 1, elementAlignment: 1, field)
+    func string(at position: Int, _ field: @autoclosure () -> String) throws(NVDLALoadableError) -> String {
+        let (start, count) = try vector(at: position, elementSize: 1, elementAlignment: 1, field())
         guard start + count < bytes.count, bytes[start + count] == 0 else {
-            throw NVDLALoadableError(.malformed, field: field, offset: start + count, "string of \(count) bytes has no NUL terminator")
+            throw NVDLALoadableError(.malformed, field: field(), offset: start + count, "string of \(count) bytes has no NUL terminator")
         }
-        try charge(count, field, position)
+        try charge(count, field(), position)
         guard let text = String(validating: bytes[start..<start + count], as: UTF8.self) else {
-            throw NVDLALoadableError(.malformed, field: field, offset: start, "string is not valid UTF-8")
+            throw NVDLALoadableError(.malformed, field: field(), offset: start, "string is not valid UTF-8")
         }
         return text
     }
 
     /// Counts decoded bytes against the budget (see the type's documentation).
-    func charge(_ count: Int, _ field: String, _ position: Int) throws(NVDLALoadableError) {
+    func charge(_ count: Int, _ field: @autoclosure () -> String, _ position: Int) throws(NVDLALoadableError) {
         guard count <= decodedBytesLeft else {
-            throw NVDLALoadableError(.limitExceeded, field: field, offset: position, "decoding would exceed the reader's budget of decoded bytes (shared vectors or strings referenced too often)")
+            throw NVDLALoadableError(.limitExceeded, field: field(), offset: position, "decoding would exceed the reader's budget of decoded bytes (shared vectors or strings referenced too often)")
         }
         decodedBytesLeft -= count
     }

@@ -316,9 +316,9 @@ public struct NVDLALoadableFile: Sendable {
         }
     }
 
-    private static func requireIndex(_ id: Int, _ count: Int, _ field: String, _ what: String) throws(NVDLALoadableError) {
+    private static func requireIndex(_ id: Int, _ count: Int, _ field: @autoclosure () -> String, _ what: String) throws(NVDLALoadableError) {
         guard id < count else {
-            throw NVDLALoadableError(.invalid, field: field, "\(what) \(id) does not exist (there are \(count))")
+            throw NVDLALoadableError(.invalid, field: field(), "\(what) \(id) does not exist (there are \(count))")
         }
     }
 }
