@@ -86,13 +86,15 @@ fixtures: deps
 	Benchmarks/peers/setup.sh
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 Benchmarks/.venv/bin/python tools/fixtures/generate.py
 
-# Regenerates Tests/NVDLALoadableTests/Fixtures/loadables.json: NVIDIA's regression loadables
-# (NVDLA_REGRESSION) read by the flatbuffers package's Python runtime, pinned in
-# tools/nvdla/requirements.txt, for NVDLALoadableTests to compare with. Needs PyPI once.
+# Regenerates Tests/NVDLALoadableTests/Fixtures: loadables.json, NVIDIA's regression loadables
+# (NVDLA_REGRESSION) read by the flatbuffers package's Python runtime (pinned in
+# tools/nvdla/requirements.txt) for NVDLALoadableTests to compare with, and synthetic_fbuf, a
+# loadable its Builder writes with what NVIDIA's files lack. Needs PyPI once.
 NVDLA_REGRESSION ?= $(CURDIR)/../shared/nvdla-regression
 nvdla-fixtures: deps
 	tools/python-venv.sh tools/nvdla/.venv tools/nvdla/requirements.txt
 	tools/nvdla/.venv/bin/python tools/nvdla/dump_loadables.py $(NVDLA_REGRESSION) Tests/NVDLALoadableTests/Fixtures/loadables.json
+	tools/nvdla/.venv/bin/python tools/nvdla/make_synthetic_loadable.py Tests/NVDLALoadableTests/Fixtures/synthetic_fbuf
 
 # The compiler on all 10,000 MNIST test images against ONNX Runtime / the ONNX reference evaluator
 # (needs the network once, for the pinned venv and MNIST); writes Benchmarks/results/compiler-eval.json.

@@ -236,3 +236,82 @@ struct LoadableRegressionTests {
         #expect(error?.description == "loadable.version: required field is missing")
     }
 }
+
+/// A loadable written by today's flatbuffers Builder (Fixtures/synthetic_fbuf, from
+/// tools/nvdla/make_synthetic_loadable.py) with what NVIDIA's regression files lack: two blobs in
+/// one memory, bound and SRAM memories that name contents, inputs bound out of memory order.
+@Suite struct SyntheticLoadableTests {
+    static func loadable() throws -> NVDLALoadableFile {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/synthetic_fbuf")
+        return try NVDLALoadableFile(bytes: [UInt8](try Data(contentsOf: path)))
+    }
+
+    @Test func memoriesStartAsNVIDIAsRuntimeFillsThem() throws {
+        let l = try Self.loadable()
+        #expect(l.initialContents(ofMemory: 0) == [1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 9, 8, 7, 0, 0, 0], "two blobs at their offsets, zero between")
+        #expect(l.initialContents(ofMemory: 1) == [UInt8](repeating: 0, count: 8), "a bound input is the caller's, SET or not")
+        #expect(l.initialContents(ofMemory: 3) == [0, 0, 0, 0], "SRAM is not filled")
+        #expect(l.initialContents(ofMemory: 5) == Array(10..<18))
+        #expect(l.memories[3].domain == .sram && l.memories[0].alignment == 256)
+    }
+
+    @Test func inputsAreOrderedByBindID() throws {
+        let l = try Self.loadable()
+        #expect(l.inputs.map(\.bindID) == [0, 1])
+        #expect(l.inputs.map(\.memoryID) == [2, 1])
+        #expect(l.inputs.map(\.tensor.name) == ["in0", "in1"])
+        #expect(l.outputs.map(\.tensor.name) == ["out"])
+        let in1 = l.inputs[1].tensor
+        #expect([in1.n, in1.c, in1.h, in1.w] == [1, 4, 1, 2] && in1.strides == [1, 8, 8, 0, 0, 0, 0, 0])
+    }
+
+    @Test func everyListReadsAsWritten() throws {
+        let l = try Self.loadable()
+        #expect(l.version.description == "0.7.0")
+        #expect(l.tasks.map(\.addressList) == [[5, 0, 6, 4], [1, 2]])
+        #expect(l.tasks.map(\.interface) == [.dla1, .emu1] && l.tasks.map(\.instance) == [-1, 0])
+        #expect(l.tasks[1].preActions == [0] && l.tasks[1].postActions.isEmpty)
+        #expect(l.address(6) == .init(id: 6, memoryID: 0, offset: 10, size: 3))
+        #expect(l.events == [.init(id: 0, type: 0, target: 2, value: 7, op: .signal)])
+        #expect(l.blob(named: "a")?.version.description == "0.0.0", "an absent struct reads as zeros")
+        #expect(l.blob(named: "desc").map { ($0.interface, $0.subInterface, $0.version.description) } ?? (.rawData, 0, "") == (.dla1, 3, "0.12.0"))
+        #expect(l.relocations == [.init(addressID: 6, writeID: 5, offset: 2, interface: .dla1, subInterface: 4, relocationType: 1)])
+        #expect(l.submits.map(\.taskIDs) == [[0], [1]])
+    }
+
+    /// nv_small's FEATURE_X8 has its own .dimg format only in the current numbering; before it,
+    /// NVIDIA's Tensor2DIMG fell back to FP16 atoms.
+    @Test func featureX8OutputsDependOnTheNumbering() throws {
+        let in0 = try Self.loadable().inputs[0].tensor
+        #expect(in0.pixelFormat == .featureX8)
+        let current = try NVDLAImage.Metadata(outputTensor: in0, numbering: .current)
+        #expect(NVDLAImage.Format(code: current.formatCode, numbering: .current) == .int8Atoms8)
+        let original = try NVDLAImage.Metadata(outputTensor: in0, numbering: .original)
+        #expect(NVDLAImage.Format(code: original.formatCode, numbering: .original) == .float16Atoms16)
+        #expect(current.lineStride == 8 && current.size == 8 && current.channel == 8)
+    }
+
+    /// Every truncation, and every byte set to 0x00 and to 0xFF: each variant reads or throws,
+    /// and a truncation reads only if it cuts nothing but padding.
+    @Test func everyMutationReadsOrThrows() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/synthetic_fbuf")
+        let original = [UInt8](try Data(contentsOf: path))
+        func reads(_ bytes: [UInt8]) -> Bool {
+            guard let loadable = try? NVDLALoadableFile(bytes: bytes) else { return false }
+            for memory in loadable.memories { _ = loadable.initialContents(ofMemory: memory.id) }
+            return true
+        }
+        // The Builder pads the end of the buffer: cutting padding only still reads.
+        let truncationsRead = (0..<original.count).filter { reads(Array(original.prefix($0))) }
+        #expect(truncationsRead.allSatisfy { length in original[length...].allSatisfy { $0 == 0 } }, "truncated at \(truncationsRead)")
+        var mutationsRead = 0
+        for index in original.indices {
+            for value: UInt8 in [0x00, 0xFF] where original[index] != value {
+                var bytes = original
+                bytes[index] = value
+                if reads(bytes) { mutationsRead += 1 }
+            }
+        }
+        #expect(mutationsRead > 0, "changes to data bytes still read")
+    }
+}
