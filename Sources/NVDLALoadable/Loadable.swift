@@ -95,7 +95,8 @@ public struct NVDLALoadableFile: Sendable {
     /// (`Runtime::loadMemory`) prepares them: for an ALLOC|SET memory in system memory that is not
     /// bound, each content blob copied at its offset; zero everywhere else. Bound memories start
     /// as zeros here: the caller writes the input (or reads the output) there. SRAM memories
-    /// start as zeros too (the runtime does not fill them).
+    /// start as zeros too (the runtime does not fill them). `id` must be one of `memories`' ids
+    /// (0..<memories.count), as every id an address entry holds is.
     public func initialContents(ofMemory id: Int) -> [UInt8] {
         let memory = memories[id]
         var region = [UInt8](repeating: 0, count: Int(memory.size))

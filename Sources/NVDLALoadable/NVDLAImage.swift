@@ -242,7 +242,8 @@ public struct NVDLAImage: Sendable, Hashable {
         return surface
     }
 
-    /// The bytes of the element at channel `c`, row `y`, column `x`.
+    /// The bytes of the element at channel `c`, row `y`, column `x` (each inside the metadata's
+    /// channel, height and width).
     public func element(c: Int, y: Int, x: Int) -> ArraySlice<UInt8> {
         let size = format.bytesPerElement
         let index = (c * Int(metadata.height) + y) * Int(metadata.width) + x
