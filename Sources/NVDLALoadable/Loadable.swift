@@ -6,8 +6,8 @@
 ///   each with its interface (`DLA1` firmware, `EMU1` CPU emulator, `NONE` raw data).
 /// - `memories` and `initialContents(ofMemory:)`: each memory region with the bytes the runtime
 ///   puts in it before the first task (content blobs at their offsets, zero elsewhere).
-/// - `addresses` and `address(_:)`: the address list tasks refer to (memory id + offset); a
-///   task's `addressList` is the ordered list of these ids its firmware descriptors index into.
+/// - `addresses`, `address(_:)` and `addresses(ofTask:)`: the address list (memory id + offset);
+///   a task's `addressList` is the ordered list of these ids its firmware descriptors index into.
 /// - `tasks`, `submits` and `events`: what runs, in which order, and the events between tasks.
 /// - `inputs`, `outputs`: the bound tensors (memory with the INPUT or OUTPUT flag, by bind id)
 ///   with their tensor descriptors (dims, data type, pixel format, strides).
@@ -89,6 +89,14 @@ public struct NVDLALoadableFile: Sendable {
     /// The address-list entry `id` (tasks' `addressList` holds these ids).
     public func address(_ id: Int) -> AddressEntry? {
         addresses.indices.contains(id) ? addresses[id] : nil
+    }
+
+    /// The firmware's address list for `task`, as NVIDIA's runtime hands it over
+    /// (`Runtime::fillTaskAddressList`): entry `i` is where the descriptors' address index `i`
+    /// points (memory id and offset). The network descriptor's indices (operation, surface,
+    /// dependency-graph and LUT lists) and every surface's address index count in this list.
+    public func addresses(ofTask task: TaskEntry) -> [AddressEntry] {
+        task.addressList.map { addresses[$0] }
     }
 
     /// The bytes memory `id` holds before the first task runs, as NVIDIA's runtime

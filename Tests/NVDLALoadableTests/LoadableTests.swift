@@ -107,6 +107,7 @@ struct LoadableRegressionTests {
         #expect(loadable.blob(named: "absent") == nil)
         #expect(loadable.address(4)?.memoryID == 4)
         #expect(loadable.address(7) == nil)
+        #expect(loadable.addresses(ofTask: loadable.tasks[0]).map(\.memoryID) == Array(0..<7))
         // The weights memory holds exactly its blob; the output memory starts as zeros.
         #expect(loadable.initialContents(ofMemory: 4)[...] == loadable.blob(named: "m4_CONVWgt_i4")?.data)
         #expect(loadable.initialContents(ofMemory: 6) == [UInt8](repeating: 0, count: 4096))
@@ -272,6 +273,7 @@ struct LoadableRegressionTests {
         #expect(l.tasks.map(\.interface) == [.dla1, .emu1] && l.tasks.map(\.instance) == [-1, 0])
         #expect(l.tasks[1].preActions == [0] && l.tasks[1].postActions.isEmpty)
         #expect(l.address(6) == .init(id: 6, memoryID: 0, offset: 10, size: 3))
+        #expect(l.addresses(ofTask: l.tasks[0]).map { [$0.memoryID, Int($0.offset)] } == [[5, 0], [0, 0], [0, 10], [4, 0]])
         #expect(l.events == [.init(id: 0, type: 0, target: 2, value: 7, op: .signal)])
         #expect(l.blob(named: "a")?.version.description == "0.0.0", "an absent struct reads as zeros")
         #expect(l.blob(named: "desc").map { ($0.interface, $0.subInterface, $0.version.description) } ?? (.rawData, 0, "") == (.dla1, 3, "0.12.0"))
