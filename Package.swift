@@ -121,6 +121,11 @@ let package = Package(
             name: "NVDLARuntimeTests",
             dependencies: ["NVDLARuntime", "NVDLALoadable", "DLAEngine", "DLANumerics", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .testTarget(
+            name: "NVDLALoadableTests",
+            dependencies: ["NVDLALoadable", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "DLAEngineTests", dependencies: ["DLAEngine", "DLAFormat", "DLANumerics", "CDLAKernels"]),
     ],
     swiftLanguageModes: [.v6]
