@@ -32,10 +32,10 @@ public struct NVDLABoundTensor: Sendable {
         shape = [Int(tensor.c), Int(tensor.h), Int(tensor.w)]
         lineStride = Int(tensor.lineStride)
         surfaceStride = Int(tensor.surfaceStride)
-        atomBytes = profile.atomicC == 8 ? 8 : 32
+        atomBytes = NVDLAFeatureCube.atomBytes(profile)
         size = Int(tensor.size)
-        let perAtom = atomBytes / bytesPerElement
-        let extent = ((shape[0] - 1) / perAtom) * surfaceStride + (shape[1] - 1) * lineStride + shape[2] * atomBytes
+        let extent = NVDLAFeatureCube.extent(channels: shape[0], height: shape[1], width: shape[2], lineStride: lineStride,
+                                             surfaceStride: surfaceStride, atomBytes: atomBytes, bytesPerElement: bytesPerElement)
         guard lineStride >= shape[2] * atomBytes, extent <= size else {
             throw .invalid(what: "tensor '\(tensor.name)'", detail: "\(shape[0])×\(shape[1])×\(shape[2]) elements in \(atomBytes)-byte atoms with line stride \(lineStride) and surface stride \(surfaceStride) do not fit its \(size) bytes")
         }

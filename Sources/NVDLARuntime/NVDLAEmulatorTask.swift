@@ -63,7 +63,8 @@ struct NVDLAEmulatorTask {
             guard b.width > 0, b.height > 0, b.channel > 0 else {
                 throw .invalid(what: "\(what) \(name) buffer", detail: "empty cube \(b.channel)×\(b.height)×\(b.width)")
             }
-            let extent = ((b.channel - 1) / 16) * b.surfaceStride + (b.height - 1) * b.lineStride + b.width * 32
+            let extent = NVDLAFeatureCube.extent(channels: b.channel, height: b.height, width: b.width, lineStride: b.lineStride,
+                                                 surfaceStride: b.surfaceStride, atomBytes: 32, bytesPerElement: 2)
             _ = try memory.locate(taskIndex: b.addressIndex, offset: 0, length: max(extent, b.channel * 2), what: "\(what) \(name) buffer")
             return b
         }

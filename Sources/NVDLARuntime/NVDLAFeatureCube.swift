@@ -22,8 +22,20 @@ struct NVDLAFeatureCube {
     var shape: [Int] { [channels, height, width] }
     var count: Int { channels * height * width }
 
-    /// Memory atom of a profile, in bytes.
+    /// Memory atom of a profile, in bytes: 8 on nv_small (the 8×8 MAC array), 32 elsewhere.
     static func atomBytes(_ profile: HardwareProfile) -> Int { profile.atomicC == 8 ? 8 : 32 }
+
+    /// One past the last byte any element of a cube occupies. The last surface may hold fewer
+    /// channels than an atom: NVIDIA packs a 1×1×20 FP16 bias in 40 bytes.
+    static func extent(channels: Int, height: Int, width: Int, lineStride: Int, surfaceStride: Int,
+                       atomBytes: Int, bytesPerElement: Int) -> Int {
+        let perAtom = atomBytes / bytesPerElement
+        let surfaces = (channels + perAtom - 1) / perAtom
+        let lastChannels = channels - (surfaces - 1) * perAtom
+        let lastSurfaceEnd = (surfaces - 1) * surfaceStride + (height - 1) * lineStride + (width - 1) * atomBytes + lastChannels * bytesPerElement
+        let fullSurfaceEnd = surfaces > 1 ? (surfaces - 2) * surfaceStride + (height - 1) * lineStride + width * atomBytes : 0
+        return max(lastSurfaceEnd, fullSurfaceEnd)
+    }
 
     /// Locates `cube` and checks that every element lies inside its address-list entry.
     init(_ cube: FirmwareDataCube, precision: FirmwarePrecision, memory image: NVDLAMemory, profile: HardwareProfile,
@@ -41,12 +53,8 @@ struct NVDLAFeatureCube {
         guard line >= cube.width * atom, surfaces == 1 || surface >= line * cube.height else {
             throw .invalid(what: what, detail: "line stride \(line) / surface stride \(surface) overlap a \(cube.width)-wide, \(cube.height)-high cube of \(atom)-byte atoms")
         }
-        // One past the last byte any element occupies: the last surface may hold fewer channels
-        // than an atom (NVIDIA packs a 1×1×20 FP16 bias in 40 bytes).
-        let lastChannels = cube.channel - (surfaces - 1) * perAtom
-        let lastSurfaceEnd = (surfaces - 1) * surface + (cube.height - 1) * line + (cube.width - 1) * atom + lastChannels * precision.bytes
-        let fullSurfaceEnd = surfaces > 1 ? (surfaces - 2) * surface + (cube.height - 1) * line + cube.width * atom : 0
-        let extent = max(lastSurfaceEnd, fullSurfaceEnd)
+        let extent = Self.extent(channels: cube.channel, height: cube.height, width: cube.width, lineStride: line,
+                                 surfaceStride: surface, atomBytes: atom, bytesPerElement: precision.bytes)
         let place = try image.locate(taskIndex: Int(cube.address), offset: Int(cube.offset), length: extent, what: what)
         memory = place.memory
         base = place.offset
