@@ -55,33 +55,49 @@ public struct NVDLALoadableRunner: Sendable {
             guard task.interface == .dla1 || task.interface == .emu1 else {
                 throw .unsupported(what: "task \(taskID) for the \(task.interface) interface")
             }
-            var addresses: [Int: NVDLAMemory.Address] = [:]
-            for a in loadable.addresses {
-                addresses[a.id] = NVDLAMemory.Address(memory: a.memoryID, offset: Int(a.offset), size: Int(a.size))
-            }
-            var memory = try NVDLAMemory(memories: memories, addresses: addresses, taskAddresses: task.addressList)
+            var memory = try self.memory(of: task)
             if task.interface == .emu1 {
                 try NVDLAEmulatorTask(memory: memory, taskID: taskID).run(memory: &memory)
                 memories = memory.memories
                 continue
             }
-            let version = try firmwareVersion(task)
-            let network: FirmwareNetwork
-            do {
-                network = try FirmwareNetwork(version: version) { (index: Int) throws(FirmwareDescriptorError) -> [UInt8] in
-                    do {
-                        return try memory.region(atTaskIndex: index)
-                    } catch {
-                        throw .invalidField(what: "task \(taskID) address-list index", found: "\(index)", expected: "one of the task's \(task.addressList.count) addresses")
-                    }
-                }
-            } catch {
-                throw .descriptor(error)
-            }
+            let network = try network(of: task, in: memory)
             reports.append(try NVDLATaskRunner.run(network, memory: &memory, profile: profile))
             memories = memory.memories
         }
         return reports
+    }
+
+    /// The firmware network of DLA task `taskID` as its memories hold it now (before `run`: as
+    /// the loadable ships it), for inspection.
+    public func network(ofTask taskID: Int) throws(NVDLARuntimeError) -> FirmwareNetwork {
+        guard let task = loadable.tasks.first(where: { $0.id == taskID }), task.interface == .dla1 else {
+            throw .invalid(what: "task \(taskID)", detail: "not a DLA task of this loadable")
+        }
+        return try network(of: task, in: try memory(of: task))
+    }
+
+    private func memory(of task: NVDLALoadableFile.TaskEntry) throws(NVDLARuntimeError) -> NVDLAMemory {
+        var addresses: [Int: NVDLAMemory.Address] = [:]
+        for a in loadable.addresses {
+            addresses[a.id] = NVDLAMemory.Address(memory: a.memoryID, offset: Int(a.offset), size: Int(a.size))
+        }
+        return try NVDLAMemory(memories: memories, addresses: addresses, taskAddresses: task.addressList)
+    }
+
+    private func network(of task: NVDLALoadableFile.TaskEntry, in memory: NVDLAMemory) throws(NVDLARuntimeError) -> FirmwareNetwork {
+        let version = try firmwareVersion(task)
+        do {
+            return try FirmwareNetwork(version: version) { (index: Int) throws(FirmwareDescriptorError) -> [UInt8] in
+                do {
+                    return try memory.region(atTaskIndex: index)
+                } catch {
+                    throw .invalidField(what: "task \(task.id) address-list index", found: "\(index)", expected: "one of the task's \(task.addressList.count) addresses")
+                }
+            }
+        } catch {
+            throw .descriptor(error)
+        }
     }
 
     /// The firmware interface version of a task: that of the blob holding its network descriptor.

@@ -6,7 +6,8 @@ import Foundation
 import NVDLALoadable
 
 /// `dlactl inspect` of an NVIDIA NVDLA loadable: its bound tensors, then every list the loadable
-/// holds as a table (tasks, submit list, events, memories, addresses, tensors, blobs, relocations).
+/// holds as a table (tasks, each DLA task's firmware operations, submit list, events, memories,
+/// addresses, tensors, blobs, relocations).
 struct LoadableReport {
     let loadable: NVDLALoadableFile
     let fileBytes: Int
@@ -32,6 +33,7 @@ struct LoadableReport {
                           Self.ranges(task.addressList), Self.ranges(task.preActions), Self.ranges(task.postActions)])
         }
         section("tasks", tasks)
+        lines.append(contentsOf: Self.operationSections(l))
 
         var submits = TextTable(["#", "tasks"], rightAligned: [0])
         for submit in l.submits { submits.append(["\(submit.id)", Self.ranges(submit.taskIDs)]) }

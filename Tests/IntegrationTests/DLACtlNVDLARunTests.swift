@@ -19,6 +19,16 @@ struct DLACtlNVDLARunTests {
         #expect(result.stdout.contains("nv_small") && result.stdout.contains("CONV INT8 3×3 128→32"))
     }
 
+    /// `dlactl inspect` lists each DLA task's firmware operations and their dependency graph.
+    @Test func inspectListsTheFirmwareOperations() throws {
+        let result = try Executables.run("dlactl", ["inspect", Self.regression + "/flatbufs/kmd/CONV/CONV_D_L0_0_fbuf"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("task 0 operations (firmware interface 0.10.0, 2 operations, 0 LUTs)"))
+        #expect(lines.contains { $0.hasPrefix("0  CONV  direct INT16 3×3 stride 1×1 pad 1,1  128×8×8 @5  on the fly") })
+        #expect(lines.contains { $0.hasPrefix("1  SDP   INT16→INT16 X1 add/perLayer relu") && $0.hasSuffix("0             -") })
+    }
+
     @Test func refusesWhatItCannotRunInOneLine() throws {
         let directory = try TemporaryDirectory()
         let bdma = try Executables.run("dlactl", ["nvdla-run", Self.regression + "/flatbufs/kmd/BDMA/BDMA_L0_0_fbuf",
