@@ -18,6 +18,4 @@ public struct NVDLARunReport: Sendable {
     public let operations: [NVDLAOperationReport]
 
     public var total: OperationCost { OperationCost.total(operations.map(\.cost)) }
-    /// Emulated latency: operations run one after another (no pipeline overlap is modelled).
-    public var latencySeconds: Double { Double(total.hardwareCycles) / profile.clockHertz }
 }
