@@ -7,7 +7,7 @@ STATE_DIR    ?= $(CURDIR)/state
 APT_PACKAGES := libsqlite3-dev libsystemd-dev systemd pkg-config python3-venv python3-pip curl util-linux passwd
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test api-fuzz run deb system-test bench bench-user-path bench-daemon fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
+.PHONY: deps build release test api-fuzz run deb system-test bench bench-user-path bench-daemon fixtures nvdla-fixtures eval onnx-proto fuzz fuzz-build fuzz-seeds clean
 
 # Installs the Debian packages in $(1) that are missing (and only then touches apt).
 define apt_install_missing
@@ -97,6 +97,16 @@ bench-daemon: deps
 fixtures: deps
 	Benchmarks/peers/setup.sh
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 Benchmarks/.venv/bin/python tools/fixtures/generate.py
+
+# Regenerates Tests/NVDLALoadableTests/Fixtures: loadables.json, NVIDIA's regression loadables
+# (NVDLA_REGRESSION) read by the flatbuffers package's Python runtime (pinned in
+# tools/nvdla/requirements.txt) for NVDLALoadableTests to compare with, and synthetic_fbuf, a
+# loadable its Builder writes with what NVIDIA's files lack. Needs PyPI once.
+NVDLA_REGRESSION ?= $(CURDIR)/../shared/nvdla-regression
+nvdla-fixtures: deps
+	tools/python-venv.sh tools/nvdla/.venv tools/nvdla/requirements.txt
+	tools/nvdla/.venv/bin/python tools/nvdla/dump_loadables.py $(NVDLA_REGRESSION) Tests/NVDLALoadableTests/Fixtures/loadables.json
+	tools/nvdla/.venv/bin/python tools/nvdla/make_synthetic_loadable.py Tests/NVDLALoadableTests/Fixtures/synthetic_fbuf
 
 # The compiler on all 10,000 MNIST test images against ONNX Runtime / the ONNX reference evaluator
 # (needs the network once, for the pinned venv and MNIST); writes Benchmarks/results/compiler-eval.json.

@@ -49,12 +49,17 @@ let package = Package(
         .target(name: "DLAAPI"),
         // Floor 2
         .target(name: "DLAClient", dependencies: ["DLAAPI"]),
+        // NVIDIA's NVDLA loadables (flatbuffers) and .dimg images, read strictly: pushed files are hostile.
+        .target(name: "NVDLALoadable"),
         .target(
             name: "DLAFormat",
             dependencies: ["DLANumerics", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Floor 3
         .target(name: "DLAEngine", dependencies: ["DLAFormat", "DLANumerics", "CDLAKernels"]),
+        // NVDLA loadables run at the memory level: firmware descriptors on an emulated flat memory,
+        // through DLAEngine's units.
+        .target(name: "NVDLARuntime", dependencies: ["NVDLALoadable", "DLAEngine", "DLANumerics"]),
         // Floor 4
         .target(
             name: "DLADaemon",
@@ -73,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "dlactl",
             dependencies: [
-                "DLAFormat", "DLAEngine", "DLANumerics", "DLACompiler", "DLAAPI", "DLAClient",
+                "DLAFormat", "DLAEngine", "DLANumerics", "DLACompiler", "DLAAPI", "DLAClient", "NVDLALoadable", "NVDLARuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -111,6 +116,15 @@ let package = Package(
         .testTarget(
             name: "DLACompilerTests",
             dependencies: ["DLACompiler", "DLAEngine", "DLAFormat", "DLANumerics", "ONNXProto"]
+        ),
+        .testTarget(
+            name: "NVDLARuntimeTests",
+            dependencies: ["NVDLARuntime", "NVDLALoadable", "DLAEngine", "DLANumerics", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "NVDLALoadableTests",
+            dependencies: ["NVDLALoadable", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["Fixtures"]
         ),
         .testTarget(name: "DLAEngineTests", dependencies: ["DLAEngine", "DLAFormat", "DLANumerics", "CDLAKernels"]),
     ],

@@ -13,6 +13,10 @@ public struct CDPParameters: Sendable, Hashable {
     /// `cdp_out_cvt`: scales `x·LUT` to the output type.
     public var outputConverter: OutputConverter
     public var outputType: IntegerQuantType
+    /// `D_FUNC_BYPASS.SQSUM_BYPASS`: the LUT reads the converted input instead of the square sum.
+    public var bypassSquareSum: Bool = false
+    /// `D_FUNC_BYPASS.MUL_BYPASS`: the output is the LUT value, not its product with the input.
+    public var bypassMultiply: Bool = false
 
     public init(localSize: Int, inputConverter: OutputConverter = .identity, lookupTable: LookupTable,
                 outputConverter: OutputConverter, outputType: IntegerQuantType = .int8) {

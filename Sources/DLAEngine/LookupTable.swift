@@ -3,16 +3,21 @@ import DLANumerics
 /// NVDLA's two-level hybrid lookup table, shared by SDP (activations) and CDP (LRN): a 65-entry LE
 /// table (linear or exponential index) and a 257-entry LO table (linear index), 16-bit entries,
 /// linear interpolation between entries and sloped extrapolation outside the covered range
-/// (nvdla/doc lut-programming.rst).
+/// (nvdla/doc lut-programming.rst), bit for bit as nvdla/hw's cmod computes it
+/// (`cmod/cdp/NV_NVDLA_cdp.cpp`, `lookup_lut`; checked against NVIDIA's CDP regression goldens).
 ///
-/// Integer semantics. Linear mode: `index = (x − start) >> indexShift`, the remainder interpolates
-/// between two entries (`indexShift` < 0 shifts left: no fraction). Exponential mode:
-/// `index = ⌊log2(x − start)⌋ − indexOffset`, the remainder above that power of two interpolates.
-/// Outside the table: `LUT[0] + (x − start)·k_underflow`, `LUT[N] + (x − end)·k_overflow` with
-/// `k = scale >> shift` (shift > 0) or `scale << −shift`, the 16-bit scale and 5-bit signed shift of
-/// `SLOPE_(UN|OV)ERFLOW_(SCALE|SHIFT)`. Interpolation products are rounded half away from zero; the
-/// document leaves the fraction's width open, so the exact fraction here is our choice. Results
-/// saturate to INT32, the SDP pipe width.
+/// Integer semantics. Linear mode: `index = (x − start) >> indexShift` (`indexShift` < 0 shifts
+/// left: no fraction); `x ≤ start` underflows, `index ≥ N` (the last entry) overflows. Exponential
+/// mode: `index = ⌊log2(x − start)⌋ − indexOffset`; `x ≤ start` or `index < 0` underflows (the
+/// extrapolation then starts at `start + 2^indexOffset` when `indexOffset ≥ 0`), `index ≥ N`
+/// overflows. A hit interpolates `LUT[i] + round((LUT[i+1] − LUT[i])·f / 2^16)` with the
+/// remainder `f` brought to a 16-bit fraction (shifted right or left to 16 bits, low bits
+/// dropped). Outside: `LUT[0] + (x − start')·k_underflow`, `LUT[N] + (x − end)·k_overflow` with
+/// `k = scale >> shift` (shift > 0, rounded) or `scale << −shift`, the 16-bit scale and 5-bit
+/// signed shift of `SLOPE_(UN|OV)ERFLOW_(SCALE|SHIFT)`. Every rounding is half away from zero and
+/// each table's result saturates to 16 bits. Both tables are evaluated; the result is the one that
+/// hits, the priority one when both underflow (`UFLOW_PRIORITY`), both overflow
+/// (`OFLOW_PRIORITY`), or otherwise both or neither hit (`HYBRID_PRIORITY`).
 public struct LookupTable: Sendable, Hashable {
     public enum IndexMode: Sendable, Hashable {
         /// Entries at `start + i·2^indexShift` (register `LUT_*_INDEX_SELECT`).
@@ -31,14 +36,19 @@ public struct LookupTable: Sendable, Hashable {
         }
         public static let flat = Slope(scale: 0, shift: 0)
 
+        /// `dx·scale` shifted, rounded half away from zero, saturated to the cmod's 56 bits.
         func apply(_ dx: Int64) -> Int64 {
+            let limit = (Int64(1) << 55) - 1
             let product = dx.multipliedReportingOverflow(by: Int64(scale))
-            guard !product.overflow else { return dx > 0 ? Int64.max / 2 : Int64.min / 2 }
+            guard !product.overflow else { return (dx > 0) == (scale > 0) ? limit : -limit - 1 }
+            let value: Int64
             if shift >= 0 {
-                return FixedPoint.roundHalfAwayShiftRight(product.partialValue, by: shift)
+                value = FixedPoint.roundHalfAwayShiftRight(product.partialValue, by: shift)
+            } else {
+                let (shifted, overflow) = product.partialValue.multipliedReportingOverflow(by: Int64(1) << min(-shift, 62))
+                value = overflow ? (product.partialValue > 0 ? limit : -limit - 1) : shifted
             }
-            let (shifted, overflow) = product.partialValue.multipliedReportingOverflow(by: Int64(1) << min(-shift, 62))
-            return overflow ? (product.partialValue > 0 ? Int64.max / 2 : Int64.min / 2) : shifted
+            return min(max(value, -limit - 1), limit)
         }
     }
 
@@ -48,13 +58,33 @@ public struct LookupTable: Sendable, Hashable {
         public var mode: IndexMode
         public var underflow: Slope
         public var overflow: Slope
+        /// `LUT_*_END`: where overflow extrapolation starts. Nil: the end of the entries
+        /// (`start + (N << indexShift)`, or `start + 2^(indexOffset + N)` for exponential).
+        public var end: Int64?
 
-        public init(entries: [Int16], start: Int64, mode: IndexMode, underflow: Slope = .flat, overflow: Slope = .flat) {
+        public init(entries: [Int16], start: Int64, mode: IndexMode, underflow: Slope = .flat, overflow: Slope = .flat,
+                    end: Int64? = nil) {
             self.entries = entries
             self.start = start
             self.mode = mode
             self.underflow = underflow
             self.overflow = overflow
+            self.end = end
+        }
+
+        var resolvedEnd: Int64 {
+            if let end { return end }
+            let last = Int64(entries.count - 1)
+            let span: Int64
+            switch mode {
+            case .linear(let shift):
+                span = shift >= 0 ? (shift >= 55 ? Int64.max : last << shift) : last >> (-shift)
+            case .exponential(let offset):
+                let exponent = offset + entries.count - 1
+                span = exponent >= 63 ? Int64.max : exponent < 0 ? 0 : Int64(1) << exponent
+            }
+            let (sum, overflow) = start.addingReportingOverflow(span)
+            return overflow ? Int64.max : sum
         }
     }
 
@@ -102,85 +132,66 @@ public struct LookupTable: Sendable, Hashable {
         case overflow(Int64)
     }
 
-    /// The LUT's output for the integer input `x`.
+    /// The LUT's output for the integer input `x` (a 16-bit value).
     public func evaluate(_ x: Int64) -> Int64 {
         let fromLE = Self.lookup(le, x)
         let fromLO = Self.lookup(lo, x)
-        let value: Int64
         switch (fromLE, fromLO) {
-        case let (.hit(a), .hit(b)): value = hitPriority == .le ? a : b
-        case let (.hit(a), _): value = a
-        case let (_, .hit(b)): value = b
-        case let (.underflow(a), .underflow(b)): value = underflowPriority == .le ? a : b
-        case let (.overflow(a), .overflow(b)): value = overflowPriority == .le ? a : b
-        case let (.underflow(a), .overflow(b)), let (.overflow(a), .underflow(b)):
-            // The input falls in a gap between the tables: extrapolate the prioritized one.
-            value = hitPriority == .le ? a : b
+        case let (.underflow(a), .underflow(b)): return underflowPriority == .le ? a : b
+        case let (.overflow(a), .overflow(b)): return overflowPriority == .le ? a : b
+        case let (.hit(a), .underflow(_)), let (.hit(a), .overflow(_)): return a
+        case let (.underflow(_), .hit(b)), let (.overflow(_), .hit(b)): return b
+        case let (.hit(a), .hit(b)), let (.underflow(a), .overflow(b)), let (.overflow(a), .underflow(b)):
+            return hitPriority == .le ? a : b
         }
-        return Int64(FixedPoint.saturate(value, to: Int32.min...Int32.max))
     }
+
+    static func saturate16(_ x: Int64) -> Int64 { min(max(x, Int64(Int16.min)), Int64(Int16.max)) }
 
     static func lookup(_ table: Table, _ x: Int64) -> Lookup {
         let entries = table.entries
         let last = entries.count - 1
-        let (offset, overflowed) = x.subtractingReportingOverflow(table.start)
-        if overflowed {
-            return x < table.start ? .underflow(Int64(entries[0])) : .overflow(Int64(entries[last]))
+        func underflow(_ dx: Int64) -> Lookup { .underflow(saturate16(Int64(entries[0]) + table.underflow.apply(dx))) }
+        func overflow() -> Lookup {
+            let (dx, wrapped) = x.subtractingReportingOverflow(table.resolvedEnd)
+            return .overflow(saturate16(Int64(entries[last]) + table.overflow.apply(wrapped ? (x > 0 ? Int64.max : Int64.min) : dx)))
+        }
+        let (offset, wrapped) = x.subtractingReportingOverflow(table.start)
+        if wrapped {
+            return x < table.start ? underflow(Int64.min) : overflow()
         }
         switch table.mode {
         case .linear(let shift):
-            if offset < 0 {
-                return .underflow(Int64(entries[0]) + table.underflow.apply(offset))
-            }
+            if offset <= 0 { return underflow(offset) }
             let index: Int64
-            let fraction: Int64
+            var fraction: Int64 = 0
             if shift >= 0 {
                 index = offset >> shift
-                fraction = offset - (index << shift)
+                let remainder = offset - (index << shift)
+                fraction = shift > 16 ? remainder >> (shift - 16) : remainder << (16 - shift)
             } else {
-                let limit = Int64(last) >> (-shift)
-                index = offset > limit ? Int64(last) + 1 : offset << (-shift)
-                fraction = 0
+                index = offset > (Int64(last) >> (-shift)) ? Int64(last) : offset << (-shift)
             }
-            if index >= Int64(last) {
-                if index == Int64(last) && fraction == 0 {
-                    return .hit(Int64(entries[last]))
-                }
-                let end = shift >= 0 ? Int64(last) << shift : Int64(last) >> (-shift)
-                return .overflow(Int64(entries[last]) + table.overflow.apply(offset - end))
-            }
-            return .hit(interpolate(entries, Int(index), fraction, bits: max(shift, 0)))
+            if index >= Int64(last) { return overflow() }
+            return .hit(interpolate(entries, Int(index), fraction))
         case .exponential(let indexOffset):
-            if offset <= 0 {
-                return .underflow(Int64(entries[0]) + table.underflow.apply(offset))
-            }
+            let startValue: Int64 = indexOffset < 0 ? 0 : indexOffset >= 63 ? Int64.max : Int64(1) << indexOffset
+            if offset <= 0 { return underflow(offset &- startValue) }
             let exponent = 63 - offset.leadingZeroBitCount
             let index = exponent - indexOffset
-            if index < 0 {
-                let startValue = indexOffset >= 0 && indexOffset < 63 ? Int64(1) << indexOffset : 0
-                return .underflow(Int64(entries[0]) + table.underflow.apply(offset - startValue))
-            }
-            let fraction = offset - (Int64(1) << exponent)
-            if index >= last {
-                if index == last && fraction == 0 {
-                    return .hit(Int64(entries[last]))
-                }
-                let endExponent = indexOffset + last
-                let end = endExponent >= 0 && endExponent < 63 ? Int64(1) << endExponent : Int64.max
-                return .overflow(Int64(entries[last]) + table.overflow.apply(offset - end))
-            }
-            return .hit(interpolate(entries, index, fraction, bits: exponent))
+            if index < 0 { return underflow(offset - startValue) }
+            if index >= last { return overflow() }
+            let remainder = offset - (Int64(1) << exponent)
+            let fraction = exponent > 16 ? remainder >> (exponent - 16) : remainder << (16 - exponent)
+            return .hit(interpolate(entries, index, fraction))
         }
     }
 
-    private static func interpolate(_ entries: [Int16], _ index: Int, _ fraction: Int64, bits: Int) -> Int64 {
+    /// `LUT[i] + round((LUT[i+1] − LUT[i])·fraction / 2^16)`, saturated to 16 bits.
+    private static func interpolate(_ entries: [Int16], _ index: Int, _ fraction: Int64) -> Int64 {
         let low = Int64(entries[index])
-        guard fraction != 0 else { return low }
         let delta = Int64(entries[index + 1]) - low
-        // |delta| < 2^17 and fraction < 2^62 could overflow; 2^bits ≤ 2^62 so scale the fraction down.
-        let drop = max(0, bits - 40)
-        let product = delta * (fraction >> drop)
-        return low + FixedPoint.roundHalfAwayShiftRight(product, by: bits - drop)
+        return saturate16(low + FixedPoint.roundHalfAwayShiftRight(delta * fraction, by: 16))
     }
 }
 

@@ -5,10 +5,11 @@
 public enum Rubik {
     /// Contract: `[C·sy·sx, H, W]` → `[C, H·sy, W·sx]`, output `(c, y·sy + dy, x·sx + dx)` taken
     /// from input channel `(dy·sx + dx)·C + c` (the kernel phase selects the channel block).
+    /// Strides are 1...32, the 5-bit `RBK_D_DECONV_STRIDE` fields (nvdla/hw `arnvdla.h`).
     public static func contract<T>(_ x: Tensor<T>, strideY: Int, strideX: Int, profile: HardwareProfile) throws(EngineError) -> Tensor<T> {
         try require(profile)
-        try EngineError.require("RUBIK contract strideY", strideY, in: 1...8)
-        try EngineError.require("RUBIK contract strideX", strideX, in: 1...8)
+        try EngineError.require("RUBIK contract strideY", strideY, in: 1...32)
+        try EngineError.require("RUBIK contract strideX", strideX, in: 1...32)
         let (channels, height, width) = try x.featureMapDimensions("RUBIK contract input")
         let phases = strideY * strideX
         guard channels % phases == 0 else {

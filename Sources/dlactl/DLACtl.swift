@@ -15,7 +15,7 @@ struct DLACtl: ParsableCommand {
         discussion: "Commands that talk to dlad take --socket (default $DLAD_SOCKET, else /run/dlad/dlad.sock). Shell completion: dlactl --generate-completion-script bash|zsh|fish.",
         version: DaemonVersion.current,
         groupedSubcommands: [
-            CommandGroup(name: "Models offline", subcommands: [Compile.self, Inspect.self, Run.self, Perf.self, Keygen.self]),
+            CommandGroup(name: "Models offline", subcommands: [Compile.self, Inspect.self, Run.self, NVDLARun.self, Perf.self, Keygen.self]),
             CommandGroup(name: "The daemon", subcommands: [
                 Health.self, Models.self, Model.self, Push.self, Activate.self, Rollback.self, Remove.self,
                 Infer.self, History.self, Stats.self, Bench.self,

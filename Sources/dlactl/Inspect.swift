@@ -1,20 +1,25 @@
 import ArgumentParser
 import DLACompiler
 import DLAFormat
+import NVDLALoadable
 
-/// `dlactl inspect`: what a `.dla` file holds and what its compression bought.
+/// `dlactl inspect`: what a `.dla` file holds and what its compression bought, or what an NVIDIA
+/// NVDLA loadable holds.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show a .dla model: interface, per-op table, signature and compression ratio.",
+        abstract: "Show a .dla model (interface, per-op table, signature, compression ratio) or an NVDLA loadable.",
         discussion: """
             The compression ratio is counted as Deep Compression does: FP32 bytes of all weights \
             and biases divided by the bytes of the stored parameter payload (encoded weights, \
             indices, codebooks, Huffman tables, scales, biases; not metadata, graph or self-test \
-            vectors). --json prints the schema documented in docs/FORMAT.md.
+            vectors). --json prints the schema documented in docs/FORMAT.md. \
+            An NVDLA loadable (the flatbuffers file NVIDIA's compiler writes) is recognized by its \
+            content and shown as its bound inputs and outputs and tables of its tasks, submit list, \
+            events, memories, addresses, tensors, blobs and relocations (docs/EMULATOR.md).
             """
     )
 
-    @Argument(help: "The .dla file.")
+    @Argument(help: "The .dla file or NVDLA loadable.")
     var model: String
 
     @Flag(help: "Print JSON instead of a table.")
@@ -25,6 +30,10 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let bytes = try readFileBytes(model, what: "model")
+        if NVDLALoadableFile.looksLikeLoadable(bytes) {
+            try inspectLoadable(bytes)
+            return
+        }
         var options = DLAReadOptions()
         if !trustedKeys.isEmpty {
             options.trustedKeys = try trustedKeys.map { try DLAPublicKey.load(path: $0) }
@@ -37,6 +46,20 @@ struct Inspect: ParsableCommand {
         }
         let summary = DLAModelSummary(loaded)
         print(json ? summary.jsonString() : InspectReport(summary).text)
+    }
+
+    private func inspectLoadable(_ bytes: [UInt8]) throws {
+        guard trustedKeys.isEmpty else {
+            throw CLIError("\(model): an NVDLA loadable carries no signature; --trusted-key applies to .dla models")
+        }
+        let loadable: NVDLALoadableFile
+        do {
+            loadable = try NVDLALoadableFile(bytes: bytes)
+        } catch {
+            throw CLIError("\(model): NVDLA loadable: \(error)")
+        }
+        print(json ? LoadableSummary(loadable, fileBytes: bytes.count).jsonString()
+                   : LoadableReport(loadable: loadable, fileBytes: bytes.count).text)
     }
 }
 

@@ -38,3 +38,31 @@ struct CDPTests {
         }
     }
 }
+
+/// CDP's integer widths as the cmod has them (`lookup_lut_int8` / `lookup_lut` with the HLS
+/// converters): 9-bit (INT8) and 17-bit (INT16) converted inputs, bypasses, output saturation.
+struct CDPHardwareWidthTests {
+    /// A LUT that is 1 for every square sum ≥ 1.
+    func unitTable() throws -> LookupTable {
+        let one = LookupTable.Table(entries: [Int16](repeating: 1, count: 65), start: -1, mode: .linear(indexShift: 30))
+        return try LookupTable(le: one, lo: LookupTable.Table(entries: [Int16](repeating: 1, count: 257), start: -1, mode: .linear(indexShift: 30)))
+    }
+
+    @Test func inputConverterSaturatesToNineOrSeventeenBits() throws {
+        var p = CDPParameters(localSize: 3, inputConverter: OutputConverter(offset: 0, scale: 4, shift: 0), lookupTable: try unitTable(),
+                              outputConverter: .identity)
+        p.bypassSquareSum = true
+        let x = try Tensor(shape: [1, 1, 2], scalars: [Int32(127), -128])
+        // INT8: 127·4 = 508 saturates to 255, −512 to −256 (9 bits); the LUT gives 1.
+        #expect(try CDP.runIntegers(x, p, inputBits: 8, outputRange: -32768...32767, profile: .nvFull).scalars == [255, -256])
+        // INT16: 17 bits hold both products.
+        #expect(try CDP.runIntegers(x, p, inputBits: 16, outputRange: -32768...32767, profile: .nvFull).scalars == [508, -512])
+        // The output converter saturates to the output type.
+        #expect(try CDP.runIntegers(x, p, inputBits: 8, outputRange: -128...127, profile: .nvFull).scalars == [127, -128])
+        p.bypassMultiply = true
+        #expect(try CDP.runIntegers(x, p, inputBits: 8, outputRange: -128...127, profile: .nvFull).scalars == [1, 1])
+        #expect(throws: EngineError.invalidParameter(name: "CDP input bits", expected: "8 or 16", found: "12")) {
+            try CDP.runIntegers(x, p, inputBits: 12, outputRange: -128...127, profile: .nvFull)
+        }
+    }
+}

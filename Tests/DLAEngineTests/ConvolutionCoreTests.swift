@@ -200,3 +200,30 @@ extension InstructionSetForcing {
         }
     }
 }
+
+/// nv_full's INT16 convolution: the same sums as INT8 on INT8-range data, exact beyond it, CACC's
+/// truncation and INT32 saturation, and the 48-bit accumulator's reduction limit.
+struct Int16ConvolutionTests {
+    @Test func agreesWithInt8OnItsRangeAndSaturatesBeyond() throws {
+        var random = TestRandom(seed: 16)
+        let p = ConvolutionParameters(inputChannels: 5, inputHeight: 6, inputWidth: 7, outputChannels: 4, kernelHeight: 3, kernelWidth: 3,
+                                      strideY: 2, strideX: 1, padTop: 1, padBottom: 1, padLeft: 2, padRight: 0)
+        let input = random.int8s(5 * 6 * 7)
+        let weights = random.int8s(4 * 5 * 3 * 3)
+        let int8 = try ConvolutionCore.int8(input: try Tensor(shape: [5, 6, 7], scalars: input),
+                                            weights: try Int8ConvolutionWeights(outputChannels: 4, reductionLength: 45, values: weights),
+                                            parameters: p, paddingValue: -3, truncation: 2, strategy: .reference)
+        let int16 = try ConvolutionCore.int16(input: try Tensor(shape: [5, 6, 7], scalars: input.map { Int16($0) }),
+                                              weights: try Tensor(shape: [4, 5, 3, 3], scalars: weights.map { Int16($0) }),
+                                              parameters: p, paddingValue: -3, truncation: 2)
+        #expect(int16.accumulators == int8.accumulators)
+        let big = ConvolutionParameters(inputChannels: 4, inputHeight: 1, inputWidth: 1, outputChannels: 1, kernelHeight: 1, kernelWidth: 1)
+        let full = try ConvolutionCore.int16(input: try Tensor(shape: [4, 1, 1], repeating: Int16.min),
+                                             weights: try Tensor(shape: [1, 4, 1, 1], repeating: Int16.min), parameters: big)
+        // 4·2^30 = 2^32 saturates to INT32.max; truncating 2 bits leaves 2^30.
+        #expect(full.accumulators.scalars == [Int32.max] && full.saturatedCount == 1)
+        let truncated = try ConvolutionCore.int16(input: try Tensor(shape: [4, 1, 1], repeating: Int16.min),
+                                                  weights: try Tensor(shape: [1, 4, 1, 1], repeating: Int16.min), parameters: big, truncation: 2)
+        #expect(truncated.accumulators.scalars == [1 << 30] && truncated.saturatedCount == 0)
+    }
+}

@@ -17,7 +17,10 @@ struct LookupTableTests {
         // Entries 4i at x = 4i: the identity, interpolated between entries.
         #expect(LookupTable.lookup(lo, 5) == .hit(5))
         #expect(LookupTable.lookup(lo, 6) == .hit(6))
-        #expect(LookupTable.lookup(lo, 1024) == .hit(1024))
+        // The last entry itself counts as overflow (cmod: index ≥ 256), extrapolated by 0 from it;
+        // the start counts as underflow (x − start ≤ 0). This matters only for the priorities.
+        #expect(LookupTable.lookup(lo, 1024) == .overflow(1024))
+        #expect(LookupTable.lookup(lo, 0) == .underflow(0))
         // Below start: LUT[0] + (x − start)·1.
         #expect(LookupTable.lookup(lo, -3) == .underflow(-3))
         // Above end (1024): LUT[256] + (x − end)·3 >> 1, rounded half away: 6·3/2 = 9; 1·3/2 = 1.5 → 2.
@@ -66,5 +69,30 @@ struct LookupTableTests {
             }
             #expect(worst < tolerance, "worst error \(worst)")
         }
+    }
+}
+
+/// The cmod's fixed-point details (nvdla/hw `cmod/cdp/NV_NVDLA_cdp.cpp`, `lookup_lut`).
+struct LookupTableCModelTests {
+    /// The remainder becomes a 16-bit fraction: with an index shift of 20, the low 4 bits drop.
+    @Test func fractionIsSixteenBits() throws {
+        let table = LookupTable.Table(entries: [0, 16] + [Int16](repeating: 16, count: 255), start: 0, mode: .linear(indexShift: 20))
+        // x = 2^19 + 15: fraction (2^19 + 15) >> 4 = 2^15 (the 15 drops) → 16·2^15/2^16 = 8 exactly.
+        #expect(LookupTable.lookup(table, (1 << 19) + 15) == .hit(8))
+        // x = 2^19 + 2^15: fraction 2^15 + 2^11 → 16·(2^15 + 2^11)/2^16 = 8.5 → 9.
+        #expect(LookupTable.lookup(table, (1 << 19) + (1 << 15)) == .hit(9))
+    }
+
+    /// Each table's result saturates to 16 bits; exponential underflow extrapolates from
+    /// start + 2^indexOffset.
+    @Test func resultsSaturateAndExponentialUnderflowStartsAtTheFirstEntry() throws {
+        let steep = LookupTable.Table(entries: [Int16](repeating: 32000, count: 257), start: 0, mode: .linear(indexShift: 0),
+                                      overflow: .init(scale: 100, shift: 0))
+        #expect(LookupTable.lookup(steep, 300) == .overflow(32767))
+        let le = LookupTable.Table(entries: (0..<65).map { Int16($0) }, start: 0, mode: .exponential(indexOffset: 3),
+                                   underflow: .init(scale: 1, shift: 0))
+        // x = 5 lies below 2^3: LUT[0] + (5 − 0 − 8)·1 = −3.
+        #expect(LookupTable.lookup(le, 5) == .underflow(-3))
+        #expect(LookupTable.lookup(le, 0) == .underflow(-8))
     }
 }
