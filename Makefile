@@ -147,7 +147,7 @@ firmware-package: deps
 # Fuzzing: release builds instrumented with ASan + SanitizerCoverage, linked with the toolchain's
 # libFuzzer (no-main variant: each target starts it through LLVMFuzzerRunDriver).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := FuzzDLAReader:dla FuzzNPYReader:npy FuzzDLAEngine:engine FuzzONNXCompiler:onnx
+FUZZ_TARGETS := FuzzDLAReader:dla FuzzNPYReader:npy FuzzDLAEngine:engine FuzzONNXCompiler:onnx FuzzNVDLALoadable:nvdla
 SWIFT_ROOT    = $(shell dirname $$(dirname $$(readlink -f $$(command -v $(SWIFT)))))
 FUZZER_LIB    = $(firstword $(wildcard $(SWIFT_ROOT)/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-$(shell uname -m).a))
 FUZZ_BUILD    = cd Fuzz && $(SWIFT) build -c release --scratch-path ../.build-fuzz \

@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "DLAStore", targets: ["DLAStore"]),
         // For the ONNX fuzz target (Fuzz/), which depends on this package by path.
         .library(name: "DLACompiler", targets: ["DLACompiler"]),
+        // For the NVDLA loadable fuzz target (Fuzz/).
+        .library(name: "NVDLALoadable", targets: ["NVDLALoadable"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),

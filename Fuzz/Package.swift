@@ -1,6 +1,6 @@
 // swift-tools-version: 6.1
-// libFuzzer targets for dlad's untrusted inputs: the readers, the .dla load-and-run path and the
-// ONNX compiler. A fuzz executable cannot live in the main build (it is instrumented and linked
+// libFuzzer targets for dlad's untrusted inputs: the readers (NVDLA loadables and .dimg images
+// included), the .dla load-and-run path and the ONNX compiler. A fuzz executable cannot live in the main build (it is instrumented and linked
 // with libFuzzer), so this package depends on the root one by path. Each target starts libFuzzer itself through `LLVMFuzzerRunDriver`.
 // Build and run with `make fuzz` (see the Makefile for the exact flags).
 import PackageDescription
@@ -25,6 +25,10 @@ let package = Package(
         .executableTarget(
             name: "FuzzONNXCompiler",
             dependencies: ["FuzzDriver", .product(name: "DLACompiler", package: "dlad")],
+        ),
+        .executableTarget(
+            name: "FuzzNVDLALoadable",
+            dependencies: ["FuzzDriver", .product(name: "NVDLALoadable", package: "dlad")],
         ),
         .executableTarget(
             name: "FuzzSeeds",

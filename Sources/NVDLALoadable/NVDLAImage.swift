@@ -271,6 +271,7 @@ public struct NVDLAImage: Sendable, Hashable {
             throw NVDLALoadableError(.invalid, field: "dimg metadata", offset: 12,
                                      "\(m.channel)×\(m.height)×\(m.width) elements of \(bpe) bytes do not fit in a \(m.size)-byte surface")
         }
+        guard elements > 0 else { return [] }
         if format == .r8, m.channel > 1 {
             throw NVDLALoadableError(.invalid, field: "dimg metadata", offset: 20, "T_R8 has one channel, the metadata says \(m.channel)")
         }

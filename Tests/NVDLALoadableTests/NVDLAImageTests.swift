@@ -124,6 +124,15 @@ struct GoldenImageTests {
         #expect(error?.description.contains(message) == true, "\(what): \(String(describing: error))")
     }
 
+    /// Found by FuzzNVDLALoadable: no elements (a zero dimension) must not loop over the other
+    /// dimensions, four billion channels here.
+    @Test func emptyImagesReadAtOnce() throws {
+        let bytes = Self.file(code: 40, w: 0, h: 1, c: 0xFFFF_FFFF, lineStride: 32, surfaceStride: 32, size: 32, data: [])
+        let image = try NVDLAImage(bytes: bytes, numbering: .original)
+        #expect(image.data.isEmpty && image.serialized() == bytes)
+        #expect(image.surface() == [UInt8](repeating: 0, count: 32))
+    }
+
     @Test func surfaceMustMatchTheSize() {
         let metadata = NVDLAImage.Metadata(formatCode: 40, width: 1, height: 1, channel: 1, lineStride: 32, surfaceStride: 32, size: 32)
         let error = #expect(throws: NVDLALoadableError.self) { try NVDLAImage(metadata: metadata, surface: [0, 1], numbering: .original) }
