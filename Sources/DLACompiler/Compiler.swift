@@ -74,7 +74,7 @@ public enum Compiler {
         let folded = try QuantizedGraphFolding.fold(try ConstantFolding.fold(graph))
         let precision = try choosePrecision(folded, requested: options.precision)
         let shapes = try ShapeInference.infer(folded.graph, batch: 1)
-        let plan = try LoweringPlan.make(folded.graph, annotated: Set(folded.activations.keys))
+        let plan = try LoweringPlan.make(folded.graph, quantization: folded.activations)
 
         var quantization = folded.activations
         if folded.isQuantized {
