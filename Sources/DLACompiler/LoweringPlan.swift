@@ -60,8 +60,10 @@ struct LoweringPlan: Sendable {
         "and on constants (evaluated at compile time): Cast, ConstantOfShape, Gather, Shape, Slice",
     ]
 
-    /// `quantization`: the activations a quantized model quantizes itself (empty for float models).
-    static func make(_ graph: Graph, quantization: [String: TensorQuantization]) throws(CompilerError) -> LoweringPlan {
+    /// `quantization`: the activations a quantized model quantizes itself (empty for float models);
+    /// `fusesRequantizedBias` false leaves a bias Add after a quantized product as its own group.
+    static func make(_ graph: Graph, quantization: [String: TensorQuantization],
+                     fusesRequantizedBias: Bool) throws(CompilerError) -> LoweringPlan {
         let annotated = Set(quantization.keys)
         var consumers: [String: [Int]] = [:]
         for (index, node) in graph.nodes.enumerated() {
@@ -136,7 +138,7 @@ struct LoweringPlan: Sendable {
                 // A quantized product biased after its rounding (MatMul → QuantizeLinear → Add):
                 // the Add, and a ReLU / Clip that keeps its quantization, join as SDP's BN stage.
                 let plainProduct = allowActivation && !members.contains { graph.nodes[$0].opType == "BatchNormalization" }
-                if plainProduct, let add = requantizedBias(after: output) {
+                if fusesRequantizedBias, plainProduct, let add = requantizedBias(after: output) {
                     requantization = LoweringGroup.Requantization(tensor: output, nodes: members.count)
                     members.append(add)
                     output = graph.nodes[add].outputs[0]

@@ -54,9 +54,10 @@ public struct Executor: Sendable {
         try self.init(model: model, profile: profile, threads: threads, strategy: strategy, usesArena: true, limits: limits)
     }
 
-    /// `usesArena` false keeps every graph on the general path: the arena's twin in tests.
+    /// `usesArena` false keeps every graph on the general path: the arena's twin in tests;
+    /// `fusesSDP` false runs every SDP stage by stage (`SDP.run`): the fused pass's twin.
     init(model: CompiledModel, profile: HardwareProfile, threads: Int, strategy: ConvolutionStrategy?, usesArena: Bool,
-         limits: DLAResourceLimits = DLAResourceLimits()) throws(EngineError) {
+         fusesSDP: Bool = true, limits: DLAResourceLimits = DLAResourceLimits()) throws(EngineError) {
         try EngineError.require("threads", threads, in: 1...256)
         guard model.operations.count <= limits.maxOperations else {
             throw .limitExceeded(what: "model '\(model.name)' operations", limit: "DLAResourceLimits.maxOperations",
@@ -81,7 +82,7 @@ public struct Executor: Sendable {
             for id in operation.outputs { producers[id] = operation.unit }
         }
         self.fedByConvolution = model.operations.map { producers[$0.inputs[0]] == .convolution }
-        self.fusedSDP = FusedSDP.plan(model)
+        self.fusedSDP = fusesSDP ? FusedSDP.plan(model) : [FusedSDP?](repeating: nil, count: model.operations.count)
         let arena = usesArena ? ActivationArena(model: model, strategy: strategy, fused: fusedSDP) : nil
         self.arena = arena
         self.unmeasuredCost = PerformanceModel(profile: profile).cpu()
