@@ -86,7 +86,7 @@ struct LoweringPlan: Sendable {
                   let readers = consumers[tensor], readers.count == 1 else { return nil }
             let add = graph.nodes[readers[0]]
             guard add.domain.isEmpty, add.opType == "Add", add.inputs.count == 2, constantInputs(add, except: tensor),
-                  add.inputs.contains(tensor) else { return nil }
+                  add.inputs.filter({ $0 == tensor }).count == 1 else { return nil }
             return readers[0]
         }
         /// The only reader of the quantized `tensor` when it is a ReLU or Clip whose output keeps

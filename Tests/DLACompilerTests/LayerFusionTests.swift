@@ -263,6 +263,17 @@ import Testing
         for result in results { #expect(result == results[2], "\(form)") }
     }
 
+    /// A quantized product added to itself is an element-wise add of two activations, not a bias.
+    @Test func productAddedToItselfStaysAnElementwiseAdd() throws {
+        var b = Builder()
+        let x = b.qdq("x", scale: 1.0 / 64, zero: -10)
+        let w = b.dequantizedCodes("w", shape: [Self.features, Self.outputs], scales: Self.weightScales(Self.outputs), axis: 1)
+        let product = b.qdq(b.node("MatMul", [x, w], "t"), scale: 0.05, zero: 3)
+        let y = b.qdq(b.node("Add", [product, product], "y"), scale: 0.1, zero: 0)
+        let compilation = try Compiler.compile(b.graph("double", input: [Self.features], output: [Self.outputs], result: y), options: CompileOptions())
+        #expect(compilation.unitCounts == ["convolution": 1, "sdp": 2])
+    }
+
     /// The QOperator MatMul + Add fixture (LeNet-300-100 as ONNX Runtime quantized it): one fc and
     /// one SDP per layer, and ONNX Runtime's top-1 on the 300 test images.
     @Test func matMulAddFixtureIsOneSDPPerLayerAndAgreesWithONNXRuntime() throws {
