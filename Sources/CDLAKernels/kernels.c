@@ -970,7 +970,8 @@ static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) {
 /// One element through the program: `in` is the INT32 accumulator or the INT8 code, `ch` this
 /// element's channel operands, `operand` its element-wise operand or NULL.
 static inline int8_t sdp_element(int64_t in, const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias,
-                                 const int32_t *bn_multiplier, int64_t c, const int8_t *operand, const dla_sdp_program *p) {
+                                 const int32_t *bn_multiplier, const int32_t *ew_bias, int64_t c, const int8_t *operand,
+                                 const dla_sdp_program *p) {
     int64_t x = clamp64(in + bias[c], INT32_MIN, INT32_MAX);
     x = clamp64(round_half_away_shift(x * multiplier[c], p->shift), INT32_MIN, INT32_MAX);
     if (p->bs_clip) {
@@ -979,6 +980,9 @@ static inline int8_t sdp_element(int64_t in, const int32_t *bias, const int32_t 
     if (p->bn) {
         x = clamp64(x + bn_bias[c], INT32_MIN, INT32_MAX);
         x = clamp64(round_half_away_shift(x * bn_multiplier[c], p->bn_shift), INT32_MIN, INT32_MAX);
+    }
+    if (p->ew_add) {
+        x = clamp64(x + ew_bias[c], INT32_MIN, INT32_MAX);
     }
     if (operand) {
         // |operand − ew_offset| < 2^32 and |ew_scale| <= 2^15: the product stays below 2^47.
@@ -997,12 +1001,12 @@ static inline int8_t sdp_element(int64_t in, const int32_t *bias, const int32_t 
 /// (codes) is given.
 static void sdp_portable(int64_t rows, int64_t channels, int64_t inner, const int32_t *in32, const int8_t *in8,
                          const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
-                         const int8_t *operand, const dla_sdp_program *p, int8_t *out) {
+                         const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *p, int8_t *out) {
     int64_t i = 0;
     for (int64_t row = 0; row < rows; row++) {
         for (int64_t c = 0; c < channels; c++) {
             for (int64_t e = 0; e < inner; e++, i++) {
-                out[i] = sdp_element(in32 ? (int64_t)in32[i] : (int64_t)in8[i], bias, multiplier, bn_bias, bn_multiplier, c,
+                out[i] = sdp_element(in32 ? (int64_t)in32[i] : (int64_t)in8[i], bias, multiplier, bn_bias, bn_multiplier, ew_bias, c,
                                      operand ? operand + i : NULL, p);
             }
         }
@@ -1025,7 +1029,7 @@ SDP_TARGET static inline __m512i clamp_v(__m512i x, int64_t lo, int64_t hi) {
 
 /// Per-lane channel operands (int64) of eight elements.
 typedef struct {
-    __m512i bias, multiplier, bn_bias, bn_multiplier;
+    __m512i bias, multiplier, bn_bias, bn_multiplier, ew_bias;
 } sdp_lanes;
 
 /// Eight elements (INT32 accumulators at `in32` or INT8 codes at `in8`), the operand (or NULL) per
@@ -1042,6 +1046,9 @@ SDP_TARGET static inline void sdp_vector(const int32_t *in32, const int8_t *in8,
     if (p->bn) {
         x = clamp_v(_mm512_add_epi64(x, ch->bn_bias), INT32_MIN, INT32_MAX);
         x = clamp_v(round_half_away_shift_v(_mm512_mul_epi32(x, ch->bn_multiplier), p->bn_shift), INT32_MIN, INT32_MAX);
+    }
+    if (p->ew_add) {
+        x = clamp_v(_mm512_add_epi64(x, ch->ew_bias), INT32_MIN, INT32_MAX);
     }
     if (operand) {
         __m512i y = _mm512_cvtepi8_epi64(_mm_maskz_loadu_epi8((__mmask16)mask, operand));
@@ -1071,10 +1078,13 @@ SDP_TARGET static inline __m512i channel_lanes(const int32_t *values, __mmask8 m
 
 SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner, const int32_t *in32, const int8_t *in8,
                                   const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
-                                  const int8_t *operand, const dla_sdp_program *p, int8_t *out) {
+                                  const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *p, int8_t *out) {
     if (!p->bn) {
         bn_bias = NULL;
         bn_multiplier = NULL;
+    }
+    if (!p->ew_add) {
+        ew_bias = NULL;
     }
     sdp_lanes ch;
     if (inner == 1) {
@@ -1088,6 +1098,7 @@ SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner,
                 ch.multiplier = channel_lanes(multiplier + c, mask);
                 ch.bn_bias = channel_lanes(bn_bias ? bn_bias + c : NULL, mask);
                 ch.bn_multiplier = channel_lanes(bn_multiplier ? bn_multiplier + c : NULL, mask);
+                ch.ew_bias = channel_lanes(ew_bias ? ew_bias + c : NULL, mask);
                 sdp_vector(in32 ? in32 + first + c : NULL, in8 ? in8 + first + c : NULL, &ch, operand ? operand + first + c : NULL,
                            p, mask, out + first + c);
             }
@@ -1101,6 +1112,7 @@ SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner,
             ch.multiplier = _mm512_set1_epi64(multiplier[c]);
             ch.bn_bias = _mm512_set1_epi64(bn_bias ? bn_bias[c] : 0);
             ch.bn_multiplier = _mm512_set1_epi64(bn_multiplier ? bn_multiplier[c] : 0);
+            ch.ew_bias = _mm512_set1_epi64(ew_bias ? ew_bias[c] : 0);
             for (int64_t e = 0; e < inner; e += 8) {
                 const int64_t remaining = inner - e;
                 const __mmask8 mask = remaining >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << remaining) - 1);
@@ -1124,29 +1136,29 @@ static int has_avx512dq(void) {
 
 static void sdp_dispatch(int64_t rows, int64_t channels, int64_t inner, const int32_t *in32, const int8_t *in8,
                          const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
-                         const int8_t *operand, const dla_sdp_program *program, int8_t *output) {
+                         const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *program, int8_t *output) {
     if (rows <= 0 || channels <= 0 || inner <= 0) {
         return;
     }
 #if defined(__x86_64__)
     if (dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI && has_avx512dq()) {
-        sdp_avx512(rows, channels, inner, in32, in8, bias, multiplier, bn_bias, bn_multiplier, operand, program, output);
+        sdp_avx512(rows, channels, inner, in32, in8, bias, multiplier, bn_bias, bn_multiplier, ew_bias, operand, program, output);
         return;
     }
 #endif
-    sdp_portable(rows, channels, inner, in32, in8, bias, multiplier, bn_bias, bn_multiplier, operand, program, output);
+    sdp_portable(rows, channels, inner, in32, in8, bias, multiplier, bn_bias, bn_multiplier, ew_bias, operand, program, output);
 }
 
 void dla_sdp_s32_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *input,
                     const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
-                    const int8_t *operand, const dla_sdp_program *program, int8_t *output) {
-    sdp_dispatch(rows, channels, inner, input, NULL, bias, multiplier, bn_bias, bn_multiplier, operand, program, output);
+                    const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *program, int8_t *output) {
+    sdp_dispatch(rows, channels, inner, input, NULL, bias, multiplier, bn_bias, bn_multiplier, ew_bias, operand, program, output);
 }
 
 void dla_sdp_s8_s8(int64_t rows, int64_t channels, int64_t inner, const int8_t *input,
                    const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
-                   const int8_t *operand, const dla_sdp_program *program, int8_t *output) {
-    sdp_dispatch(rows, channels, inner, NULL, input, bias, multiplier, bn_bias, bn_multiplier, operand, program, output);
+                   const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *program, int8_t *output) {
+    sdp_dispatch(rows, channels, inner, NULL, input, bias, multiplier, bn_bias, bn_multiplier, ew_bias, operand, program, output);
 }
 
 // MARK: - CACC output order

@@ -8,13 +8,16 @@ extension Lowering {
         var tensor: Int
         var inputScale: [Double]
         var correction: [Int64]
+        /// INT8 codes (an activation), whose steps are too coarse to add a bias in: it is added
+        /// after the multiplier instead, in 1/2^8 of an output step (`IntegerProgram.ewBias`).
+        var readsCodes = false
     }
 
     /// SDP reading an activation: `real = s·(q − z)` for INT8 codes, `s·x` for FP8 (FP16: s = 1).
     func sdpInput(_ name: String, channels: Int, node: GraphNode) throws(CompilerError) -> SDPInput {
         let q = try activation(name, node: node.label)
         return SDPInput(tensor: try input(name, node: node), inputScale: [Double](repeating: Double(q.scale), count: channels),
-                        correction: [Int64](repeating: precision == .int8 ? -Int64(q.zeroPoint) : 0, count: channels))
+                        correction: [Int64](repeating: precision == .int8 ? -Int64(q.zeroPoint) : 0, count: channels), readsCodes: true)
     }
 
     /// Emits one SDP operation: the input map, `program`, and the conversion to `output`'s
@@ -87,7 +90,7 @@ extension Lowering {
             throw .unsupportedPattern(node: node.label, detail: "an activation before the rounding to '\(intermediate)' does not fuse with the bias after it")
         }
         let codes = SDPInput(tensor: input.tensor, inputScale: [Double](repeating: Double(middle.scale), count: channels),
-                             correction: [Int64](repeating: -Int64(middle.zeroPoint), count: channels))
+                             correction: [Int64](repeating: -Int64(middle.zeroPoint), count: channels), readsCodes: true)
         var second = try integerProgram(input: codes, program: after, output: outQ, operand: nil, node: node)
         var moved: [Int32] = []
         for (c, bias) in second.bias.enumerated() {
@@ -111,6 +114,8 @@ extension Lowering {
         var bias: [Int32]
         var multipliers: [Int32]
         var shift: Int
+        /// A bias added after the multiplier, in its units (for inputs read as INT8 codes).
+        var ewBias: [Int32]?
         /// Element-wise operand: its zero point and 16-bit aligner.
         var operand: (zeroPoint: Int32, aligner: FixedPointScale)?
         var activation: PointwiseProgram.Activation
@@ -130,17 +135,27 @@ extension Lowering {
         case .sigmoid, .tanh: usesLookup = true
         default: usesLookup = false
         }
-        let fraction = operand != nil ? Self.elementwiseFractionBits : 0
+        // A bias on INT8 codes goes after the multiplier (Y's ALU), where the units are finer.
+        let biasAfter = input.readsCodes && operand == nil && !usesLookup && program.offset.contains { $0 != 0 }
+        let fraction = operand != nil || biasAfter ? Self.elementwiseFractionBits : 0
         // Target units of the multiply stage: LUT input (2^-8 real), or output steps (with
-        // `fraction` extra bits for element-wise sums).
+        // `fraction` extra bits for element-wise sums and late biases).
         let unit = usesLookup ? 1.0 / Double(1 << Self.lutFractionBits) : Double(outQ.scale) / Double(1 << fraction)
-        var bias: [Int32] = []
-        for c in 0..<channels {
-            let value = (realBias[c] + Double(input.correction[c])).rounded(.toNearestOrAwayFromZero)
-            guard let exact = Int32(exactly: value) else {
-                throw .unsupportedQuantization(node: node.label, detail: "bias of channel \(c) (\(value)) exceeds INT32")
+        func integer(_ value: Double, _ c: Int) throws(CompilerError) -> Int32 {
+            let rounded = value.rounded(.toNearestOrAwayFromZero)
+            guard let exact = Int32(exactly: rounded) else {
+                throw .unsupportedQuantization(node: node.label, detail: "bias of channel \(c) (\(rounded)) exceeds INT32")
             }
-            bias.append(exact)
+            return exact
+        }
+        var bias: [Int32] = [], ewBias: [Int32]?
+        for c in 0..<channels {
+            bias.append(try integer((biasAfter ? 0 : realBias[c]) + Double(input.correction[c]), c))
+        }
+        if biasAfter {
+            var late: [Int32] = []
+            for c in 0..<channels { late.append(try integer(program.offset[c] / unit, c)) }
+            ewBias = late
         }
         let (multipliers, shift) = try Self.fixedPointMultipliers(combined.map { $0 / unit }, node: node)
         var aligned: (zeroPoint: Int32, aligner: FixedPointScale)?
@@ -161,8 +176,8 @@ extension Lowering {
         } else {
             converter = (-Int64(outQ.zeroPoint) << fraction, 1, Int64(fraction))
         }
-        return IntegerProgram(bias: bias, multipliers: multipliers, shift: shift, operand: aligned, activation: program.activation,
-                              unit: unit, converter: converter)
+        return IntegerProgram(bias: bias, multipliers: multipliers, shift: shift, ewBias: ewBias, operand: aligned,
+                              activation: program.activation, unit: unit, converter: converter)
     }
 
     /// The attributes of `program`'s BS stage (`bias`, `scale`, `scale_shift`), or with `prefix`
@@ -170,14 +185,19 @@ extension Lowering {
     mutating func multiplyStageAttributes(_ name: String, _ program: IntegerProgram, prefix: String? = nil) -> [DLAAttribute] {
         let key = { (suffix: String) in prefix.map { "\($0)_\(suffix)" } ?? suffix }
         let channels = program.bias.count
-        return [DLAAttribute(key("bias"), builder.addWeight(name + "_" + key("bias"), shape: [channels], values: .int32(program.bias))),
-                DLAAttribute(key("scale"), builder.addWeight(name + "_" + key("scale"), shape: [channels], values: .int32(program.multipliers))),
-                DLAAttribute(key("scale_shift"), .int(Int64(program.shift)))]
+        // BN's add is omitted when it adds nothing (its bias went after the multiplier).
+        let bias = prefix != nil && program.bias.allSatisfy({ $0 == 0 }) ? []
+            : [DLAAttribute(key("bias"), builder.addWeight(name + "_" + key("bias"), shape: [channels], values: .int32(program.bias)))]
+        return bias + [DLAAttribute(key("scale"), builder.addWeight(name + "_" + key("scale"), shape: [channels], values: .int32(program.multipliers))),
+                       DLAAttribute(key("scale_shift"), .int(Int64(program.shift)))]
     }
 
-    /// The operand aligner, activation and converter of `program`.
+    /// The late bias or operand aligner, activation and converter of `program`.
     mutating func outputStageAttributes(_ name: String, _ program: IntegerProgram) -> [DLAAttribute] {
         var attributes: [DLAAttribute] = []
+        if let ewBias = program.ewBias {
+            attributes.append(DLAAttribute("ew_bias", builder.addWeight(name + "_ew_bias", shape: [ewBias.count], values: .int32(ewBias))))
+        }
         if let operand = program.operand {
             attributes += [DLAAttribute("ew_op", .string("add")), DLAAttribute("ew_offset", .int(Int64(operand.zeroPoint))),
                            DLAAttribute("ew_scale", .int(Int64(operand.aligner.scale))), DLAAttribute("ew_shift", .int(Int64(operand.aligner.shift)))]

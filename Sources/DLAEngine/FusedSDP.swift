@@ -2,9 +2,9 @@ import CDLAKernels
 import DLANumerics
 
 /// SDP's integer programs in one pass over the data, INT32 accumulators or INT8 codes in, INT8
-/// out: BS (bias, per-channel multiplier with truncation, clip), BN (bias, multiplier), an
-/// optional element-wise INT8 operand added after alignment (a residual connection), an optional
-/// ReLU or clip, then the output converter. Each stage may be absent. The general stage-by-stage
+/// out: BS (bias, per-channel multiplier with truncation, clip), BN (bias, multiplier), Y's ALU
+/// adding either a per-channel bias or an element-wise INT8 operand after alignment (a residual
+/// connection), an optional ReLU or clip, then the output converter. Each stage may be absent. The general stage-by-stage
 /// `SDP.run` is its reference twin: both saturate to INT32 after every stage and round half away
 /// from zero, and tests check they agree bit for bit on every instruction set.
 ///
@@ -18,6 +18,9 @@ struct FusedSDP: Sendable {
     /// BN's addends and multipliers; empty when the program has no BN stage.
     let bnBias: [Int32]
     let bnMultiplier: [Int32]
+    /// Y's ALU with a per-channel operand (a bias in finer units after BN's multiplier); empty
+    /// without one.
+    let ewBias: [Int32]
     let channels: Int
     /// Whether `run` expects an element-wise operand (aligned by `program`'s `ew_*` fields).
     let addsOperand: Bool
@@ -47,15 +50,16 @@ struct FusedSDP: Sendable {
     /// The pass's stage slots in order. A stage list fits when its stages take increasing slots:
     /// an add the first free add slot, a multiply the first free multiply slot, a ReLU or clip the
     /// first free clip slot (ReLU is a clip at 0). With an operand, the stages before it take
-    /// slots up to BN's multiplier and those after it only the activation.
+    /// slots up to BN's multiplier and those after it only the activation (Y's ALU adds the
+    /// operand, so it has no per-channel add then).
     private enum Slot: Int, Comparable {
-        case bsAdd, bsMultiply, bsClip, bnAdd, bnMultiply, activation
+        case bsAdd, bsMultiply, bsClip, bnAdd, bnMultiply, ewAdd, activation
 
         static func < (a: Slot, b: Slot) -> Bool { a.rawValue < b.rawValue }
 
         static func candidates(_ stage: SDPStage) -> [Slot] {
             switch stage {
-            case .add: [.bsAdd, .bnAdd]
+            case .add: [.bsAdd, .bnAdd, .ewAdd]
             case .multiply: [.bsMultiply, .bnMultiply]
             case .relu, .clip: [.bsClip, .activation]
             case .maximum, .minimum, .prelu, .lookup: []
@@ -112,6 +116,7 @@ struct FusedSDP: Sendable {
         self.multiplier = multiplies[.bsMultiply]?.values ?? ones
         self.bnBias = hasBN ? adds[.bnAdd] ?? zeros : []
         self.bnMultiplier = hasBN ? multiplies[.bnMultiply]?.values ?? ones : []
+        self.ewBias = adds[.ewAdd] ?? []
         self.channels = channels
         self.addsOperand = aligner != nil
         let range = outputType.range
@@ -120,7 +125,7 @@ struct FusedSDP: Sendable {
         self.program = dla_sdp_program(
             shift: Int32(multiplies[.bsMultiply]?.shift ?? 0),
             bs_clip: bsClip == nil ? 0 : 1, bs_lo: bsClip?.lower ?? 0, bs_hi: bsClip?.upper ?? 0,
-            bn: hasBN ? 1 : 0, bn_shift: Int32(multiplies[.bnMultiply]?.shift ?? 0),
+            bn: hasBN ? 1 : 0, bn_shift: Int32(multiplies[.bnMultiply]?.shift ?? 0), ew_add: adds[.ewAdd] == nil ? 0 : 1,
             act_clip: activation == nil ? 0 : 1, act_lo: activation?.lower ?? 0, act_hi: activation?.upper ?? 0,
             cvt_offset: converter.offset, cvt_scale: Int32(converter.scale), cvt_shift: Int32(min(converter.shift, OutputConverter.maxShift)),
             lo: range.lowerBound, hi: range.upperBound,
@@ -135,9 +140,9 @@ struct FusedSDP: Sendable {
         let rowLength = channels * inner
         guard rowLength > 0, let source = input.baseAddress, let target = output.baseAddress else { return }
         let operandBase = addsOperand ? operand?.baseAddress : nil
-        withOperands { bias, multiplier, bnBias, bnMultiplier, program in
+        withOperands { bias, multiplier, bnBias, bnMultiplier, ewBias, program in
             dla_sdp_s32_s8(Int64(input.count / rowLength), Int64(channels), Int64(inner), source, bias, multiplier, bnBias, bnMultiplier,
-                           operandBase, program, target)
+                           ewBias, operandBase, program, target)
         }
     }
 
@@ -147,19 +152,21 @@ struct FusedSDP: Sendable {
         let rowLength = channels * inner
         guard rowLength > 0, let source = input.baseAddress, let target = output.baseAddress else { return }
         let operandBase = addsOperand ? operand?.baseAddress : nil
-        withOperands { bias, multiplier, bnBias, bnMultiplier, program in
+        withOperands { bias, multiplier, bnBias, bnMultiplier, ewBias, program in
             dla_sdp_s8_s8(Int64(input.count / rowLength), Int64(channels), Int64(inner), source, bias, multiplier, bnBias, bnMultiplier,
-                          operandBase, program, target)
+                          ewBias, operandBase, program, target)
         }
     }
 
     private func withOperands(_ body: (UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?,
-                                       UnsafePointer<dla_sdp_program>) -> Void) {
+                                       UnsafePointer<Int32>?, UnsafePointer<dla_sdp_program>) -> Void) {
         bias.withUnsafeBufferPointer { b in
             multiplier.withUnsafeBufferPointer { m in
                 bnBias.withUnsafeBufferPointer { nb in
                     bnMultiplier.withUnsafeBufferPointer { nm in
-                        withUnsafePointer(to: program) { body(b.baseAddress, m.baseAddress, nb.baseAddress, nm.baseAddress, $0) }
+                        ewBias.withUnsafeBufferPointer { e in
+                            withUnsafePointer(to: program) { body(b.baseAddress, m.baseAddress, nb.baseAddress, nm.baseAddress, e.baseAddress, $0) }
+                        }
                     }
                 }
             }

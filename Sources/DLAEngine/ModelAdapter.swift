@@ -202,6 +202,13 @@ public enum ModelAdapter {
                 elementwise = SDPLayer.Elementwise(operation: operation, operandConverter: converter)
             }
             var after: [SDPStage] = []
+            // Y's ALU with a per-channel operand: a bias in BN's output units, before the activation.
+            if let bias = try r.int32Weight("ew_bias", count: channels) {
+                guard elementwise == nil else {
+                    throw .invalidParameter(name: "operation '\(op.name)' ew_bias", expected: "no element-wise operand (Y's ALU takes one operand)", found: "both")
+                }
+                after.append(.add(.perChannel(bias)))
+            }
             switch try r.string("activation", default: "none") {
             case "none": break
             case "relu": after.append(.relu)

@@ -8,12 +8,13 @@ struct ExecutorFastPathTests {
     @Test func fusedSDPRefusesOtherPrograms() {
         let converter = OutputConverter.identity
         func fuses(_ stages: [SDPStage]) -> Bool { FusedSDP(SDPParameters(stages: stages, converter: converter), channels: 2) != nil }
-        // Three clips, three adds or multiplies: the pass has two slots of each.
+        // Three clips or multiplies, four adds: the pass has two clips, two multipliers and three adds.
         #expect(!fuses([.relu, .relu, .relu]))
-        #expect(!fuses([.add(.constant(1)), .add(.constant(2)), .add(.constant(3))]))
+        #expect(!fuses([.add(.constant(1)), .add(.constant(2)), .add(.constant(3)), .add(.constant(4))]))
         #expect(!fuses([.multiply(.constant(1), shift: 0), .relu, .multiply(.constant(1), shift: 0), .multiply(.constant(1), shift: 0)]))
-        // An add after BN's multiplier has no slot left.
-        #expect(!fuses([.multiply(.constant(1), shift: 0), .multiply(.constant(1), shift: 0), .add(.constant(1))]))
+        // After BN's multiplier only Y's add and the activation are left.
+        #expect(fuses([.multiply(.constant(1), shift: 0), .multiply(.constant(1), shift: 0), .add(.constant(1)), .relu]))
+        #expect(!fuses([.multiply(.constant(1), shift: 0), .multiply(.constant(1), shift: 0), .add(.constant(1)), .add(.constant(1))]))
         #expect(!fuses([.add(.perChannel([1, 2, 3]))]))
         #expect(!fuses([.clip(lower: 6, upper: 0)]))
         #expect(!fuses([.multiply(.constant(3), shift: 64)]))

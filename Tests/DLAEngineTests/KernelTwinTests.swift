@@ -114,8 +114,8 @@ extension InstructionSetForcing {
             #expect(FusedSDP(biasAfterOperand, channels: 2) == nil)
         }
 
-        /// Two-stage programs (BS with its clip, BN, an activation clip), with and without an
-        /// operand, on INT32 accumulators and on INT8 codes (an SDP reading an activation): the C
+        /// Two-stage programs (BS with its clip, BN, Y's per-channel add, an activation clip), with
+        /// and without an operand, on INT32 accumulators and on INT8 codes (an SDP reading an activation): the C
         /// pass on every instruction set against `SDP.run` on the same values widened to INT32.
         @Test func fusedTwoStageSDPOnAccumulatorsAndCodesMatchesTheStageByStageProgramBitForBit() throws {
             var random = TestRandom(seed: 23)
@@ -136,8 +136,13 @@ extension InstructionSetForcing {
                 if random.int(in: 0...1) == 0 { before.append(clip()) }
                 if random.int(in: 0...1) == 0 { before.append(.add(.perChannel((0..<channels).map { _ in Int32(random.int(in: -1000...1000)) }))) }
                 if random.int(in: 0...1) == 0 { before.append(multiplier(channels)) }
-                let after: [SDPStage] = random.int(in: 0...1) == 0 ? [clip()] : []
                 let withOperand = random.int(in: 0...1) == 0
+                var after: [SDPStage] = []
+                // Y's ALU adds a per-channel bias when it has no element-wise operand.
+                if !withOperand, random.int(in: 0...1) == 0 {
+                    after.append(.add(.perChannel((0..<channels).map { _ in Int32(random.int(in: -70_000...70_000)) })))
+                }
+                if random.int(in: 0...1) == 0 { after.append(clip()) }
                 let aligner = OutputConverter(offset: Int32(random.int(in: -300...300)), scale: Int16(random.int(in: -4...300)),
                                               shift: UInt8(random.int(in: 0...20)))
                 let converter = OutputConverter(offset: Int32(random.int(in: -300...300)), scale: Int16(random.int(in: -4...300)),

@@ -126,6 +126,8 @@ typedef struct {
     /// Nonzero: the BN stage runs (bias, then multiplier truncated by bn_shift, 0...63).
     int32_t bn;
     int32_t bn_shift;
+    /// Nonzero: Y's ALU adds the per-channel ew_bias after BN (no element-wise operand then).
+    int32_t ew_add;
     /// Nonzero: clamp to act_lo...act_hi after the operand (ReLU is 0...INT32_MAX).
     int32_t act_clip;
     int32_t act_lo;
@@ -147,19 +149,20 @@ typedef struct {
 /// `rows × channels × inner` INT32 values (channel-major within a row) to INT8:
 /// x = sat32(in + bias[c]); x = sat32(round_half_away(x·multiplier[c] >> shift)); BS clip; when
 /// `program->bn`, x = sat32(x + bn_bias[c]) and x = sat32(round_half_away(x·bn_multiplier[c] >> bn_shift))
-/// (bn_bias and bn_multiplier are read only then); with a non-NULL `operand` (INT8, laid out as
-/// `input`), x = sat32(x + y) with y aligned as above (a residual connection); activation clip;
+/// (bn_bias and bn_multiplier are read only then); when `program->ew_add`, x = sat32(x + ew_bias[c]);
+/// with a non-NULL `operand` (INT8, laid out as `input`), x = sat32(x + y) with y aligned as above (a
+/// residual connection); activation clip;
 /// converter. Multipliers are int32; cvt_scale and ew_scale must fit 16 bits (SDP's converters).
 /// Every instruction-set path agrees bit for bit with the portable one.
 void dla_sdp_s32_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *input,
                     const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
-                    const int8_t *operand, const dla_sdp_program *program, int8_t *output);
+                    const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *program, int8_t *output);
 
 /// The same program on INT8 input codes (an SDP reading a tensor from memory: an element-wise
 /// add of two activations, a rescale, a standalone activation).
 void dla_sdp_s8_s8(int64_t rows, int64_t channels, int64_t inner, const int8_t *input,
                    const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
-                   const int8_t *operand, const dla_sdp_program *program, int8_t *output);
+                   const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *program, int8_t *output);
 
 /// The input converter (ONNX QuantizeLinear): out[i] = saturate(round_half_even(x[i] / scale) + zero_point)
 /// into lo...hi (an 8-bit range), the division in float32; NaN gives zero_point. Same bits as
