@@ -978,7 +978,9 @@ static inline int8_t sdp_element(int64_t in, const int32_t *bias, const int32_t 
         x = clamp64(x, p->bs_lo, p->bs_hi);
     }
     if (p->bn) {
-        x = clamp64(x + bn_bias[c], INT32_MIN, INT32_MAX);
+        if (bn_bias) {
+            x = clamp64(x + bn_bias[c], INT32_MIN, INT32_MAX);
+        }
         x = clamp64(round_half_away_shift(x * bn_multiplier[c], p->bn_shift), INT32_MIN, INT32_MAX);
     }
     if (p->ew_add) {
@@ -1014,13 +1016,15 @@ static void sdp_portable(int64_t rows, int64_t channels, int64_t inner, const in
 }
 
 #if defined(__x86_64__)
+/// x / 2^shift rounded half away from zero as (x + 2^(shift−1) − [x < 0]) >> shift (arithmetic):
+/// for negative x that is ceil((x − 2^(shift−1)) / 2^shift), the same as −round(−x / 2^shift).
+/// Exact for |x| < 2^62 (no multiplier is INT32_MIN, so every product is below that).
 SDP_TARGET static inline __m512i round_half_away_shift_v(__m512i x, int shift) {
     if (shift == 0) {
         return x;
     }
-    const __mmask8 negative = _mm512_cmplt_epi64_mask(x, _mm512_setzero_si512());
-    const __m512i magnitude = _mm512_srli_epi64(_mm512_add_epi64(_mm512_abs_epi64(x), _mm512_set1_epi64((int64_t)1 << (shift - 1))), (unsigned)shift);
-    return _mm512_mask_sub_epi64(magnitude, negative, _mm512_setzero_si512(), magnitude);
+    const __m512i biased = _mm512_add_epi64(_mm512_add_epi64(x, _mm512_set1_epi64((int64_t)1 << (shift - 1))), _mm512_srai_epi64(x, 63));
+    return _mm512_srai_epi64(biased, (unsigned)shift);
 }
 
 SDP_TARGET static inline __m512i clamp_v(__m512i x, int64_t lo, int64_t hi) {
@@ -1034,7 +1038,7 @@ typedef struct {
 
 /// Eight elements (INT32 accumulators at `in32` or INT8 codes at `in8`), the operand (or NULL) per
 /// element, the rest from the program.
-SDP_TARGET static inline void sdp_vector(const int32_t *in32, const int8_t *in8, const sdp_lanes *ch, const int8_t *operand,
+SDP_TARGET static inline void sdp_vector(const int32_t *in32, const int8_t *in8, const sdp_lanes *ch, int bn_add, const int8_t *operand,
                                          const dla_sdp_program *p, __mmask8 mask, int8_t *out) {
     __m512i x = in32 ? _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, in32))
                      : _mm512_cvtepi8_epi64(_mm_maskz_loadu_epi8((__mmask16)mask, in8));
@@ -1044,7 +1048,9 @@ SDP_TARGET static inline void sdp_vector(const int32_t *in32, const int8_t *in8,
         x = clamp_v(x, p->bs_lo, p->bs_hi);
     }
     if (p->bn) {
-        x = clamp_v(_mm512_add_epi64(x, ch->bn_bias), INT32_MIN, INT32_MAX);
+        if (bn_add) {
+            x = clamp_v(_mm512_add_epi64(x, ch->bn_bias), INT32_MIN, INT32_MAX);
+        }
         x = clamp_v(round_half_away_shift_v(_mm512_mul_epi32(x, ch->bn_multiplier), p->bn_shift), INT32_MIN, INT32_MAX);
     }
     if (p->ew_add) {
@@ -1083,6 +1089,7 @@ SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner,
         bn_bias = NULL;
         bn_multiplier = NULL;
     }
+    const int bn_add = bn_bias != NULL;
     if (!p->ew_add) {
         ew_bias = NULL;
     }
@@ -1099,7 +1106,7 @@ SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner,
                 ch.bn_bias = channel_lanes(bn_bias ? bn_bias + c : NULL, mask);
                 ch.bn_multiplier = channel_lanes(bn_multiplier ? bn_multiplier + c : NULL, mask);
                 ch.ew_bias = channel_lanes(ew_bias ? ew_bias + c : NULL, mask);
-                sdp_vector(in32 ? in32 + first + c : NULL, in8 ? in8 + first + c : NULL, &ch, operand ? operand + first + c : NULL,
+                sdp_vector(in32 ? in32 + first + c : NULL, in8 ? in8 + first + c : NULL, &ch, bn_add, operand ? operand + first + c : NULL,
                            p, mask, out + first + c);
             }
         }
@@ -1116,7 +1123,8 @@ SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner,
             for (int64_t e = 0; e < inner; e += 8) {
                 const int64_t remaining = inner - e;
                 const __mmask8 mask = remaining >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << remaining) - 1);
-                sdp_vector(in32 ? in32 + i + e : NULL, in8 ? in8 + i + e : NULL, &ch, operand ? operand + i + e : NULL, p, mask, out + i + e);
+                sdp_vector(in32 ? in32 + i + e : NULL, in8 ? in8 + i + e : NULL, &ch, bn_add, operand ? operand + i + e : NULL, p, mask,
+                           out + i + e);
             }
         }
     }

@@ -15,7 +15,7 @@ struct FusedSDP: Sendable {
     let bias: [Int32]
     /// BS: per-channel multipliers (ones without a multiply stage).
     let multiplier: [Int32]
-    /// BN's addends and multipliers; empty when the program has no BN stage.
+    /// BN's addends (empty without a BN add) and multipliers (empty without a BN stage).
     let bnBias: [Int32]
     let bnMultiplier: [Int32]
     /// Y's ALU with a per-channel operand (a bias in finer units after BN's multiplier); empty
@@ -90,7 +90,9 @@ struct FusedSDP: Sendable {
                     guard let values = perChannel(operand) else { return false }
                     adds[slot] = values
                 case .multiply(let operand, let shift):
-                    guard let values = perChannel(operand), (0...63).contains(shift) else { return false }
+                    // INT32_MIN is refused so that every product of two INT32s stays below 2^62 in magnitude,
+                    // where the kernel's rounding shift is exact.
+                    guard let values = perChannel(operand), (0...63).contains(shift), !values.contains(Int32.min) else { return false }
                     multiplies[slot] = (values, shift)
                 case .relu:
                     clips[slot] = (0, Int32.max)
@@ -114,7 +116,7 @@ struct FusedSDP: Sendable {
         let hasBN = adds[.bnAdd] != nil || multiplies[.bnMultiply] != nil
         self.bias = adds[.bsAdd] ?? zeros
         self.multiplier = multiplies[.bsMultiply]?.values ?? ones
-        self.bnBias = hasBN ? adds[.bnAdd] ?? zeros : []
+        self.bnBias = hasBN ? adds[.bnAdd] ?? [] : []
         self.bnMultiplier = hasBN ? multiplies[.bnMultiply]?.values ?? ones : []
         self.ewBias = adds[.ewAdd] ?? []
         self.channels = channels
@@ -165,7 +167,8 @@ struct FusedSDP: Sendable {
                 bnBias.withUnsafeBufferPointer { nb in
                     bnMultiplier.withUnsafeBufferPointer { nm in
                         ewBias.withUnsafeBufferPointer { e in
-                            withUnsafePointer(to: program) { body(b.baseAddress, m.baseAddress, nb.baseAddress, nm.baseAddress, e.baseAddress, $0) }
+                            // An empty array's buffer may still have an address: the kernel reads no BN add only from NULL.
+                            withUnsafePointer(to: program) { body(b.baseAddress, m.baseAddress, nb.isEmpty ? nil : nb.baseAddress, nm.baseAddress, e.baseAddress, $0) }
                         }
                     }
                 }

@@ -18,6 +18,7 @@ struct ExecutorFastPathTests {
         #expect(!fuses([.add(.perChannel([1, 2, 3]))]))
         #expect(!fuses([.clip(lower: 6, upper: 0)]))
         #expect(!fuses([.multiply(.constant(3), shift: 64)]))
+        #expect(!fuses([.multiply(.perChannel([1, Int32.min]), shift: 63)]))
         #expect(!fuses([.prelu(slope: .constant(1), shift: 0)]))
         #expect(!fuses([.maximum(.constant(0))]))
         #expect(fuses([.add(.constant(1)), .multiply(.constant(3), shift: 2), .relu]))

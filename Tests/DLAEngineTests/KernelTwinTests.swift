@@ -114,6 +114,28 @@ extension InstructionSetForcing {
             #expect(FusedSDP(biasAfterOperand, channels: 2) == nil)
         }
 
+        /// The rounding shifts at their extremes: the largest products (|x·m| just below 2^62) at
+        /// shifts up to 63, ties on both signs.
+        @Test func fusedSDPRoundsExtremeProductsAsTheStageByStageProgram() throws {
+            defer { HostKernels.force(nil) }
+            let inputs: [Int32] = [Int32.min, Int32.max, Int32.min + 1, -1, 1, 0, 1 << 30, -(1 << 30), 3, -3, 6, -6]
+            for multiplier in [Int32.max, -Int32.max, 1, -1, 3] {
+                for shift in [1, 2, 31, 61, 62, 63] {
+                    let parameters = SDPParameters(stages: [.multiply(.constant(multiplier), shift: shift), .multiply(.constant(multiplier), shift: shift)],
+                                                   converter: OutputConverter(offset: 0, scale: 1, shift: 1))
+                    let input = try Tensor(shape: [inputs.count, 1], scalars: inputs)
+                    let expected = try SDP.run(input, parameters, profile: .nvFull, channelAxis: 1)
+                    let fused = try #require(FusedSDP(parameters, channels: 1))
+                    for isa in HostKernels.available {
+                        #expect(HostKernels.force(isa))
+                        var output = [Int8](repeating: 0, count: inputs.count)
+                        inputs.withUnsafeBufferPointer { source in output.withUnsafeMutableBufferPointer { fused.run(source, inner: 1, into: $0) } }
+                        #expect(output == expected.scalars, "multiplier \(multiplier) shift \(shift) on \(isa)")
+                    }
+                }
+            }
+        }
+
         /// Two-stage programs (BS with its clip, BN, Y's per-channel add, an activation clip), with
         /// and without an operand, on INT32 accumulators and on INT8 codes (an SDP reading an activation): the C
         /// pass on every instruction set against `SDP.run` on the same values widened to INT32.

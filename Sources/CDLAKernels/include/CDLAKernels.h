@@ -149,10 +149,11 @@ typedef struct {
 /// `rows × channels × inner` INT32 values (channel-major within a row) to INT8:
 /// x = sat32(in + bias[c]); x = sat32(round_half_away(x·multiplier[c] >> shift)); BS clip; when
 /// `program->bn`, x = sat32(x + bn_bias[c]) and x = sat32(round_half_away(x·bn_multiplier[c] >> bn_shift))
-/// (bn_bias and bn_multiplier are read only then); when `program->ew_add`, x = sat32(x + ew_bias[c]);
+/// (bn_multiplier is read only then; bn_bias may be NULL: no add); when `program->ew_add`, x = sat32(x + ew_bias[c]);
 /// with a non-NULL `operand` (INT8, laid out as `input`), x = sat32(x + y) with y aligned as above (a
 /// residual connection); activation clip;
-/// converter. Multipliers are int32; cvt_scale and ew_scale must fit 16 bits (SDP's converters).
+/// converter. Multipliers are int32 other than INT32_MIN; cvt_scale and ew_scale must fit 16 bits
+/// (SDP's converters).
 /// Every instruction-set path agrees bit for bit with the portable one.
 void dla_sdp_s32_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *input,
                     const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
