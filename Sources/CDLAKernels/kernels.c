@@ -967,94 +967,147 @@ static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
-/// `operand` points at this element's operand, or is NULL.
-static inline int8_t sdp_element(int32_t in, int64_t bias, int64_t multiplier, const int8_t *operand, const dla_sdp_program *p) {
-    int64_t x = clamp64((int64_t)in + bias, INT32_MIN, INT32_MAX);
-    x = clamp64(round_half_away_shift(x * multiplier, p->shift), INT32_MIN, INT32_MAX);
+/// One element through the program: `in` is the INT32 accumulator or the INT8 code, `ch` this
+/// element's channel operands, `operand` its element-wise operand or NULL.
+static inline int8_t sdp_element(int64_t in, const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias,
+                                 const int32_t *bn_multiplier, const int32_t *ew_bias, int64_t c, const int8_t *operand,
+                                 const dla_sdp_program *p) {
+    int64_t x = clamp64(in + bias[c], INT32_MIN, INT32_MAX);
+    x = clamp64(round_half_away_shift(x * multiplier[c], p->shift), INT32_MIN, INT32_MAX);
+    if (p->bs_clip) {
+        x = clamp64(x, p->bs_lo, p->bs_hi);
+    }
+    if (p->bn) {
+        if (bn_bias) {
+            x = clamp64(x + bn_bias[c], INT32_MIN, INT32_MAX);
+        }
+        x = clamp64(round_half_away_shift(x * bn_multiplier[c], p->bn_shift), INT32_MIN, INT32_MAX);
+    }
+    if (p->ew_add) {
+        x = clamp64(x + ew_bias[c], INT32_MIN, INT32_MAX);
+    }
     if (operand) {
         // |operand − ew_offset| < 2^32 and |ew_scale| <= 2^15: the product stays below 2^47.
         const int64_t y = clamp64(round_half_away_shift(((int64_t)*operand - (int64_t)p->ew_offset) * (int64_t)p->ew_scale, p->ew_shift),
                                   INT32_MIN, INT32_MAX);
         x = clamp64(x + y, INT32_MIN, INT32_MAX);
     }
-    if (p->relu && x < 0) {
-        x = 0;
+    if (p->act_clip) {
+        x = clamp64(x, p->act_lo, p->act_hi);
     }
     const int64_t converted = round_half_away_shift((x - (int64_t)p->cvt_offset) * (int64_t)p->cvt_scale, p->cvt_shift);
     return (int8_t)clamp64(converted, p->lo, p->hi);
 }
 
-static void sdp_portable(int64_t rows, int64_t channels, int64_t inner, const int32_t *in,
-                         const int32_t *bias, const int32_t *multiplier, const int8_t *operand,
-                         const dla_sdp_program *p, int8_t *out) {
+/// The reference twin of every vector path: exactly one of `in32` (accumulators) and `in8`
+/// (codes) is given.
+static void sdp_portable(int64_t rows, int64_t channels, int64_t inner, const int32_t *in32, const int8_t *in8,
+                         const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
+                         const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *p, int8_t *out) {
     int64_t i = 0;
     for (int64_t row = 0; row < rows; row++) {
         for (int64_t c = 0; c < channels; c++) {
-            const int64_t b = bias[c], m = multiplier[c];
             for (int64_t e = 0; e < inner; e++, i++) {
-                out[i] = sdp_element(in[i], b, m, operand ? operand + i : NULL, p);
+                out[i] = sdp_element(in32 ? (int64_t)in32[i] : (int64_t)in8[i], bias, multiplier, bn_bias, bn_multiplier, ew_bias, c,
+                                     operand ? operand + i : NULL, p);
             }
         }
     }
 }
 
 #if defined(__x86_64__)
+/// x / 2^shift rounded half away from zero as (x + 2^(shift−1) − [x < 0]) >> shift (arithmetic):
+/// for negative x that is ceil((x − 2^(shift−1)) / 2^shift), the same as −round(−x / 2^shift).
+/// Exact for |x| < 2^62 (no multiplier is INT32_MIN, so every product is below that).
 SDP_TARGET static inline __m512i round_half_away_shift_v(__m512i x, int shift) {
     if (shift == 0) {
         return x;
     }
-    const __mmask8 negative = _mm512_cmplt_epi64_mask(x, _mm512_setzero_si512());
-    const __m512i magnitude = _mm512_srli_epi64(_mm512_add_epi64(_mm512_abs_epi64(x), _mm512_set1_epi64((int64_t)1 << (shift - 1))), (unsigned)shift);
-    return _mm512_mask_sub_epi64(magnitude, negative, _mm512_setzero_si512(), magnitude);
+    const __m512i biased = _mm512_add_epi64(_mm512_add_epi64(x, _mm512_set1_epi64((int64_t)1 << (shift - 1))), _mm512_srai_epi64(x, 63));
+    return _mm512_srai_epi64(biased, (unsigned)shift);
 }
 
-/// Eight elements: bias and multiplier per lane (int64), the operand (or NULL) per element, the
-/// rest from the program.
-SDP_TARGET static inline void sdp_vector(const int32_t *in, __m512i bias, __m512i multiplier, const int8_t *operand,
+SDP_TARGET static inline __m512i clamp_v(__m512i x, int64_t lo, int64_t hi) {
+    return _mm512_min_epi64(_mm512_max_epi64(x, _mm512_set1_epi64(lo)), _mm512_set1_epi64(hi));
+}
+
+/// Per-lane channel operands (int64) of eight elements.
+typedef struct {
+    __m512i bias, multiplier, bn_bias, bn_multiplier, ew_bias;
+} sdp_lanes;
+
+/// Eight elements (INT32 accumulators at `in32` or INT8 codes at `in8`), the operand (or NULL) per
+/// element, the rest from the program.
+SDP_TARGET static inline void sdp_vector(const int32_t *in32, const int8_t *in8, const sdp_lanes *ch, int bn_add, const int8_t *operand,
                                          const dla_sdp_program *p, __mmask8 mask, int8_t *out) {
-    const __m512i int32_min = _mm512_set1_epi64(INT32_MIN), int32_max = _mm512_set1_epi64(INT32_MAX);
-    __m512i x = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, in));
-    x = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(x, bias), int32_min), int32_max);
-    x = round_half_away_shift_v(_mm512_mul_epi32(x, multiplier), p->shift);
-    x = _mm512_min_epi64(_mm512_max_epi64(x, int32_min), int32_max);
+    __m512i x = in32 ? _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, in32))
+                     : _mm512_cvtepi8_epi64(_mm_maskz_loadu_epi8((__mmask16)mask, in8));
+    x = clamp_v(_mm512_add_epi64(x, ch->bias), INT32_MIN, INT32_MAX);
+    x = clamp_v(round_half_away_shift_v(_mm512_mul_epi32(x, ch->multiplier), p->shift), INT32_MIN, INT32_MAX);
+    if (p->bs_clip) {
+        x = clamp_v(x, p->bs_lo, p->bs_hi);
+    }
+    if (p->bn) {
+        if (bn_add) {
+            x = clamp_v(_mm512_add_epi64(x, ch->bn_bias), INT32_MIN, INT32_MAX);
+        }
+        x = clamp_v(round_half_away_shift_v(_mm512_mul_epi32(x, ch->bn_multiplier), p->bn_shift), INT32_MIN, INT32_MAX);
+    }
+    if (p->ew_add) {
+        x = clamp_v(_mm512_add_epi64(x, ch->ew_bias), INT32_MIN, INT32_MAX);
+    }
     if (operand) {
         __m512i y = _mm512_cvtepi8_epi64(_mm_maskz_loadu_epi8((__mmask16)mask, operand));
         y = _mm512_sub_epi64(y, _mm512_set1_epi64(p->ew_offset));
         if (p->ew_scale != 1) {
             y = _mm512_mullo_epi64(y, _mm512_set1_epi64(p->ew_scale));
         }
-        y = round_half_away_shift_v(y, p->ew_shift);
-        y = _mm512_min_epi64(_mm512_max_epi64(y, int32_min), int32_max);
-        x = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(x, y), int32_min), int32_max);
+        y = clamp_v(round_half_away_shift_v(y, p->ew_shift), INT32_MIN, INT32_MAX);
+        x = clamp_v(_mm512_add_epi64(x, y), INT32_MIN, INT32_MAX);
     }
-    if (p->relu) {
-        x = _mm512_max_epi64(x, _mm512_setzero_si512());
+    if (p->act_clip) {
+        x = clamp_v(x, p->act_lo, p->act_hi);
     }
     x = _mm512_sub_epi64(x, _mm512_set1_epi64(p->cvt_offset));
     if (p->cvt_scale != 1) {
         // A 64-bit multiply costs several micro-ops; the common converter (scale 1) skips it.
         x = _mm512_mullo_epi64(x, _mm512_set1_epi64(p->cvt_scale));
     }
-    x = round_half_away_shift_v(x, p->cvt_shift);
-    x = _mm512_min_epi64(_mm512_max_epi64(x, _mm512_set1_epi64(p->lo)), _mm512_set1_epi64(p->hi));
+    x = clamp_v(round_half_away_shift_v(x, p->cvt_shift), p->lo, p->hi);
     // Narrow in a register, then store: AMD runs the memory form of vpmovqb as slow microcode.
     _mm_mask_storeu_epi8(out, (__mmask16)mask, _mm512_cvtepi64_epi8(x));
 }
 
-SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner, const int32_t *in,
-                                  const int32_t *bias, const int32_t *multiplier, const int8_t *operand,
-                                  const dla_sdp_program *p, int8_t *out) {
+SDP_TARGET static inline __m512i channel_lanes(const int32_t *values, __mmask8 mask) {
+    return values ? _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, values)) : _mm512_setzero_si512();
+}
+
+SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner, const int32_t *in32, const int8_t *in8,
+                                  const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
+                                  const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *p, int8_t *out) {
+    if (!p->bn) {
+        bn_bias = NULL;
+        bn_multiplier = NULL;
+    }
+    const int bn_add = bn_bias != NULL;
+    if (!p->ew_add) {
+        ew_bias = NULL;
+    }
+    sdp_lanes ch;
     if (inner == 1) {
-        // Fully connected rows: bias and multiplier change every element.
+        // Fully connected rows: the channel operands change every element.
         for (int64_t row = 0; row < rows; row++) {
-            const int32_t *source = in + row * channels;
-            int8_t *target = out + row * channels;
+            const int64_t first = row * channels;
             for (int64_t c = 0; c < channels; c += 8) {
                 const int64_t remaining = channels - c;
                 const __mmask8 mask = remaining >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << remaining) - 1);
-                const __m512i b = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, bias + c));
-                const __m512i m = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(mask, multiplier + c));
-                sdp_vector(source + c, b, m, operand ? operand + row * channels + c : NULL, p, mask, target + c);
+                ch.bias = channel_lanes(bias + c, mask);
+                ch.multiplier = channel_lanes(multiplier + c, mask);
+                ch.bn_bias = channel_lanes(bn_bias ? bn_bias + c : NULL, mask);
+                ch.bn_multiplier = channel_lanes(bn_multiplier ? bn_multiplier + c : NULL, mask);
+                ch.ew_bias = channel_lanes(ew_bias ? ew_bias + c : NULL, mask);
+                sdp_vector(in32 ? in32 + first + c : NULL, in8 ? in8 + first + c : NULL, &ch, bn_add, operand ? operand + first + c : NULL,
+                           p, mask, out + first + c);
             }
         }
         return;
@@ -1062,11 +1115,16 @@ SDP_TARGET static void sdp_avx512(int64_t rows, int64_t channels, int64_t inner,
     int64_t i = 0;
     for (int64_t row = 0; row < rows; row++) {
         for (int64_t c = 0; c < channels; c++, i += inner) {
-            const __m512i b = _mm512_set1_epi64(bias[c]), m = _mm512_set1_epi64(multiplier[c]);
+            ch.bias = _mm512_set1_epi64(bias[c]);
+            ch.multiplier = _mm512_set1_epi64(multiplier[c]);
+            ch.bn_bias = _mm512_set1_epi64(bn_bias ? bn_bias[c] : 0);
+            ch.bn_multiplier = _mm512_set1_epi64(bn_multiplier ? bn_multiplier[c] : 0);
+            ch.ew_bias = _mm512_set1_epi64(ew_bias ? ew_bias[c] : 0);
             for (int64_t e = 0; e < inner; e += 8) {
                 const int64_t remaining = inner - e;
                 const __mmask8 mask = remaining >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << remaining) - 1);
-                sdp_vector(in + i + e, b, m, operand ? operand + i + e : NULL, p, mask, out + i + e);
+                sdp_vector(in32 ? in32 + i + e : NULL, in8 ? in8 + i + e : NULL, &ch, bn_add, operand ? operand + i + e : NULL, p, mask,
+                           out + i + e);
             }
         }
     }
@@ -1084,19 +1142,31 @@ static int has_avx512dq(void) {
 }
 #endif
 
-void dla_sdp_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *input,
-                const int32_t *bias, const int32_t *multiplier, const int8_t *operand,
-                const dla_sdp_program *program, int8_t *output) {
+static void sdp_dispatch(int64_t rows, int64_t channels, int64_t inner, const int32_t *in32, const int8_t *in8,
+                         const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
+                         const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *program, int8_t *output) {
     if (rows <= 0 || channels <= 0 || inner <= 0) {
         return;
     }
 #if defined(__x86_64__)
     if (dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI && has_avx512dq()) {
-        sdp_avx512(rows, channels, inner, input, bias, multiplier, operand, program, output);
+        sdp_avx512(rows, channels, inner, in32, in8, bias, multiplier, bn_bias, bn_multiplier, ew_bias, operand, program, output);
         return;
     }
 #endif
-    sdp_portable(rows, channels, inner, input, bias, multiplier, operand, program, output);
+    sdp_portable(rows, channels, inner, in32, in8, bias, multiplier, bn_bias, bn_multiplier, ew_bias, operand, program, output);
+}
+
+void dla_sdp_s32_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *input,
+                    const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
+                    const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *program, int8_t *output) {
+    sdp_dispatch(rows, channels, inner, input, NULL, bias, multiplier, bn_bias, bn_multiplier, ew_bias, operand, program, output);
+}
+
+void dla_sdp_s8_s8(int64_t rows, int64_t channels, int64_t inner, const int8_t *input,
+                   const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
+                   const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *program, int8_t *output) {
+    sdp_dispatch(rows, channels, inner, NULL, input, bias, multiplier, bn_bias, bn_multiplier, ew_bias, operand, program, output);
 }
 
 // MARK: - CACC output order

@@ -19,6 +19,9 @@ public struct CompileOptions: Sendable {
     public var description: String = ""
     /// Inputs (float32 rows) whose emulator outputs are stored in the file as self-test vectors.
     public var selfTestInputs: FloatBatch?
+    /// False keeps a quantized product's rounding and the bias Add after it as two SDP operations
+    /// (`LoweringPlan`'s requantization): the fused layer's reference in tests.
+    var fusesRequantizedBias = true
 
     public init() {}
 }
@@ -74,7 +77,7 @@ public enum Compiler {
         let folded = try QuantizedGraphFolding.fold(try ConstantFolding.fold(graph))
         let precision = try choosePrecision(folded, requested: options.precision)
         let shapes = try ShapeInference.infer(folded.graph, batch: 1)
-        let plan = try LoweringPlan.make(folded.graph, annotated: Set(folded.activations.keys))
+        let plan = try LoweringPlan.make(folded.graph, quantization: folded.activations, fusesRequantizedBias: options.fusesRequantizedBias)
 
         var quantization = folded.activations
         if folded.isQuantized {

@@ -73,10 +73,12 @@ extension Lowering {
             }
         }
 
-        // Followers: bias Add, BatchNormalization, activation.
+        // Followers before the product is rounded (all of them when it is not): bias Add,
+        // BatchNormalization, activation.
         var program = PointwiseProgram.identity(channels)
         var normalization: (a: [Double], d: [Double])?
-        for index in group.nodes.dropFirst() {
+        let rounding = group.requantization?.nodes ?? group.nodes.count
+        for index in group.nodes[1..<rounding] {
             let follower = graph.nodes[index]
             switch follower.opType {
             case "Add":
@@ -144,8 +146,18 @@ extension Lowering {
         builder.emit(node.name, .convolution, isConvolution ? "conv" : "fc", inputs: [inputIndex], output: accumulator,
                      [DLAAttribute("weight", weightAttribute)] + conv)
         let firstSDPWeight = builder.weights.count
-        try emitSDP(node.name + "_sdp", input: SDPInput(tensor: accumulator, inputScale: inputScale, correction: correction),
-                    program: composed, output: group.output, node: node)
+        let sdpInput = SDPInput(tensor: accumulator, inputScale: inputScale, correction: correction)
+        if let requantization = group.requantization {
+            // Bias Add and activation after the product's rounding (QDQ / QOperator MatMul + Add).
+            var after = PointwiseProgram.identity(channels)
+            for index in group.nodes[rounding...] {
+                try applyAffine(graph.nodes[index], to: &after, channels: channels, rank: inputShape.count + 1)
+            }
+            try emitRequantizedSDP(node.name + "_sdp", input: sdpInput, before: composed, intermediate: requantization.tensor,
+                                   after: after, output: group.output, node: node)
+        } else {
+            try emitSDP(node.name + "_sdp", input: sdpInput, program: composed, output: group.output, node: node)
+        }
         layerWeights.append((node.name, weightIndex, Array(firstSDPWeight..<builder.weights.count)))
     }
 

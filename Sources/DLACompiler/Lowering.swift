@@ -9,6 +9,10 @@ import DLANumerics
 ///   `round(b_c / (s_x·s_w,c)) − z_x·Σ q_w,c`, multiplies by `s_x·s_w,c / s_y` as a 16-bit
 ///   multiplier with one shift per layer (SDP has one truncation shift), applies the activation
 ///   in output steps and adds z_y in the converter (offset −z_y, scale 1: exact);
+/// - SDP on INT8 codes with a bias: the zero point is removed, the multiplier goes to 1/256 of an
+///   output step, the bias is added there (Y's ALU) and the converter shifts by 8 and adds z_y;
+/// - linear with a requantized bias (ONNX Runtime's MatMul → QuantizeLinear → Add): BS as the
+///   linear layer into the product's codes (clipped, not converted), then BN as the SDP on codes;
 /// - element-wise add: both operands are brought to 1/256 of an output step, summed, and the
 ///   converter shifts by 8 and adds z_y;
 /// - sigmoid / tanh: the input is scaled to the LUT's 8 fraction bits, the LUT returns Q15 and

@@ -23,11 +23,22 @@ struct LoweringGroup: Sendable {
         case passThrough
     }
 
+    /// A linear group of an INT8 model that quantizes its product and then adds a bias, as ONNX
+    /// Runtime's QDQ and QOperator forms of MatMul + Add (or Conv + Add) do: the first `nodes`
+    /// round to `tensor`'s quantization (SDP's BS stage, clipped to its codes), the rest apply
+    /// after that rounding (BN stage, activation, converter). One SDP pass keeps both roundings.
+    struct Requantization: Sendable {
+        var tensor: String
+        /// How many of the group's nodes come before the rounding.
+        var nodes: Int
+    }
+
     var kind: Kind
     /// Node indices in execution order; the first is the group's anchor.
     var nodes: [Int]
     /// The tensor the group produces.
     var output: String
+    var requantization: Requantization?
 }
 
 struct LoweringPlan: Sendable {
@@ -49,7 +60,11 @@ struct LoweringPlan: Sendable {
         "and on constants (evaluated at compile time): Cast, ConstantOfShape, Gather, Shape, Slice",
     ]
 
-    static func make(_ graph: Graph, annotated: Set<String>) throws(CompilerError) -> LoweringPlan {
+    /// `quantization`: the activations a quantized model quantizes itself (empty for float models);
+    /// `fusesRequantizedBias` false leaves a bias Add after a quantized product as its own group.
+    static func make(_ graph: Graph, quantization: [String: TensorQuantization],
+                     fusesRequantizedBias: Bool) throws(CompilerError) -> LoweringPlan {
+        let annotated = Set(quantization.keys)
         var consumers: [String: [Int]] = [:]
         for (index, node) in graph.nodes.enumerated() {
             for input in node.inputs where !input.isEmpty { consumers[input, default: []].append(index) }
@@ -64,6 +79,25 @@ struct LoweringPlan: Sendable {
         func constantInputs(_ node: GraphNode, except activation: String) -> Bool {
             node.inputs.allSatisfy { $0.isEmpty || $0 == activation || graph.constants[$0] != nil }
         }
+        /// The only reader of `tensor` when that is an INT8 tensor the model quantized and the
+        /// reader an Add of a constant.
+        func requantizedBias(after tensor: String) -> Int? {
+            guard let q = quantization[tensor], q.kind == .int8 || q.kind == .uint8, !outputs.contains(tensor),
+                  let readers = consumers[tensor], readers.count == 1 else { return nil }
+            let add = graph.nodes[readers[0]]
+            guard add.domain.isEmpty, add.opType == "Add", add.inputs.count == 2, constantInputs(add, except: tensor),
+                  add.inputs.filter({ $0 == tensor }).count == 1 else { return nil }
+            return readers[0]
+        }
+        /// The only reader of the quantized `tensor` when it is a ReLU or Clip whose output keeps
+        /// that quantization: on codes it is a clamp, exact in the same SDP pass.
+        func sameQuantizationActivation(after tensor: String) -> Int? {
+            guard let q = quantization[tensor], !outputs.contains(tensor), let readers = consumers[tensor], readers.count == 1 else { return nil }
+            let candidate = graph.nodes[readers[0]]
+            guard candidate.domain.isEmpty, ["Relu", "Clip"].contains(candidate.opType), constantInputs(candidate, except: tensor),
+                  let result = candidate.outputs.first, quantization[result] == q else { return nil }
+            return readers[0]
+        }
 
         var groups: [LoweringGroup] = []
         var taken = Set<Int>()
@@ -74,6 +108,7 @@ struct LoweringPlan: Sendable {
             }
             var members = [index]
             var output = node.outputs.first ?? ""
+            var requantization: LoweringGroup.Requantization?
             let kind: LoweringGroup.Kind
             switch node.opType {
             case "Conv", "Gemm", "MatMul":
@@ -99,6 +134,22 @@ struct LoweringPlan: Sendable {
                     members.append(next)
                     output = candidate.outputs[0]
                     if !allowActivation { break }
+                }
+                // A quantized product biased after its rounding (MatMul → QuantizeLinear → Add):
+                // the Add, and a ReLU / Clip that keeps its quantization, join as SDP's BN stage.
+                let plainProduct = allowActivation && !members.contains { graph.nodes[$0].opType == "BatchNormalization" }
+                if fusesRequantizedBias, plainProduct, let add = requantizedBias(after: output) {
+                    requantization = LoweringGroup.Requantization(tensor: output, nodes: members.count)
+                    members.append(add)
+                    output = graph.nodes[add].outputs[0]
+                    if let next = follower(output), ["Relu", "Clip"].contains(graph.nodes[next].opType),
+                       graph.nodes[next].domain.isEmpty, constantInputs(graph.nodes[next], except: output) {
+                        members.append(next)
+                        output = graph.nodes[next].outputs[0]
+                    } else if let activation = sameQuantizationActivation(after: output) {
+                        members.append(activation)
+                        output = graph.nodes[activation].outputs[0]
+                    }
                 }
             case "Add" where node.inputs.count == 2 && isActivation(node.inputs[0]) && isActivation(node.inputs[1]):
                 kind = .elementwiseAdd
@@ -133,11 +184,11 @@ struct LoweringPlan: Sendable {
                 throw .unsupportedOperator(node: node.name, opType: node.opType, domain: node.domain, supported: supportedOperators)
             }
             taken.formUnion(members)
-            groups.append(LoweringGroup(kind: kind, nodes: members, output: output))
+            groups.append(LoweringGroup(kind: kind, nodes: members, output: output, requantization: requantization))
         }
         var boundaries = graph.inputs.map(\.name)
         for group in groups where group.kind != .softmax || annotated.contains(group.output) {
-            boundaries.append(group.output)
+            boundaries += [group.requantization?.tensor, group.output].compactMap { $0 }
         }
         return LoweringPlan(groups: groups, boundaries: boundaries, inheritsQuantization: inherits)
     }

@@ -23,7 +23,7 @@ final class ActivationArena: Sendable {
         /// An INT8 convolution image by image through the fast kernels, its im2col patches and
         /// GEMM block in the arena's scratch.
         case convolution(Convolution)
-        /// A fused SDP program straight between arena slots.
+        /// A fused SDP program (the executor's `FusedSDP.plan`) straight between arena slots.
         case fusedSDP(SDP)
         /// Max or min pooling whose windows need no padding (`PDP.runUnpaddedBatch`'s case)
         /// straight between arena slots.
@@ -88,10 +88,13 @@ final class ActivationArena: Sendable {
         let program: FusedSDP
         /// Elements per channel.
         let inner: Int
+        /// The input is INT8 codes (an activation read from memory), not INT32 accumulators.
+        let readsCodes: Bool
 
-        init(program: FusedSDP, inner: Int) {
+        init(program: FusedSDP, inner: Int, readsCodes: Bool) {
             self.program = program
             self.inner = inner
+            self.readsCodes = readsCodes
         }
     }
     /// The arena's bytes per batch row.
@@ -108,7 +111,7 @@ final class ActivationArena: Sendable {
 
     /// The plan for `model`, or nil when some tensor or operation is outside what the arena runs.
     /// `strategy` is the executor's forced convolution strategy (the reference one runs on the
-    /// general path), `fused` the executor's fused SDP programs.
+    /// general path), `fused` the executor's decision per SDP (`FusedSDP.plan`).
     init?(model: CompiledModel, strategy: ConvolutionStrategy?, fused: [FusedSDP?]) {
         let tensors = model.tensors
         let operations = model.operations
@@ -149,9 +152,10 @@ final class ActivationArena: Sendable {
                 steps.append(.convolution(Convolution(parameters: parameters, geometry: geometry, weights: weights,
                                                       paddingValue: padding, truncation: truncation)))
                 scratchBytes = max(scratchBytes, ConvolutionCore.scratchBytes(geometry))
-            case .sdp where input.elementType == .int32 && fused[index].map({ Self.fits($0, operation, tensors) }) == true:
+            case .sdp where fused[index] != nil:
                 guard let program = fused[index] else { return nil }
-                steps.append(.fusedSDP(SDP(program: program, inner: input.sampleShape.dropFirst().reduce(1, *))))
+                steps.append(.fusedSDP(SDP(program: program, inner: input.sampleShape.dropFirst().reduce(1, *),
+                                           readsCodes: input.elementType == .int8)))
             case .pool(let p) where p.method != .average && p.padTop == 0 && p.padLeft == 0 && input.elementType == .int8
                 && input.sampleShape.count == 3:
                 let (channels, height, width) = (input.sampleShape[0], input.sampleShape[1], input.sampleShape[2])
@@ -230,17 +234,6 @@ final class ActivationArena: Sendable {
         case .dequantize: return .float32
         case .floatConvolution, .floatFullyConnected, .floatSDP, .floatPool: return nil
         }
-    }
-
-    /// Whether the fused program's operand (if any) is an INT8 tensor of the input's shape, the
-    /// case `Executor.execute` fuses.
-    private static func fits(_ fused: FusedSDP, _ operation: EngineOperation, _ tensors: [ActivationSpec]) -> Bool {
-        let input = tensors[operation.inputs[0]]
-        guard input.sampleShape.first == fused.channels else { return false }
-        guard fused.addsOperand else { return true }
-        guard operation.inputs.count > 1 else { return false }
-        let operand = tensors[operation.inputs[1]]
-        return operand.elementType == .int8 && operand.sampleShape == input.sampleShape
     }
 }
 

@@ -92,8 +92,14 @@ extension Executor {
             if sdp.program.addsOperand {
                 operand = UnsafeBufferPointer(start: state.slot(operation.pointee.inputs[1], Int8.self, count: count), count: count)
             }
-            sdp.program.run(UnsafeBufferPointer(start: state.slot(input, Int32.self, count: count), count: count), operand: operand, inner: sdp.inner,
-                            into: UnsafeMutableBufferPointer(start: state.slot(output, Int8.self, count: count), count: count))
+            let target = UnsafeMutableBufferPointer(start: state.slot(output, Int8.self, count: count), count: count)
+            if sdp.readsCodes {
+                sdp.program.run(UnsafeBufferPointer(start: state.slot(input, Int8.self, count: count), count: count), operand: operand,
+                                inner: sdp.inner, into: target)
+            } else {
+                sdp.program.run(UnsafeBufferPointer(start: state.slot(input, Int32.self, count: count), count: count), operand: operand,
+                                inner: sdp.inner, into: target)
+            }
             return (nil, nil)
         case .pool(let pool):
             let p = pool.parameters

@@ -20,6 +20,15 @@ public struct ActivationSpec: Sendable, Hashable {
         /// representable in the type (rounded on write by `round`).
         public var isFloatingPoint: Bool { self != .int8 && self != .int32 }
 
+        /// Bytes one element occupies in memory (what a unit reading the tensor from DRAM moves).
+        public var bytes: Int {
+            switch self {
+            case .int8, .fp8e4m3, .fp8e5m2: 1
+            case .float16: 2
+            case .int32, .float32: 4
+            }
+        }
+
         /// The nearest value the type stores (round to nearest even; FP8 saturates, as ONNX
         /// `saturate=1` does).
         public func round(_ x: Float) -> Float { round(x, saturating: true) }

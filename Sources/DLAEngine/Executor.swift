@@ -35,7 +35,8 @@ public struct Executor: Sendable {
     /// Per operation: whether its first input comes straight from a convolution (SDP then reads
     /// CACC's output on the fly, no DRAM).
     private let fedByConvolution: [Bool]
-    /// Per operation: SDP programs that run in one fused pass (nil: stage by stage).
+    /// Per operation: SDP programs that run in one fused pass (nil: stage by stage), decided once
+    /// by `FusedSDP.plan`; the general path and the arena both follow it.
     let fusedSDP: [FusedSDP?]
     /// Where each activation lives in a reused buffer; nil: the graph runs on the general path,
     /// an array per activation.
@@ -53,9 +54,10 @@ public struct Executor: Sendable {
         try self.init(model: model, profile: profile, threads: threads, strategy: strategy, usesArena: true, limits: limits)
     }
 
-    /// `usesArena` false keeps every graph on the general path: the arena's twin in tests.
+    /// `usesArena` false keeps every graph on the general path: the arena's twin in tests;
+    /// `fusesSDP` false runs every SDP stage by stage (`SDP.run`): the fused pass's twin.
     init(model: CompiledModel, profile: HardwareProfile, threads: Int, strategy: ConvolutionStrategy?, usesArena: Bool,
-         limits: DLAResourceLimits = DLAResourceLimits()) throws(EngineError) {
+         fusesSDP: Bool = true, limits: DLAResourceLimits = DLAResourceLimits()) throws(EngineError) {
         try EngineError.require("threads", threads, in: 1...256)
         guard model.operations.count <= limits.maxOperations else {
             throw .limitExceeded(what: "model '\(model.name)' operations", limit: "DLAResourceLimits.maxOperations",
@@ -80,12 +82,7 @@ public struct Executor: Sendable {
             for id in operation.outputs { producers[id] = operation.unit }
         }
         self.fedByConvolution = model.operations.map { producers[$0.inputs[0]] == .convolution }
-        self.fusedSDP = model.operations.map { operation in
-            guard case .sdp(let layer) = operation.kind, layer.converter != nil,
-                  operation.inputs.count == (layer.elementwise == nil ? 1 : 2),
-                  let input = model.tensors[operation.inputs[0]].sampleShape.first else { return nil }
-            return FusedSDP(layer, channels: input)
-        }
+        self.fusedSDP = fusesSDP ? FusedSDP.plan(model) : [FusedSDP?](repeating: nil, count: model.operations.count)
         let arena = usesArena ? ActivationArena(model: model, strategy: strategy, fused: fusedSDP) : nil
         self.arena = arena
         self.unmeasuredCost = PerformanceModel(profile: profile).cpu()
@@ -338,24 +335,8 @@ public struct Executor: Sendable {
             }
             return (.float32(out), nil, nil)
         case .sdp(let layer):
-            if let fused, case .int32(let input) = operands[0], input.shape.count >= 2, input.shape[1] == fused.channels {
-                // The fused residual add takes an INT8 operand of the input's shape; others run stage by stage.
-                var operand: Tensor<Int8>?
-                if fused.addsOperand, operands.count > 1, case .int8(let y) = operands[1], y.shape == input.shape {
-                    operand = y
-                }
-                if operand != nil || !fused.addsOperand {
-                    let inner = input.shape.dropFirst(2).reduce(1, *)
-                    let out = input.scalars.withUnsafeBufferPointer { source in
-                        (operand?.scalars ?? []).withUnsafeBufferPointer { y in
-                            [Int8](unsafeUninitializedCapacity: source.count) { buffer, initialized in
-                                fused.run(source, operand: fused.addsOperand ? y : nil, inner: inner, into: buffer)
-                                initialized = source.count
-                            }
-                        }
-                    }
-                    return (.int8(try Tensor(shape: input.shape, scalars: out)), nil, nil)
-                }
+            if let fused {
+                return (.int8(try Self.runFused(fused, operands, operation)), nil, nil)
             }
             let input = try int32Values(operands[0])
             var operand: Tensor<Int32>?
@@ -420,6 +401,42 @@ public struct Executor: Sendable {
             throw .invalidParameter(name: "operation '\(operation.pointee.name)' input type", expected: "int8", found: value.typeName)
         }
         return tensor
+    }
+
+    /// A fused SDP program (`FusedSDP.plan` checked the tensors' types and shapes) on its input
+    /// and, when it adds one, its INT8 operand.
+    private static func runFused(_ fused: FusedSDP, _ operands: [EngineValue], _ operation: UnsafePointer<EngineOperation>) throws(EngineError) -> Tensor<Int8> {
+        let shape = operands[0].shape
+        if case .float32 = operands[0] {
+            throw .invalidParameter(name: "operation '\(operation.pointee.name)' input type", expected: "int8 or int32", found: "float32")
+        }
+        guard shape.count >= 2, shape[1] == fused.channels else {
+            throw .shapeMismatch(what: "operation '\(operation.pointee.name)' input", expected: [-1, fused.channels], found: shape)
+        }
+        var operand: [Int8] = []
+        if fused.addsOperand {
+            guard operands.count > 1, case .int8(let y) = operands[1], y.shape == shape else {
+                throw .invalidParameter(name: "operation '\(operation.pointee.name)' element-wise operand", expected: "int8 of shape \(shape)",
+                                        found: operands.count > 1 ? "\(operands[1].typeName) of shape \(operands[1].shape)" : "none")
+            }
+            operand = y.scalars
+        }
+        let inner = shape.dropFirst(2).reduce(1, *)
+        let count = operands[0].count
+        let out = operand.withUnsafeBufferPointer { y in
+            [Int8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                switch operands[0] {
+                case .int32(let input):
+                    input.scalars.withUnsafeBufferPointer { fused.run($0, operand: y, inner: inner, into: buffer) }
+                case .int8(let input):
+                    input.scalars.withUnsafeBufferPointer { fused.run($0, operand: y, inner: inner, into: buffer) }
+                case .float32:
+                    break
+                }
+                initialized = count
+            }
+        }
+        return try Tensor(shape: shape, scalars: out)
     }
 
     private func int32Values(_ value: EngineValue) throws(EngineError) -> Tensor<Int32> {
@@ -635,7 +652,7 @@ public struct Executor: Sendable {
         case .sdp(let layer):
             let operand: Tensor<Int32>? = layer.elementwise == nil ? nil : try Tensor(shape: [outputElements], repeating: 0)
             return .fixed(try model.sdp(layer.parameters(operand: operand), elements: outputElements,
-                                        channels: output.sampleShape.first ?? 1, fused: fused))
+                                        channels: output.sampleShape.first ?? 1, fused: fused, inputElementBytes: input.elementType.bytes))
         case .pool(let p), .floatPool(let p):
             return .fixed(try model.pdp(p, channels: input.sampleShape[0] * batch, height: input.sampleShape[1], width: input.sampleShape[2]))
         case .floatConvolution(let p, let weights, let precision):
@@ -645,7 +662,7 @@ public struct Executor: Sendable {
             return .convolution(try model.convolutionCost(p, precision: precision, batch: batch, weightDensity: Self.density(weights.scalars)))
         case .floatSDP(let layer):
             return .fixed(try model.sdp(try layer.costEquivalent(elements: outputElements), elements: outputElements,
-                                        channels: output.sampleShape.first ?? 1, fused: fused))
+                                        channels: output.sampleShape.first ?? 1, fused: fused, inputElementBytes: input.elementType.bytes))
         case .localResponseNormalization(let p):
             return .fixed(try model.cdp(p, elements: inputElements))
         case .transpose, .contract:

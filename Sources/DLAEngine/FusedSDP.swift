@@ -1,31 +1,41 @@
 import CDLAKernels
 import DLANumerics
 
-/// SDP's most common programs in one pass over the data: bias (ALU add), per-channel multiplier
-/// with truncation (batch-norm scale or requantization), optionally an element-wise INT8 operand
-/// added after alignment (a residual connection), optional ReLU, then the output converter to
-/// INT8. The general stage-by-stage `SDP.run` is its reference twin: both saturate to INT32 after
-/// every stage and round half away from zero, and tests check they agree bit for bit.
+/// SDP's integer programs in one pass over the data, INT32 accumulators or INT8 codes in, INT8
+/// out: BS (bias, per-channel multiplier with truncation, clip), BN (bias, multiplier), Y's ALU
+/// adding either a per-channel bias or an element-wise INT8 operand after alignment (a residual
+/// connection), an optional ReLU or clip, then the output converter. Each stage may be absent. The general stage-by-stage
+/// `SDP.run` is its reference twin: both saturate to INT32 after every stage and round half away
+/// from zero, and tests check they agree bit for bit on every instruction set.
+///
+/// BS's result clipped to an INT8 range, then BN, is how a compiled layer keeps ONNX Runtime's two
+/// roundings (a quantized MatMul output, then the bias Add) in one pass.
 struct FusedSDP: Sendable {
-    /// Per-channel addends (zeros without an add stage; a constant is repeated per channel).
+    /// BS: per-channel addends (zeros without an add stage; a constant is repeated per channel).
     let bias: [Int32]
-    /// Per-channel multipliers (ones without a multiply stage).
+    /// BS: per-channel multipliers (ones without a multiply stage).
     let multiplier: [Int32]
+    /// BN's addends (empty without a BN add) and multipliers (empty without a BN stage).
+    let bnBias: [Int32]
+    let bnMultiplier: [Int32]
+    /// Y's ALU with a per-channel operand (a bias in finer units after BN's multiplier); empty
+    /// without one.
+    let ewBias: [Int32]
     let channels: Int
     /// Whether `run` expects an element-wise operand (aligned by `program`'s `ew_*` fields).
     let addsOperand: Bool
-    /// Shift, element-wise alignment, ReLU and converter as the C kernel takes them.
+    /// Shifts, clips, element-wise alignment and converter as the C kernel takes them.
     let program: dla_sdp_program
 
-    /// The fused form of `parameters` for `channels` channels, or nil when its stages are not
-    /// `[add]? [multiply]? [relu]?` with constant or per-channel operands of the right length.
+    /// The fused form of `parameters` for `channels` channels (no element-wise operand), or nil
+    /// when its stages do not fit the pass's order.
     init?(_ parameters: SDPParameters, channels: Int) {
-        self.init(stages: parameters.stages, operandAfter: nil, converter: parameters.converter,
+        self.init(before: parameters.stages, aligner: nil, after: [], converter: parameters.converter,
                   outputType: parameters.outputType, channels: channels)
     }
 
-    /// The fused form of a layer whose element-wise operand (if any) is an `add`: `before` must be
-    /// `[add]? [multiply]?` and `after` `[relu]?`; nil for other layers and layers without a converter.
+    /// The fused form of a layer, or nil when its stages do not fit the pass's order, its
+    /// element-wise operation is not an add, or it has no converter (an INT32 result).
     init?(_ layer: SDPLayer, channels: Int) {
         guard let converter = layer.converter else { return nil }
         var aligner: OutputConverter?
@@ -33,15 +43,33 @@ struct FusedSDP: Sendable {
             guard elementwise.operation == .add else { return nil }
             aligner = elementwise.operandConverter
         }
-        self.init(stages: layer.before + layer.after, operandAfter: aligner.map { (layer.before.count, $0) },
-                  converter: converter, outputType: layer.outputType, channels: channels)
+        self.init(before: layer.before, aligner: aligner, after: layer.after, converter: converter,
+                  outputType: layer.outputType, channels: channels)
     }
 
-    /// `operandAfter`: the number of leading stages after which the operand is added, and its aligner.
-    private init?(stages all: [SDPStage], operandAfter: (stages: Int, aligner: OutputConverter)?,
-                  converter: OutputConverter, outputType: IntegerQuantType, channels: Int) {
+    /// The pass's stage slots in order. A stage list fits when its stages take increasing slots:
+    /// an add the first free add slot, a multiply the first free multiply slot, a ReLU or clip the
+    /// first free clip slot (ReLU is a clip at 0). With an operand, the stages before it take
+    /// slots up to BN's multiplier and those after it only the activation (Y's ALU adds the
+    /// operand, so it has no per-channel add then).
+    private enum Slot: Int, Comparable {
+        case bsAdd, bsMultiply, bsClip, bnAdd, bnMultiply, ewAdd, activation
+
+        static func < (a: Slot, b: Slot) -> Bool { a.rawValue < b.rawValue }
+
+        static func candidates(_ stage: SDPStage) -> [Slot] {
+            switch stage {
+            case .add: [.bsAdd, .bnAdd, .ewAdd]
+            case .multiply: [.bsMultiply, .bnMultiply]
+            case .relu, .clip: [.bsClip, .activation]
+            case .maximum, .minimum, .prelu, .lookup: []
+            }
+        }
+    }
+
+    private init?(before: [SDPStage], aligner: OutputConverter?, after: [SDPStage], converter: OutputConverter,
+                  outputType: IntegerQuantType, channels: Int) {
         guard channels >= 1 else { return nil }
-        var stages = all[...]
         func perChannel(_ operand: SDPOperand) -> [Int32]? {
             switch operand {
             case .constant(let value): return [Int32](repeating: value, count: channels)
@@ -49,55 +77,124 @@ struct FusedSDP: Sendable {
             case .elementwise: return nil
             }
         }
-        var bias = [Int32](repeating: 0, count: channels)
-        if case .add(let operand)? = stages.first {
-            guard let values = perChannel(operand) else { return nil }
-            bias = values
-            stages = stages.dropFirst()
+        var adds: [Slot: [Int32]] = [:], multiplies: [Slot: (values: [Int32], shift: Int)] = [:]
+        var clips: [Slot: (lower: Int32, upper: Int32)] = [:]
+        var last: Slot?
+        func place(_ stages: [SDPStage], within range: ClosedRange<Slot>) -> Bool {
+            for stage in stages {
+                guard let slot = Slot.candidates(stage).first(where: { slot in range.contains(slot) && (last.map { slot > $0 } ?? true) }) else {
+                    return false
+                }
+                switch stage {
+                case .add(let operand):
+                    guard let values = perChannel(operand) else { return false }
+                    adds[slot] = values
+                case .multiply(let operand, let shift):
+                    // INT32_MIN is refused so that every product of two INT32s stays below 2^62 in magnitude,
+                    // where the kernel's rounding shift is exact.
+                    guard let values = perChannel(operand), (0...63).contains(shift), !values.contains(Int32.min) else { return false }
+                    multiplies[slot] = (values, shift)
+                case .relu:
+                    clips[slot] = (0, Int32.max)
+                case .clip(let lower, let upper):
+                    guard lower <= upper else { return false }
+                    clips[slot] = (lower, upper)
+                case .maximum, .minimum, .prelu, .lookup:
+                    return false
+                }
+                last = slot
+            }
+            return true
         }
-        var multiplier = [Int32](repeating: 1, count: channels)
-        var shift = 0
-        if case .multiply(let operand, let s)? = stages.first {
-            guard let values = perChannel(operand), (0...63).contains(s) else { return nil }
-            multiplier = values
-            shift = s
-            stages = stages.dropFirst()
+        if aligner != nil {
+            guard place(before, within: .bsAdd ... .bnMultiply) else { return nil }
+            guard place(after, within: .activation ... .activation) else { return nil }
+        } else {
+            guard place(before + after, within: .bsAdd ... .activation) else { return nil }
         }
-        // The kernel adds the operand right after the multiplier, so exactly the stages before it must precede it.
-        if let operandAfter, operandAfter.stages != all.count - stages.count { return nil }
-        var relu = false
-        if case .relu? = stages.first {
-            relu = true
-            stages = stages.dropFirst()
-        }
-        guard stages.isEmpty else { return nil }
-        let range = outputType.range
-        let aligner = operandAfter?.aligner ?? .identity
-        self.bias = bias
-        self.multiplier = multiplier
+        let ones = [Int32](repeating: 1, count: channels), zeros = [Int32](repeating: 0, count: channels)
+        let hasBN = adds[.bnAdd] != nil || multiplies[.bnMultiply] != nil
+        self.bias = adds[.bsAdd] ?? zeros
+        self.multiplier = multiplies[.bsMultiply]?.values ?? ones
+        self.bnBias = hasBN ? adds[.bnAdd] ?? [] : []
+        self.bnMultiplier = hasBN ? multiplies[.bnMultiply]?.values ?? ones : []
+        self.ewBias = adds[.ewAdd] ?? []
         self.channels = channels
-        self.addsOperand = operandAfter != nil
-        self.program = dla_sdp_program(shift: Int32(shift), relu: relu ? 1 : 0, cvt_offset: converter.offset,
-                                       cvt_scale: Int32(converter.scale), cvt_shift: Int32(min(converter.shift, OutputConverter.maxShift)),
-                                       lo: range.lowerBound, hi: range.upperBound,
-                                       ew_offset: aligner.offset, ew_scale: Int32(aligner.scale),
-                                       ew_shift: Int32(min(aligner.shift, OutputConverter.maxShift)))
+        self.addsOperand = aligner != nil
+        let range = outputType.range
+        let align = aligner ?? .identity
+        let bsClip = clips[.bsClip], activation = clips[.activation]
+        self.program = dla_sdp_program(
+            shift: Int32(multiplies[.bsMultiply]?.shift ?? 0),
+            bs_clip: bsClip == nil ? 0 : 1, bs_lo: bsClip?.lower ?? 0, bs_hi: bsClip?.upper ?? 0,
+            bn: hasBN ? 1 : 0, bn_shift: Int32(multiplies[.bnMultiply]?.shift ?? 0), ew_add: adds[.ewAdd] == nil ? 0 : 1,
+            act_clip: activation == nil ? 0 : 1, act_lo: activation?.lower ?? 0, act_hi: activation?.upper ?? 0,
+            cvt_offset: converter.offset, cvt_scale: Int32(converter.scale), cvt_shift: Int32(min(converter.shift, OutputConverter.maxShift)),
+            lo: range.lowerBound, hi: range.upperBound,
+            ew_offset: align.offset, ew_scale: Int32(align.scale), ew_shift: Int32(min(align.shift, OutputConverter.maxShift)))
     }
 
-    /// `input` holds rows of `channels × inner` values, channel-major within a row; `operand` (the
-    /// caller checks it is given exactly when `addsOperand`) and `output` as many INT8 values.
+    /// `input` holds rows of `channels × inner` INT32 accumulators, channel-major within a row;
+    /// `operand` (the caller checks it is given exactly when `addsOperand`) and `output` as many
+    /// INT8 values.
     func run(_ input: UnsafeBufferPointer<Int32>, operand: UnsafeBufferPointer<Int8>? = nil, inner: Int,
              into output: UnsafeMutableBufferPointer<Int8>) {
         let rowLength = channels * inner
         guard rowLength > 0, let source = input.baseAddress, let target = output.baseAddress else { return }
         let operandBase = addsOperand ? operand?.baseAddress : nil
+        withOperands { bias, multiplier, bnBias, bnMultiplier, ewBias, program in
+            dla_sdp_s32_s8(Int64(input.count / rowLength), Int64(channels), Int64(inner), source, bias, multiplier, bnBias, bnMultiplier,
+                           ewBias, operandBase, program, target)
+        }
+    }
+
+    /// The same on INT8 input codes (an SDP reading an activation from memory).
+    func run(_ input: UnsafeBufferPointer<Int8>, operand: UnsafeBufferPointer<Int8>? = nil, inner: Int,
+             into output: UnsafeMutableBufferPointer<Int8>) {
+        let rowLength = channels * inner
+        guard rowLength > 0, let source = input.baseAddress, let target = output.baseAddress else { return }
+        let operandBase = addsOperand ? operand?.baseAddress : nil
+        withOperands { bias, multiplier, bnBias, bnMultiplier, ewBias, program in
+            dla_sdp_s8_s8(Int64(input.count / rowLength), Int64(channels), Int64(inner), source, bias, multiplier, bnBias, bnMultiplier,
+                          ewBias, operandBase, program, target)
+        }
+    }
+
+    private func withOperands(_ body: (UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?,
+                                       UnsafePointer<Int32>?, UnsafePointer<dla_sdp_program>) -> Void) {
         bias.withUnsafeBufferPointer { b in
             multiplier.withUnsafeBufferPointer { m in
-                withUnsafePointer(to: program) { program in
-                    dla_sdp_s8(Int64(input.count / rowLength), Int64(channels), Int64(inner), source, b.baseAddress, m.baseAddress,
-                               operandBase, program, target)
+                bnBias.withUnsafeBufferPointer { nb in
+                    bnMultiplier.withUnsafeBufferPointer { nm in
+                        ewBias.withUnsafeBufferPointer { e in
+                            // An empty array's buffer may still have an address: the kernel reads no BN add only from NULL.
+                            withUnsafePointer(to: program) { body(b.baseAddress, m.baseAddress, nb.isEmpty ? nil : nb.baseAddress, nm.baseAddress, e.baseAddress, $0) }
+                        }
+                    }
                 }
             }
+        }
+    }
+}
+
+extension FusedSDP {
+    /// The one decision how each operation's SDP runs, made once per executor and read by both
+    /// the general path (`Executor.execute`) and the arena (`ActivationArena`): a fused pass when
+    /// the operation is an integer SDP with a converter, its input is INT32 or INT8, its
+    /// element-wise operand (if any) an INT8 tensor of the input's shape, and its stages fit the
+    /// pass; nil runs it stage by stage (`SDP.run`).
+    static func plan(_ model: CompiledModel) -> [FusedSDP?] {
+        model.operations.map { operation in
+            guard case .sdp(let layer) = operation.kind, layer.converter != nil,
+                  operation.inputs.count == (layer.elementwise == nil ? 1 : 2),
+                  operation.inputs.allSatisfy({ model.tensors.indices.contains($0) }) else { return nil }
+            let input = model.tensors[operation.inputs[0]]
+            guard input.elementType == .int32 || input.elementType == .int8, let channels = input.sampleShape.first else { return nil }
+            if operation.inputs.count == 2 {
+                let operand = model.tensors[operation.inputs[1]]
+                guard operand.elementType == .int8, operand.sampleShape == input.sampleShape else { return nil }
+            }
+            return FusedSDP(layer, channels: channels)
         }
     }
 }

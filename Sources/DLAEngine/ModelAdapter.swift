@@ -166,6 +166,26 @@ public enum ModelAdapter {
                 }
                 before.append(.multiply(.perChannel(scale), shift: try r.int("scale_shift", default: 0)))
             }
+            // BS's result clipped to an intermediate tensor's range, then BN's bias and multiplier:
+            // the second rounding of a layer whose quantized output is biased again.
+            if op.attribute("bs_clip") != nil {
+                let bounds = try r.ints("bs_clip", count: 2, default: nil)
+                guard let lower = Int32(exactly: bounds[0]), let upper = Int32(exactly: bounds[1]), lower <= upper else {
+                    throw .invalidParameter(name: "operation '\(op.name)' attribute 'bs_clip'", expected: "32-bit bounds, lower ≤ upper", found: "\(bounds)")
+                }
+                before.append(.clip(lower: lower, upper: upper))
+            }
+            if let bias = try r.int32Weight("bn_bias", count: channels) { before.append(.add(.perChannel(bias))) }
+            if let scale = try r.int32Weight("bn_scale", count: channels) {
+                for value in scale where value < Int32(Int16.min) || value > Int32(Int16.max) {
+                    throw .invalidParameter(name: "operation '\(op.name)' bn_scale", expected: "16-bit multipliers", found: "\(value)")
+                }
+                let shift = try r.int("bn_scale_shift", default: 0)
+                guard (0...63).contains(shift) else {
+                    throw .invalidParameter(name: "operation '\(op.name)' bn_scale_shift", expected: "0...63", found: "\(shift)")
+                }
+                before.append(.multiply(.perChannel(scale), shift: shift))
+            }
             var elementwise: SDPLayer.Elementwise?
             if op.inputs.count > 1 {
                 let operand = try tensor(1, "element-wise operand")
@@ -182,6 +202,13 @@ public enum ModelAdapter {
                 elementwise = SDPLayer.Elementwise(operation: operation, operandConverter: converter)
             }
             var after: [SDPStage] = []
+            // Y's ALU with a per-channel operand: a bias in BN's output units, before the activation.
+            if let bias = try r.int32Weight("ew_bias", count: channels) {
+                guard elementwise == nil else {
+                    throw .invalidParameter(name: "operation '\(op.name)' ew_bias", expected: "no element-wise operand (Y's ALU takes one operand)", found: "both")
+                }
+                after.append(.add(.perChannel(bias)))
+            }
             switch try r.string("activation", default: "none") {
             case "none": break
             case "relu": after.append(.relu)

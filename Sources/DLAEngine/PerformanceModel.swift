@@ -92,8 +92,9 @@ public struct PerformanceModel: Sendable {
     }
 
     /// SDP over `elements` values of `channels` channels. `fused` input arrives from CACC on the
-    /// fly (no DRAM read); otherwise SDP's RDMA reads it (4 bytes per INT32 element).
-    public func sdp(_ parameters: SDPParameters, elements: Int, channels: Int, fused: Bool) throws(EngineError) -> OperationCost {
+    /// fly (no DRAM read); otherwise SDP's RDMA reads it, `inputElementBytes` per element (4 for
+    /// INT32 accumulators or FP32, 2 for FP16, 1 for INT8 and FP8 codes).
+    public func sdp(_ parameters: SDPParameters, elements: Int, channels: Int, fused: Bool, inputElementBytes: Int) throws(EngineError) -> OperationCost {
         try SDP.validate(parameters.stages, profile: profile)
         var elementwise = false
         var operandBytes = 0
@@ -116,7 +117,7 @@ public struct PerformanceModel: Sendable {
             }
         }
         let throughput = elementwise ? profile.sdpElementwiseThroughput : profile.sdpThroughput
-        let dram = (fused ? 0 : elements * 4) + operandBytes + elements  // INT8 / UINT8 output, one byte each
+        let dram = (fused ? 0 : elements * inputElementBytes) + operandBytes + elements  // INT8 / UINT8 output, one byte each
         let cycles = max(ceilDiv(elements, max(throughput, 1)), ceilDiv(dram, profile.dramBytesPerCycle))
         let joules = Double(elements) * perElement + Double(dram) * energy.dramPerByte
         return OperationCost(unit: .sdp, hardwareCycles: cycles, zeroSkippingCycles: cycles, dramBytes: dram,

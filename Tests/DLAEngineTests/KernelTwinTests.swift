@@ -101,13 +101,100 @@ extension InstructionSetForcing {
                     #expect(output == expected.scalars, "trial \(trial) on \(isa): \(before) + \(aligner) \(after) \(converter)")
                 }
             }
-            // Only an add right after the multiplier fuses: not max, not after ReLU.
+            // An element-wise max does not fuse; an add does after any BS / BN stages, but no BS or BN
+            // stage after it.
             let maximum = SDPLayer(before: [], elementwise: .init(operation: .maximum, operandConverter: .identity), after: [],
                                    converter: .identity, outputType: .int8)
             #expect(FusedSDP(maximum, channels: 2) == nil)
             let afterReLU = SDPLayer(before: [.relu], elementwise: .init(operation: .add, operandConverter: .identity), after: [],
                                      converter: .identity, outputType: .int8)
-            #expect(FusedSDP(afterReLU, channels: 2) == nil)
+            #expect(FusedSDP(afterReLU, channels: 2) != nil)
+            let biasAfterOperand = SDPLayer(before: [], elementwise: .init(operation: .add, operandConverter: .identity),
+                                            after: [.add(.constant(1))], converter: .identity, outputType: .int8)
+            #expect(FusedSDP(biasAfterOperand, channels: 2) == nil)
+        }
+
+        /// The rounding shifts at their extremes: the largest products (|x·m| just below 2^62) at
+        /// shifts up to 63, ties on both signs.
+        @Test func fusedSDPRoundsExtremeProductsAsTheStageByStageProgram() throws {
+            defer { HostKernels.force(nil) }
+            let inputs: [Int32] = [Int32.min, Int32.max, Int32.min + 1, -1, 1, 0, 1 << 30, -(1 << 30), 3, -3, 6, -6]
+            for multiplier in [Int32.max, -Int32.max, 1, -1, 3] {
+                for shift in [1, 2, 31, 61, 62, 63] {
+                    let parameters = SDPParameters(stages: [.multiply(.constant(multiplier), shift: shift), .multiply(.constant(multiplier), shift: shift)],
+                                                   converter: OutputConverter(offset: 0, scale: 1, shift: 1))
+                    let input = try Tensor(shape: [inputs.count, 1], scalars: inputs)
+                    let expected = try SDP.run(input, parameters, profile: .nvFull, channelAxis: 1)
+                    let fused = try #require(FusedSDP(parameters, channels: 1))
+                    for isa in HostKernels.available {
+                        #expect(HostKernels.force(isa))
+                        var output = [Int8](repeating: 0, count: inputs.count)
+                        inputs.withUnsafeBufferPointer { source in output.withUnsafeMutableBufferPointer { fused.run(source, inner: 1, into: $0) } }
+                        #expect(output == expected.scalars, "multiplier \(multiplier) shift \(shift) on \(isa)")
+                    }
+                }
+            }
+        }
+
+        /// Two-stage programs (BS with its clip, BN, Y's per-channel add, an activation clip), with
+        /// and without an operand, on INT32 accumulators and on INT8 codes (an SDP reading an activation): the C
+        /// pass on every instruction set against `SDP.run` on the same values widened to INT32.
+        @Test func fusedTwoStageSDPOnAccumulatorsAndCodesMatchesTheStageByStageProgramBitForBit() throws {
+            var random = TestRandom(seed: 23)
+            defer { HostKernels.force(nil) }
+            func multiplier(_ channels: Int) -> SDPStage {
+                .multiply(.perChannel((0..<channels).map { _ in Int32(random.int(in: -32768...32767)) }), shift: random.int(in: 0...40))
+            }
+            func clip() -> SDPStage {
+                if random.int(in: 0...2) == 0 { return .relu }
+                let lower = Int32(random.int(in: -300...100))
+                return .clip(lower: lower, upper: lower + Int32(random.int(in: 0...400)))
+            }
+            for trial in 0..<300 {
+                let rows = random.int(in: 1...3), channels = random.int(in: 1...19), inner = [1, 1, 3, 8, 13][random.int(in: 0...4)]
+                var before: [SDPStage] = []
+                if random.int(in: 0...3) > 0 { before.append(.add(.perChannel(KernelTwinTests.accumulators(channels, &random)))) }
+                if random.int(in: 0...3) > 0 { before.append(multiplier(channels)) }
+                if random.int(in: 0...1) == 0 { before.append(clip()) }
+                if random.int(in: 0...1) == 0 { before.append(.add(.perChannel((0..<channels).map { _ in Int32(random.int(in: -1000...1000)) }))) }
+                if random.int(in: 0...1) == 0 { before.append(multiplier(channels)) }
+                let withOperand = random.int(in: 0...1) == 0
+                var after: [SDPStage] = []
+                // Y's ALU adds a per-channel bias when it has no element-wise operand.
+                if !withOperand, random.int(in: 0...1) == 0 {
+                    after.append(.add(.perChannel((0..<channels).map { _ in Int32(random.int(in: -70_000...70_000)) })))
+                }
+                if random.int(in: 0...1) == 0 { after.append(clip()) }
+                let aligner = OutputConverter(offset: Int32(random.int(in: -300...300)), scale: Int16(random.int(in: -4...300)),
+                                              shift: UInt8(random.int(in: 0...20)))
+                let converter = OutputConverter(offset: Int32(random.int(in: -300...300)), scale: Int16(random.int(in: -4...300)),
+                                                shift: UInt8(random.int(in: 0...20)))
+                let layer = SDPLayer(before: before, elementwise: withOperand ? .init(operation: .add, operandConverter: aligner) : nil,
+                                     after: after, converter: converter, outputType: .int8)
+                let count = rows * channels * inner
+                let codes = random.int8s(count, zeros: 0.2)
+                let operand = random.int8s(count, zeros: 0.2)
+                let aligned = try Tensor(shape: [rows, channels, inner], scalars: operand.map { aligner.convert(Int64($0), to: Int32.min...Int32.max) })
+                let fused = try #require(FusedSDP(layer, channels: channels), "trial \(trial): \(before) \(after)")
+                for (name, input) in [("accumulators", KernelTwinTests.accumulators(count, &random)), ("codes", codes.map(Int32.init))] {
+                    let tensor = try Tensor(shape: [rows, channels, inner], scalars: input)
+                    let expected = try SDP.run(tensor, layer.parameters(operand: withOperand ? aligned : nil), profile: .nvFull, channelAxis: 1)
+                    for isa in HostKernels.available {
+                        #expect(HostKernels.force(isa))
+                        var output = [Int8](repeating: 0, count: count)
+                        operand.withUnsafeBufferPointer { y in
+                            output.withUnsafeMutableBufferPointer { out in
+                                if name == "codes" {
+                                    codes.withUnsafeBufferPointer { fused.run($0, operand: withOperand ? y : nil, inner: inner, into: out) }
+                                } else {
+                                    input.withUnsafeBufferPointer { fused.run($0, operand: withOperand ? y : nil, inner: inner, into: out) }
+                                }
+                            }
+                        }
+                        #expect(output == expected.scalars, "trial \(trial) \(name) on \(isa): \(before) \(withOperand ? "+ operand" : "") \(after) \(converter)")
+                    }
+                }
+            }
         }
 
         @Test func unpaddedBatchPoolingMatchesPDPPerSample() throws {

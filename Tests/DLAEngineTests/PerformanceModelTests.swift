@@ -84,9 +84,16 @@ struct PerformanceModelTests {
         let full = PerformanceModel(profile: .nvFull)
         let pool = try full.pdp(PDPParameters(method: .maximum, kernelHeight: 2, kernelWidth: 2, strideY: 2, strideX: 2), channels: 64, height: 56, width: 56)
         #expect(pool.hardwareCycles >= 64 * 28 * 28 * 4 / HardwareProfile.nvFull.pdpThroughput)
-        let sdp = try full.sdp(SDPParameters(stages: [.add(.perChannel([Int32](repeating: 0, count: 64))), .relu], converter: .identity),
-                               elements: 64 * 56 * 56, channels: 64, fused: true)
+        let program = SDPParameters(stages: [.add(.perChannel([Int32](repeating: 0, count: 64))), .relu], converter: .identity)
+        let sdp = try full.sdp(program, elements: 64 * 56 * 56, channels: 64, fused: true, inputElementBytes: 4)
         #expect(sdp.dramBytes == 64 * 4 + 64 * 56 * 56)
+        // Read from memory, INT32 accumulators cost 4 bytes an element, INT8 codes 1.
+        let accumulators = try full.sdp(program, elements: 64 * 56 * 56, channels: 64, fused: false, inputElementBytes: 4)
+        let codes = try full.sdp(program, elements: 64 * 56 * 56, channels: 64, fused: false, inputElementBytes: 1)
+        #expect(accumulators.dramBytes == 64 * 4 + 5 * 64 * 56 * 56)
+        #expect(codes.dramBytes == 64 * 4 + 2 * 64 * 56 * 56)
+        #expect(codes.hardwareCycles <= accumulators.hardwareCycles)
+        #expect(codes.energyPicojoules < accumulators.energyPicojoules)
         #expect(throws: EngineError.self) { try PerformanceModel(profile: .nvSmall).dataMovement(.rubik, bytes: 100) }
         #expect(try full.dataMovement(.bdma, bytes: 640).hardwareCycles == 20)
         let total = OperationCost.total([pool, sdp])

@@ -154,6 +154,24 @@ struct UntrustedModelTests {
         #expect(throws: EngineError.self) { try ModelAdapter.compile(prelu) }
     }
 
+    /// BS's clip: bounds beyond 32 bits, upside down or not two are refused; in range it is the
+    /// stage after BS's multiplier. BN's multipliers must be a weight tensor.
+    @Test func secondRoundingStageRegistersAreChecked() throws {
+        let refused: [[DLAAttribute]] = [
+            [DLAAttribute("bs_clip", .ints([0, 1 << 33]))], [DLAAttribute("bs_clip", .ints([5, -5]))], [DLAAttribute("bs_clip", .ints([1]))],
+            [DLAAttribute("bn_scale", .int(3))], [DLAAttribute("bn_bias", .int(3))],
+        ]
+        for attributes in refused {
+            #expect(throws: (any Error).self, "\(attributes)") { try ModelAdapter.compile(try Self.sdp(attributes)) }
+        }
+        let accepted = try ModelAdapter.compile(try Self.sdp([DLAAttribute("bs_clip", .ints([-100, 155]))]))
+        guard case .sdp(let layer) = accepted.operations[0].kind else {
+            Issue.record("expected an integer SDP")
+            return
+        }
+        #expect(layer.before == [.clip(lower: -100, upper: 155)])
+    }
+
     /// Found while grepping the load path: an LRN whose `(k + α/n·Σx²)^−β` is NaN (k < 0, or
     /// n = 0 making α/n·0 = NaN) trapped in `Int16(_:)` while its table was built.
     @Test func lrnWhoseTableIsNotRealIsRefused() throws {

@@ -26,7 +26,7 @@ from mnistlib import mnist_data  # noqa: E402
 FIXTURES = ROOT / "Tests" / "Fixtures" / "models"
 DLACTL = ROOT / ".build" / "release" / "dlactl"
 
-QUANTIZED = ["mlp-int8-qdq", "mlp-int8-qoperator", "lenet5-int8-qdq", "lenet5-int8-qoperator",
+QUANTIZED = ["mlp-int8-qdq", "mlp-int8-qoperator", "mlp-matmul-int8-qoperator", "lenet5-int8-qdq", "lenet5-int8-qoperator",
              "lenet5-uint8-qdq", "lenet5-uint8-qoperator", "mlp-fp8-e4m3fn", "mlp-fp8-e5m2"]
 FLOAT = [("mlp-float", "int8"), ("mlp-float", "fp8-e4m3"), ("mlp-float", "fp8-e5m2"), ("mlp-float", "fp16"),
          ("lenet5-float", "int8"), ("lenet5-float", "fp8-e4m3"), ("lenet5-float", "fp16")]

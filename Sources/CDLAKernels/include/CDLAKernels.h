@@ -113,13 +113,25 @@ void dla_pool_s8(int64_t planes, int64_t height, int64_t width, int64_t kh, int6
                  int64_t stride_y, int64_t stride_x, int64_t out_height, int64_t out_width, int minimum,
                  const int8_t *input, int8_t *output);
 
-/// SDP's bias → multiplier → [element-wise add] → ReLU → output converter program (see
-/// DLAEngine's `FusedSDP`).
+/// SDP's program (see DLAEngine's `FusedSDP`), in NVDLA's order: BS (bias → multiplier → clip), BN
+/// (bias → multiplier), the element-wise operand, the activation clip, the output converter. Every
+/// stage computes in int64 and saturates to INT32; every truncation rounds half away from zero.
 typedef struct {
-    /// Multiplier truncation, 0...63.
+    /// BS multiplier truncation, 0...63.
     int32_t shift;
-    /// Nonzero: clamp negative values to 0 after the multiplier.
-    int32_t relu;
+    /// Nonzero: clamp BS's result to bs_lo...bs_hi (an intermediate INT8 tensor's code range, or ReLU).
+    int32_t bs_clip;
+    int32_t bs_lo;
+    int32_t bs_hi;
+    /// Nonzero: the BN stage runs (bias, then multiplier truncated by bn_shift, 0...63).
+    int32_t bn;
+    int32_t bn_shift;
+    /// Nonzero: Y's ALU adds the per-channel ew_bias after BN (no element-wise operand then).
+    int32_t ew_add;
+    /// Nonzero: clamp to act_lo...act_hi after the operand (ReLU is 0...INT32_MAX).
+    int32_t act_clip;
+    int32_t act_lo;
+    int32_t act_hi;
     /// Output converter: saturate(round_half_away(((x − cvt_offset)·cvt_scale) >> cvt_shift)).
     int32_t cvt_offset;
     int32_t cvt_scale;
@@ -135,13 +147,23 @@ typedef struct {
 } dla_sdp_program;
 
 /// `rows × channels × inner` INT32 values (channel-major within a row) to INT8:
-/// x = sat32(in + bias[c]); x = sat32(round_half_away(x·multiplier[c] >> shift)); with a non-NULL
-/// `operand` (INT8, laid out as `input`), x = sat32(x + y) with y aligned as above (a residual
-/// connection); ReLU; converter. cvt_scale and ew_scale must fit 16 bits (SDP's converters); every
-/// path agrees bit for bit.
-void dla_sdp_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *input,
-                const int32_t *bias, const int32_t *multiplier, const int8_t *operand,
-                const dla_sdp_program *program, int8_t *output);
+/// x = sat32(in + bias[c]); x = sat32(round_half_away(x·multiplier[c] >> shift)); BS clip; when
+/// `program->bn`, x = sat32(x + bn_bias[c]) and x = sat32(round_half_away(x·bn_multiplier[c] >> bn_shift))
+/// (bn_multiplier is read only then; bn_bias may be NULL: no add); when `program->ew_add`, x = sat32(x + ew_bias[c]);
+/// with a non-NULL `operand` (INT8, laid out as `input`), x = sat32(x + y) with y aligned as above (a
+/// residual connection); activation clip;
+/// converter. Multipliers are int32 other than INT32_MIN; cvt_scale and ew_scale must fit 16 bits
+/// (SDP's converters).
+/// Every instruction-set path agrees bit for bit with the portable one.
+void dla_sdp_s32_s8(int64_t rows, int64_t channels, int64_t inner, const int32_t *input,
+                    const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
+                    const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *program, int8_t *output);
+
+/// The same program on INT8 input codes (an SDP reading a tensor from memory: an element-wise
+/// add of two activations, a rescale, a standalone activation).
+void dla_sdp_s8_s8(int64_t rows, int64_t channels, int64_t inner, const int8_t *input,
+                   const int32_t *bias, const int32_t *multiplier, const int32_t *bn_bias, const int32_t *bn_multiplier,
+                   const int32_t *ew_bias, const int8_t *operand, const dla_sdp_program *program, int8_t *output);
 
 /// The input converter (ONNX QuantizeLinear): out[i] = saturate(round_half_even(x[i] / scale) + zero_point)
 /// into lo...hi (an 8-bit range), the division in float32; NaN gives zero_point. Same bits as
