@@ -31,7 +31,7 @@ extension NVDLAUnitContext {
         try output(result, to: d.destination, precision: d.destinationPrecision, memory: &memory, name: name)
         let parameters = SDPParameters(stages: stages, converter: converter)
         let text = "SDP \(d.sourcePrecision)→\(d.destinationPrecision)" + (summary.isEmpty ? "" : " " + summary.joined(separator: " "))
-        let cost = try engine(name) { () throws(EngineError) in try model.sdp(parameters, elements: x.count, channels: x.shape[0], fused: fused) }
+        let cost = try engine(name) { () throws(EngineError) in try model.sdp(parameters, elements: x.count, channels: x.shape[0], fused: fused, inputElementBytes: d.sourcePrecision.bytes) }
         record(index, text, cost)
     }
 
@@ -131,7 +131,8 @@ extension NVDLAUnitContext {
         let out = try engine(name) { () throws(EngineError) in try layer.run(x) }
         try floatOutput(out, to: d.destination, memory: &memory, name: name)
         let cost = try engine(name) { () throws(EngineError) in
-            try model.sdp(try layer.costParameters(elements: x.count), elements: x.count, channels: channels, fused: fused)
+            try model.sdp(try layer.costParameters(elements: x.count), elements: x.count, channels: channels, fused: fused,
+                          inputElementBytes: d.sourcePrecision.bytes)
         }
         record(index, "SDP FP16" + (bias == nil ? "" : " bias") + (scale == nil ? "" : " scale") + (relu ? " relu" : ""), cost)
     }
