@@ -655,6 +655,353 @@ void dla_im2col_s8(int64_t channels, int64_t height, int64_t width,
     }
 }
 
+// MARK: - Direct convolution (implicit GEMM)
+
+int64_t dla_conv_packed_size(int64_t n, int64_t channels, int64_t kh, int64_t kw) {
+    return ((n + 15) / 16) * 16 * kh * kw * ((channels + 3) / 4) * 4;
+}
+
+/// Byte of block-packed weight (output channel j, input channel c, tap t) in the packed layout.
+static inline int64_t conv_packed_index(int64_t j, int64_t c, int64_t t, int64_t taps, int64_t channel_groups) {
+    const int64_t groups = taps * channel_groups;
+    return ((j / 16) * groups + t * channel_groups + c / 4) * 64 + (j % 16) * 4 + c % 4;
+}
+
+void dla_conv_pack_weights(int64_t n, int64_t channels, int64_t kh, int64_t kw, const int8_t *weights, int8_t *packed) {
+    const int64_t taps = kh * kw, channel_groups = (channels + 3) / 4;
+    for (int64_t i = 0; i < dla_conv_packed_size(n, channels, kh, kw); i++) {
+        packed[i] = 0;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        for (int64_t c = 0; c < channels; c++) {
+            for (int64_t t = 0; t < taps; t++) {
+                packed[conv_packed_index(j, c, t, taps, channel_groups)] = weights[(j * channels + c) * taps + t];
+            }
+        }
+    }
+}
+
+void dla_conv_unpack_weights(int64_t n, int64_t channels, int64_t kh, int64_t kw, const int8_t *packed, int8_t *weights) {
+    const int64_t taps = kh * kw, channel_groups = (channels + 3) / 4;
+    for (int64_t j = 0; j < n; j++) {
+        for (int64_t c = 0; c < channels; c++) {
+            for (int64_t t = 0; t < taps; t++) {
+                weights[(j * channels + c) * taps + t] = packed[conv_packed_index(j, c, t, taps, channel_groups)];
+            }
+        }
+    }
+}
+
+/// One input row (y inside the input) into prepared pixels [px0, px1): channel c of pixel x is
+/// input[(c·H + y)·W + x]; padded columns take `pad`, padding channels 0.
+static void prepare_row(int64_t channels, int64_t height, int64_t width, int64_t y, int64_t pad_left, int64_t padded_width,
+                        int64_t channels_padded, uint8_t pad, const int8_t *input, uint8_t *row) {
+    for (int64_t px = 0; px < padded_width; px++) {
+        const int64_t x = px - pad_left;
+        uint8_t *pixel = row + px * channels_padded;
+        if (x < 0 || x >= width) {
+            for (int64_t c = 0; c < channels; c++) pixel[c] = pad;
+        }
+        for (int64_t c = channels; c < channels_padded; c++) pixel[c] = 0;
+    }
+    const int64_t x0 = pad_left > 0 ? pad_left : 0;
+    const int64_t x1 = pad_left + width < padded_width ? pad_left + width : padded_width;
+    for (int64_t c = 0; c < channels; c++) {
+        const int8_t *line = input + (c * height + y) * width;
+        for (int64_t px = x0; px < x1; px++) {
+            row[px * channels_padded + c] = (uint8_t)line[px - pad_left] ^ 0x80;
+        }
+    }
+}
+
+void dla_conv_prepare_input(int64_t channels, int64_t height, int64_t width, int64_t pad_top, int64_t pad_left,
+                            int64_t padded_height, int64_t padded_width, int64_t channels_padded, int8_t pad_value,
+                            const int8_t *input, uint8_t *prepared) {
+    const uint8_t pad = (uint8_t)pad_value ^ 0x80;
+    const int64_t row_bytes = padded_width * channels_padded;
+    for (int64_t py = 0; py < padded_height; py++) {
+        const int64_t y = py - pad_top;
+        uint8_t *row = prepared + py * row_bytes;
+        if (y < 0 || y >= height) {
+            for (int64_t px = 0; px < padded_width; px++) {
+                for (int64_t c = 0; c < channels_padded; c++) row[px * channels_padded + c] = c < channels ? pad : 0;
+            }
+            continue;
+        }
+        prepare_row(channels, height, width, y, pad_left, padded_width, channels_padded, pad, input, row);
+    }
+}
+
+void dla_conv_prepare_rows(int64_t rows, int64_t k, int64_t k_padded, const int8_t *a, int64_t lda, uint8_t *prepared) {
+    for (int64_t i = 0; i < rows; i++) {
+        for (int64_t p = 0; p < k; p++) prepared[i * k_padded + p] = (uint8_t)a[i * lda + p] ^ 0x80;
+        for (int64_t p = k; p < k_padded; p++) prepared[i * k_padded + p] = 0;
+    }
+}
+
+/// Offset of output pixel p's window origin in the prepared input.
+static inline int64_t conv_pixel_base(const dla_conv_plan *plan, int64_t p) {
+    const int64_t oy = p / plan->out_width, ox = p % plan->out_width;
+    return (oy * plan->stride_y * plan->padded_width + ox * plan->stride_x) * plan->channels_padded;
+}
+
+/// Σ(x + 128)·w in wrapping 32-bit arithmetic, less 128·Σw, then CACC's truncation: the exact
+/// sum, since it fits int32 (k <= DLA_MAX_EXACT_K) and the wrap-around cancels.
+static inline int32_t conv_finish(uint32_t acc, int32_t row_sum, int truncation) {
+    const int32_t exact = (int32_t)(acc - ((uint32_t)row_sum << 7));
+    if (truncation == 0) {
+        return exact;
+    }
+    const uint32_t magnitude = ((exact < 0 ? 0u - (uint32_t)exact : (uint32_t)exact) + (1u << (truncation - 1))) >> truncation;
+    return exact < 0 ? -(int32_t)magnitude : (int32_t)magnitude;
+}
+
+/// The plain loops (portable twin; compiled again for AVX2 so the compiler vectorizes them).
+static inline __attribute__((always_inline)) void conv_direct_body(const dla_conv_plan *plan, const uint8_t *prepared, const int8_t *packed,
+                                                                   const int32_t *row_sums, int64_t first_block, int64_t end_block,
+                                                                   int64_t first_pixel, int64_t end_pixel, int32_t *out) {
+    const int64_t channel_groups = plan->channels_padded / 4;
+    const int64_t groups = plan->taps * channel_groups;
+    for (int64_t block = first_block; block < end_block; block++) {
+        const int8_t *w = packed + block * groups * 64;
+        for (int64_t p = first_pixel; p < end_pixel; p++) {
+            const uint8_t *window = prepared + conv_pixel_base(plan, p);
+            uint32_t acc[16] = {0};
+            for (int64_t t = 0; t < plan->taps; t++) {
+                const uint8_t *x = window + plan->tap_offsets[t];
+                const int8_t *wt = w + t * channel_groups * 64;
+                for (int64_t g = 0; g < channel_groups; g++) {
+                    for (int64_t lane = 0; lane < 16; lane++) {
+                        int32_t s = 0;
+                        for (int64_t q = 0; q < 4; q++) {
+                            s += (int32_t)x[g * 4 + q] * (int32_t)wt[g * 64 + lane * 4 + q];
+                        }
+                        acc[lane] += (uint32_t)s;
+                    }
+                }
+            }
+            for (int64_t lane = 0; lane < 16; lane++) {
+                const int64_t j = block * 16 + lane;
+                if (j < plan->out_channels) {
+                    out[j * plan->channel_stride + p * plan->pixel_stride] = conv_finish(acc[lane], row_sums[j], plan->truncation);
+                }
+            }
+        }
+    }
+}
+
+static void conv_direct_portable(const dla_conv_plan *plan, const uint8_t *prepared, const int8_t *packed, const int32_t *row_sums,
+                                 int64_t first_block, int64_t end_block, int64_t first_pixel, int64_t end_pixel, int32_t *out) {
+    conv_direct_body(plan, prepared, packed, row_sums, first_block, end_block, first_pixel, end_pixel, out);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void conv_direct_avx2(const dla_conv_plan *plan, const uint8_t *prepared, const int8_t *packed,
+                                                             const int32_t *row_sums, int64_t first_block, int64_t end_block,
+                                                             int64_t first_pixel, int64_t end_pixel, int32_t *out) {
+    conv_direct_body(plan, prepared, packed, row_sums, first_block, end_block, first_pixel, end_pixel, out);
+}
+
+/// acc − 128·Σw, truncated as CACC does (round half away from zero).
+VNNI_TARGET static inline __m512i conv_finish_v(__m512i acc, __m512i correction, int truncation) {
+    __m512i x = _mm512_sub_epi32(acc, correction);
+    if (truncation == 0) {
+        return x;
+    }
+    const __mmask16 negative = _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512());
+    const __m512i magnitude = _mm512_srli_epi32(_mm512_add_epi32(_mm512_abs_epi32(x), _mm512_set1_epi32(1 << (truncation - 1))),
+                                                (unsigned)truncation);
+    return _mm512_mask_sub_epi32(magnitude, negative, _mm512_setzero_si512(), magnitude);
+}
+
+/// 128·Σw of the (up to 16) valid channels of the block starting at channel `first`.
+VNNI_TARGET static inline __m512i conv_correction(const int32_t *row_sums, int64_t first, int64_t n) {
+    const int64_t valid = n - first;
+    const __mmask16 mask = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
+    return _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, row_sums + first), 7);
+}
+
+/// One pixel's 16 channels of a block.
+VNNI_TARGET static inline void conv_store_pixel(const dla_conv_plan *plan, int32_t *out, int64_t p, int64_t first, __m512i acc,
+                                                __m512i correction) {
+    const __m512i x = conv_finish_v(acc, correction, plan->truncation);
+    const int64_t valid = plan->out_channels - first;
+    if (plan->channel_stride == 1) {
+        const __mmask16 mask = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
+        _mm512_mask_storeu_epi32(out + p * plan->pixel_stride + first, mask, x);
+        return;
+    }
+    int32_t lanes[16];
+    _mm512_storeu_si512(lanes, x);
+    for (int64_t lane = 0; lane < 16 && lane < valid; lane++) {
+        out[(first + lane) * plan->channel_stride + p * plan->pixel_stride] = lanes[lane];
+    }
+}
+
+/// Four consecutive pixels' 16 channels of a block into planar order (pixel_stride 1): a 4 × 16
+/// transpose in registers, then 16-byte stores of four pixels per channel.
+VNNI_TARGET static inline void conv_store_pixels4(const dla_conv_plan *plan, int32_t *out, int64_t p, int64_t first,
+                                                  __m512i a0, __m512i a1, __m512i a2, __m512i a3, __m512i correction) {
+    if (plan->pixel_stride != 1) {
+        conv_store_pixel(plan, out, p, first, a0, correction);
+        conv_store_pixel(plan, out, p + 1, first, a1, correction);
+        conv_store_pixel(plan, out, p + 2, first, a2, correction);
+        conv_store_pixel(plan, out, p + 3, first, a3, correction);
+        return;
+    }
+    a0 = conv_finish_v(a0, correction, plan->truncation);
+    a1 = conv_finish_v(a1, correction, plan->truncation);
+    a2 = conv_finish_v(a2, correction, plan->truncation);
+    a3 = conv_finish_v(a3, correction, plan->truncation);
+    // Per 128-bit lane L (channels 4L...4L+3): u_q holds channel 4L + q of pixels 0...3.
+    const __m512i t0 = _mm512_unpacklo_epi32(a0, a1), t1 = _mm512_unpackhi_epi32(a0, a1);
+    const __m512i t2 = _mm512_unpacklo_epi32(a2, a3), t3 = _mm512_unpackhi_epi32(a2, a3);
+    __m512i u[4];
+    u[0] = _mm512_unpacklo_epi64(t0, t2);
+    u[1] = _mm512_unpackhi_epi64(t0, t2);
+    u[2] = _mm512_unpacklo_epi64(t1, t3);
+    u[3] = _mm512_unpackhi_epi64(t1, t3);
+    const int64_t valid = plan->out_channels - first;
+    int32_t *target = out + first * plan->channel_stride + p;
+    const int64_t cs = plan->channel_stride;
+    if (valid >= 16) {
+        for (int q = 0; q < 4; q++) {
+            _mm_storeu_si128((__m128i *)(target + (0 + q) * cs), _mm512_castsi512_si128(u[q]));
+            _mm_storeu_si128((__m128i *)(target + (4 + q) * cs), _mm512_extracti32x4_epi32(u[q], 1));
+            _mm_storeu_si128((__m128i *)(target + (8 + q) * cs), _mm512_extracti32x4_epi32(u[q], 2));
+            _mm_storeu_si128((__m128i *)(target + (12 + q) * cs), _mm512_extracti32x4_epi32(u[q], 3));
+        }
+        return;
+    }
+    int32_t lanes[4][16];
+    for (int q = 0; q < 4; q++) _mm512_storeu_si512(lanes[q], u[q]);
+    for (int64_t channel = 0; channel < valid; channel++) {
+        __builtin_memcpy(target + channel * cs, &lanes[channel % 4][(channel / 4) * 4], 16);
+    }
+}
+
+VNNI_TARGET static inline __m512i conv_broadcast(const uint8_t *x) {
+    uint32_t word;
+    __builtin_memcpy(&word, x, 4);
+    return _mm512_set1_epi32((int)word);
+}
+
+/// Four 16-channel blocks (64 channels) outer, so their weights stay in L2 while every pixel
+/// passes; four pixels × four blocks per step: 16 accumulators, each weight load feeding four
+/// pixels and each broadcast four blocks, as in gemm_vnni_packed_body.
+VNNI_TARGET static void conv_direct_vnni(const dla_conv_plan *plan, const uint8_t *prepared, const int8_t *packed, const int32_t *row_sums,
+                                         int64_t first_block, int64_t end_block, int64_t first_pixel, int64_t end_pixel, int32_t *out) {
+    const int64_t channel_groups = plan->channels_padded / 4;
+    const int64_t groups = plan->taps * channel_groups;
+    const int64_t n = plan->out_channels;
+    int64_t block = first_block;
+    for (; block + 4 <= end_block; block += 4) {
+        const int8_t *w = packed + block * groups * 64;
+        __m512i correction[4];
+        for (int b = 0; b < 4; b++) correction[b] = conv_correction(row_sums, (block + b) * 16, n);
+        int64_t p = first_pixel;
+        for (; p + 4 <= end_pixel; p += 4) {
+            const uint8_t *x0 = prepared + conv_pixel_base(plan, p), *x1 = prepared + conv_pixel_base(plan, p + 1);
+            const uint8_t *x2 = prepared + conv_pixel_base(plan, p + 2), *x3 = prepared + conv_pixel_base(plan, p + 3);
+            __m512i acc[4][4];
+            for (int r = 0; r < 4; r++) for (int b = 0; b < 4; b++) acc[r][b] = _mm512_setzero_si512();
+            for (int64_t t = 0; t < plan->taps; t++) {
+                const int64_t offset = plan->tap_offsets[t];
+                const uint8_t *y0 = x0 + offset, *y1 = x1 + offset, *y2 = x2 + offset, *y3 = x3 + offset;
+                const int8_t *wt = w + t * channel_groups * 64;
+                for (int64_t g = 0; g < channel_groups; g++) {
+                    const __m512i w0 = _mm512_loadu_si512(wt + (0 * groups + g) * 64);
+                    const __m512i w1 = _mm512_loadu_si512(wt + (1 * groups + g) * 64);
+                    const __m512i w2 = _mm512_loadu_si512(wt + (2 * groups + g) * 64);
+                    const __m512i w3 = _mm512_loadu_si512(wt + (3 * groups + g) * 64);
+                    const __m512i b0 = conv_broadcast(y0 + g * 4), b1 = conv_broadcast(y1 + g * 4);
+                    const __m512i b2 = conv_broadcast(y2 + g * 4), b3 = conv_broadcast(y3 + g * 4);
+                    acc[0][0] = _mm512_dpbusd_epi32(acc[0][0], b0, w0); acc[0][1] = _mm512_dpbusd_epi32(acc[0][1], b0, w1);
+                    acc[0][2] = _mm512_dpbusd_epi32(acc[0][2], b0, w2); acc[0][3] = _mm512_dpbusd_epi32(acc[0][3], b0, w3);
+                    acc[1][0] = _mm512_dpbusd_epi32(acc[1][0], b1, w0); acc[1][1] = _mm512_dpbusd_epi32(acc[1][1], b1, w1);
+                    acc[1][2] = _mm512_dpbusd_epi32(acc[1][2], b1, w2); acc[1][3] = _mm512_dpbusd_epi32(acc[1][3], b1, w3);
+                    acc[2][0] = _mm512_dpbusd_epi32(acc[2][0], b2, w0); acc[2][1] = _mm512_dpbusd_epi32(acc[2][1], b2, w1);
+                    acc[2][2] = _mm512_dpbusd_epi32(acc[2][2], b2, w2); acc[2][3] = _mm512_dpbusd_epi32(acc[2][3], b2, w3);
+                    acc[3][0] = _mm512_dpbusd_epi32(acc[3][0], b3, w0); acc[3][1] = _mm512_dpbusd_epi32(acc[3][1], b3, w1);
+                    acc[3][2] = _mm512_dpbusd_epi32(acc[3][2], b3, w2); acc[3][3] = _mm512_dpbusd_epi32(acc[3][3], b3, w3);
+                }
+            }
+            for (int b = 0; b < 4; b++) {
+                conv_store_pixels4(plan, out, p, (block + b) * 16, acc[0][b], acc[1][b], acc[2][b], acc[3][b], correction[b]);
+            }
+        }
+        for (; p < end_pixel; p++) {
+            const uint8_t *x0 = prepared + conv_pixel_base(plan, p);
+            __m512i acc[4];
+            for (int b = 0; b < 4; b++) acc[b] = _mm512_setzero_si512();
+            for (int64_t t = 0; t < plan->taps; t++) {
+                const uint8_t *y0 = x0 + plan->tap_offsets[t];
+                const int8_t *wt = w + t * channel_groups * 64;
+                for (int64_t g = 0; g < channel_groups; g++) {
+                    const __m512i b0 = conv_broadcast(y0 + g * 4);
+                    for (int b = 0; b < 4; b++) acc[b] = _mm512_dpbusd_epi32(acc[b], b0, _mm512_loadu_si512(wt + (b * groups + g) * 64));
+                }
+            }
+            for (int b = 0; b < 4; b++) conv_store_pixel(plan, out, p, (block + b) * 16, acc[b], correction[b]);
+        }
+    }
+    for (; block < end_block; block++) {
+        const int8_t *w = packed + block * groups * 64;
+        const __m512i correction = conv_correction(row_sums, block * 16, n);
+        int64_t p = first_pixel;
+        for (; p + 4 <= end_pixel; p += 4) {
+            const uint8_t *x[4];
+            __m512i acc[4];
+            for (int r = 0; r < 4; r++) {
+                x[r] = prepared + conv_pixel_base(plan, p + r);
+                acc[r] = _mm512_setzero_si512();
+            }
+            for (int64_t t = 0; t < plan->taps; t++) {
+                const int64_t offset = plan->tap_offsets[t];
+                const int8_t *wt = w + t * channel_groups * 64;
+                for (int64_t g = 0; g < channel_groups; g++) {
+                    const __m512i wv = _mm512_loadu_si512(wt + g * 64);
+                    for (int r = 0; r < 4; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], conv_broadcast(x[r] + offset + g * 4), wv);
+                }
+            }
+            conv_store_pixels4(plan, out, p, block * 16, acc[0], acc[1], acc[2], acc[3], correction);
+        }
+        for (; p < end_pixel; p++) {
+            const uint8_t *x0 = prepared + conv_pixel_base(plan, p);
+            __m512i acc = _mm512_setzero_si512();
+            for (int64_t t = 0; t < plan->taps; t++) {
+                const uint8_t *y0 = x0 + plan->tap_offsets[t];
+                const int8_t *wt = w + t * channel_groups * 64;
+                for (int64_t g = 0; g < channel_groups; g++) {
+                    acc = _mm512_dpbusd_epi32(acc, conv_broadcast(y0 + g * 4), _mm512_loadu_si512(wt + g * 64));
+                }
+            }
+            conv_store_pixel(plan, out, p, block * 16, acc, correction);
+        }
+    }
+}
+#endif
+
+void dla_conv_s8_direct(const dla_conv_plan *plan, const uint8_t *prepared, const int8_t *packed, const int32_t *row_sums,
+                        int64_t first_block, int64_t end_block, int64_t first_pixel, int64_t end_pixel, int32_t *out) {
+    if (first_block >= end_block || first_pixel >= end_pixel) {
+        return;
+    }
+#if defined(__x86_64__)
+    switch (dla_kernels_active_isa()) {
+    case DLA_ISA_AVX512_VNNI:
+        conv_direct_vnni(plan, prepared, packed, row_sums, first_block, end_block, first_pixel, end_pixel, out);
+        return;
+    case DLA_ISA_AVX2:
+        conv_direct_avx2(plan, prepared, packed, row_sums, first_block, end_block, first_pixel, end_pixel, out);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv_direct_portable(plan, prepared, packed, row_sums, first_block, end_block, first_pixel, end_pixel, out);
+}
+
 // MARK: - Counting
 
 int64_t dla_count_nonzero_s8(int64_t n, const int8_t *a) {

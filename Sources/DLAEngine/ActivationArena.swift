@@ -148,7 +148,7 @@ final class ActivationArena: Sendable {
                 }
                 steps.append(.convolution(Convolution(parameters: parameters, geometry: geometry, weights: weights,
                                                       paddingValue: padding, truncation: truncation)))
-                scratchBytes = max(scratchBytes, ConvolutionCore.scratchBytes(geometry))
+                scratchBytes = max(scratchBytes, ConvolutionCore.scratchBytes(parameters: parameters, geometry: geometry, weights: weights, strategy: strategy))
             case .sdp where input.elementType == .int32 && fused[index].map({ Self.fits($0, operation, tensors) }) == true:
                 guard let program = fused[index] else { return nil }
                 steps.append(.fusedSDP(SDP(program: program, inner: input.sampleShape.dropFirst().reduce(1, *))))

@@ -7,6 +7,8 @@ private struct ArenaRunState {
     /// The convolutions' per-image scratch, after the activations.
     let scratch: UnsafeMutableRawPointer
     let batch: Int
+    /// Host threads one operation may split over (a single row's large convolutions).
+    let threads: Int
 
     /// Where tensor `id` lives, as `count` elements of `type`.
     func slot<T>(_ id: Int, _ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
@@ -18,7 +20,8 @@ extension Executor {
     /// Runs every operation on one batch slice inside an arena buffer (`ActivationArena`): the
     /// same outputs and stats as `runSlice`, its twin, without an array per activation. `inputs`
     /// are checked (`validatedBatch`); an INT8 input given as FP32 is quantized into its slot.
-    func runSlice(_ inputs: [EngineValue], arena: ActivationArena) throws(EngineError) -> SliceOutcome {
+    /// `threads` > 1 splits large convolutions over host threads.
+    func runSlice(_ inputs: [EngineValue], arena: ActivationArena, threads: Int = 1) throws(EngineError) -> SliceOutcome {
         let batch = inputs.first?.shape.first ?? 0
         let (activationBytes, overflow) = arena.bytesPerRow.multipliedReportingOverflow(by: batch)
         guard !overflow, activationBytes <= Int.max - arena.scratchBytes else {
@@ -26,7 +29,8 @@ extension Executor {
         }
         let buffer = arenaBuffers.take(bytes: activationBytes + arena.scratchBytes)
         defer { arenaBuffers.give(buffer) }
-        let state = ArenaRunState(plan: arena, base: buffer.base, scratch: buffer.base + arena.bytesPerRow * batch, batch: batch)
+        let state = ArenaRunState(plan: arena, base: buffer.base, scratch: buffer.base + arena.bytesPerRow * batch, batch: batch,
+                                      threads: threads)
         for (position, id) in model.inputs.enumerated() {
             try write(inputs[position], tensor: id, batch: batch, to: buffer.base + arena.rowOffsets[id] * batch)
         }
@@ -81,7 +85,7 @@ extension Executor {
                     Int(dla_count_nonzero_s8(Int64(sample), image))
                 }
                 ConvolutionCore.exactImage(image, weights: conv.weights, parameters: p, geometry: g, paddingValue: conv.paddingValue,
-                                           truncation: conv.truncation, strategy: chosen, scratch: state.scratch,
+                                           truncation: conv.truncation, strategy: chosen, threads: state.threads, scratch: state.scratch,
                                            into: accumulators + row * outputSample)
             }
             let count = batch * sample
