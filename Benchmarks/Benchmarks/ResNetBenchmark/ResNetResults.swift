@@ -32,6 +32,19 @@ struct ResNetResults: Encodable {
         var hostMsByUnit: [String: Double]
         /// Every operation on the median run, in execution order.
         var operations: [OperationTime]
+        /// The same runs with several host threads (a single row: its convolutions split).
+        var multiThread: MultiThread?
+    }
+
+    struct MultiThread: Encodable {
+        var threads: Int
+        var p50Ms: Double
+        var p90Ms: Double
+        var minMs: Double
+        /// One thread's p50 ÷ this p50.
+        var speedup: Double
+        /// Whether the outputs equal the one-thread run's bit for bit.
+        var outputsIdentical: Bool
     }
 
     struct OperationTime: Encodable {

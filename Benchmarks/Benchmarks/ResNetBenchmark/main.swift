@@ -3,7 +3,7 @@
 // file, and runs it at batch 1 on one thread: host latency and GOPS, emulated cycles on nv_full
 // and xavier, peak resident memory against the "largest layer" bound, activation saturation.
 // Run from the repository root (release build):
-//   swift run -c release --package-path Benchmarks ResNetBenchmark [--size 224] [--runs 15] [--export DIR]
+//   swift run -c release --package-path Benchmarks ResNetBenchmark [--size 224] [--runs 15] [--threads 2] [--export DIR]
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -28,6 +28,8 @@ struct Options {
     var output = "Benchmarks/results/resnet18.json"
     /// Where to write the weights, scales, input and output as .npy for the ONNX Runtime peer.
     var export: String?
+    /// Host threads of the second timed series (1: none).
+    var threads = 2
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]
@@ -46,8 +48,9 @@ struct Options {
             case "--seed": seed = UInt64(try positive())
             case "--output": output = value
             case "--export": export = value
+            case "--threads": threads = try positive()
             default:
-                throw BenchmarkError("unknown option \(flag) (known: --size, --calibration-size, --calibration-rounds, --warmup, --runs, --seed, --output, --export)")
+                throw BenchmarkError("unknown option \(flag) (known: --size, --calibration-size, --calibration-rounds, --warmup, --runs, --seed, --output, --export, --threads)")
             }
         }
     }
@@ -135,6 +138,26 @@ func run() throws {
     func rank(_ q: Double) -> (ms: Double, stats: ExecutionStats) { sorted[Int((Double(sorted.count - 1) * q).rounded())] }
     let median = rank(0.5)
     let p90 = rank(0.9).ms
+
+    // The same input on several threads: one row, so its large convolutions split.
+    var multiThread: ResNetResults.MultiThread?
+    if options.threads > 1 {
+        let threaded = try Executor(model: prepared.compiled, profile: .nvFull, threads: options.threads)
+        var identical = true
+        for _ in 0..<options.warmupRuns { identical = try threaded.run([input]).outputs == last.outputs && identical }
+        var times: [Double] = []
+        for _ in 0..<options.runs {
+            let start = clock.now
+            let result = try threaded.run([input])
+            times.append(milliseconds(clock.now - start))
+            identical = result.outputs == last.outputs && identical
+        }
+        guard identical else { throw BenchmarkError("\(options.threads) threads gave other outputs than one thread") }
+        times.sort()
+        let p50 = times[Int((Double(times.count - 1) * 0.5).rounded())]
+        multiThread = ResNetResults.MultiThread(threads: options.threads, p50Ms: p50, p90Ms: times[Int((Double(times.count - 1) * 0.9).rounded())],
+                                                minMs: times[0], speedup: median.ms / p50, outputsIdentical: identical)
+    }
     let gops = 2 * Double(prepared.macs) / (median.ms * 1e-3) / 1e9
 
     var byUnit: [String: Double] = [:]
@@ -180,7 +203,7 @@ func run() throws {
         latency: ResNetResults.Latency(
             runs: options.runs, warmupRuns: options.warmupRuns, threads: 1, batchSize: 1, p50Ms: median.ms, p90Ms: p90,
             minMs: sorted[0].ms, gops: gops, timedCall: "Executor.run([float32 1×3×H×W]) incl. input quantization, softmax and stats",
-            hostMsByUnit: byUnit, operations: operations),
+            hostMsByUnit: byUnit, operations: operations, multiThread: multiThread),
         emulated: [emulated(last.stats, .nvFull), emulated(xavierStats, .xavier)],
         memory: memory,
         saturation: ResNetResults.Saturation(inputSize: options.inputSize, overallSaturatedFraction: overall, worstTensor: worst.name,
