@@ -1,4 +1,5 @@
 import CDLAKernels
+import Dispatch
 
 /// One run's view of its arena: the plan, the buffer and the batch.
 private struct ArenaRunState {
@@ -102,10 +103,31 @@ extension Executor {
         case .pool(let pool):
             let p = pool.parameters
             let planes = batch * pool.channels
-            dla_pool_s8(Int64(planes), Int64(pool.height), Int64(pool.width), Int64(p.kernelHeight), Int64(p.kernelWidth),
-                        Int64(p.strideY), Int64(p.strideX), Int64(pool.outputHeight), Int64(pool.outputWidth), p.method == .minimum ? 1 : 0,
-                        state.slot(input, Int8.self, count: planes * pool.height * pool.width),
-                        state.slot(output, Int8.self, count: planes * pool.outputHeight * pool.outputWidth))
+            let source = state.slot(input, Int8.self, count: planes * pool.height * pool.width)
+            let target = state.slot(output, Int8.self, count: planes * pool.outputHeight * pool.outputWidth)
+            guard pool.padded else {
+                dla_pool_s8(Int64(planes), Int64(pool.height), Int64(pool.width), Int64(p.kernelHeight), Int64(p.kernelWidth),
+                            Int64(p.strideY), Int64(p.strideX), Int64(pool.outputHeight), Int64(pool.outputWidth), p.method == .minimum ? 1 : 0,
+                            source, target)
+                return (nil, nil)
+            }
+            // Image by image through the scratch (sized for one); a single row splits its planes
+            // over the threads, each in its own part of the scratch.
+            let scratch = state.scratch.bindMemory(to: Int8.self, capacity: state.plan.scratchBytes)
+            let inPlane = pool.height * pool.width, outPlane = pool.outputHeight * pool.outputWidth
+            let paddedPlane = ((pool.outputHeight - 1) * p.strideY + p.kernelHeight) * ((pool.outputWidth - 1) * p.strideX + p.kernelWidth)
+            let parts = max(1, min(state.threads, pool.channels * inPlane / PDP.minimumBytesPerThread))
+            for row in 0..<batch {
+                let image = UnsafeSendable(source + row * pool.channels * inPlane), pooled = UnsafeSendable(target + row * pool.channels * outPlane)
+                let work = UnsafeSendable(scratch)
+                let run: @Sendable (Int) -> Void = { part in
+                    let first = pool.channels * part / parts, end = pool.channels * (part + 1) / parts
+                    PDP.poolPadded(image.value + first * inPlane, planes: end - first, height: pool.height, width: pool.width, p,
+                                   outputHeight: pool.outputHeight, outputWidth: pool.outputWidth, scratch: work.value + first * paddedPlane,
+                                   into: pooled.value + first * outPlane)
+                }
+                if parts == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: run) }
+            }
             return (nil, nil)
         case .alias:
             return (nil, nil)
