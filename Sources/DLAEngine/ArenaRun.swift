@@ -97,6 +97,18 @@ extension Executor {
             if sdp.program.addsOperand {
                 operand = UnsafeBufferPointer(start: state.slot(operation.pointee.inputs[1], Int8.self, count: count), count: count)
             }
+            let parts = batch == 1 ? min(state.threads, sdp.program.channels, count / FusedSDP.minimumElementsPerThread) : 1
+            if parts > 1 {
+                // A single row splits its channels over the threads.
+                let program = sdp.program, inner = sdp.inner, channels = sdp.program.channels
+                let source = UnsafeSendable(UnsafePointer(state.slot(input, Int32.self, count: count)))
+                let target = UnsafeSendable(state.slot(output, Int8.self, count: count)), addend = UnsafeSendable(operand?.baseAddress)
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    program.run(channels: (channels * part / parts)..<(channels * (part + 1) / parts), source.value, operand: addend.value,
+                                inner: inner, into: target.value)
+                }
+                return (nil, nil)
+            }
             sdp.program.run(UnsafeBufferPointer(start: state.slot(input, Int32.self, count: count), count: count), operand: operand, inner: sdp.inner,
                             into: UnsafeMutableBufferPointer(start: state.slot(output, Int8.self, count: count), count: count))
             return (nil, nil)

@@ -100,4 +100,24 @@ struct FusedSDP: Sendable {
             }
         }
     }
+
+    /// Elements of one row below which its SDP stays on one thread.
+    static let minimumElementsPerThread = 32_768
+
+    /// Channels `range` of a single row (`inner` values per channel; `input`, `operand` and
+    /// `output` point at the row's start): threads running disjoint ranges write disjoint outputs.
+    func run(channels range: Range<Int>, _ input: UnsafePointer<Int32>, operand: UnsafePointer<Int8>?, inner: Int,
+             into output: UnsafeMutablePointer<Int8>) {
+        guard !range.isEmpty, inner > 0 else { return }
+        let start = range.lowerBound * inner
+        let operandBase = addsOperand ? operand.map { $0 + start } : nil
+        bias.withUnsafeBufferPointer { b in
+            multiplier.withUnsafeBufferPointer { m in
+                withUnsafePointer(to: program) { program in
+                    dla_sdp_s8(1, Int64(range.count), Int64(inner), input + start, b.baseAddress! + range.lowerBound,
+                               m.baseAddress! + range.lowerBound, operandBase, program, output + start)
+                }
+            }
+        }
+    }
 }

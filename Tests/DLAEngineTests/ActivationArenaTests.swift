@@ -123,9 +123,10 @@ extension InstructionSetForcing {
             }
         }
 
-        /// One row on two threads: the padded max pool splits its planes and the convolutions their
-        /// pixels (64 channels) or channel blocks (128), with the bits of one thread and of the
-        /// general path, on every instruction set.
+        /// One row on two threads: the padded max pool splits its planes, the convolutions their
+        /// pixels (64 channels) or channel blocks (128), the fused SDPs (one with the residual
+        /// operand) their channels, with the bits of one thread and of the general path, on every
+        /// instruction set.
         @Test func singleRowSplitsOverThreadsWithoutChangingBits() throws {
             var random = TestRandom(seed: 1917)
             let channels = 64, hidden = 128, width = 92
@@ -134,6 +135,7 @@ extension InstructionSetForcing {
             let projection = ResNetShapeTests.layer(&random, hidden, channels, kernel: 1, stride: 2)
             let model = try ModelAdapter.compile(try ResNetShapeTests.model(a: a, b: b, projection: projection, channels: channels, width: width))
             #expect(channels * width * width >= 2 * PDP.minimumBytesPerThread)
+            #expect(hidden * 23 * 23 >= 2 * FusedSDP.minimumElementsPerThread)
             let input = [EngineValue.int8(try Tensor(shape: [1, channels, width, width], scalars: random.int8s(channels * width * width, zeros: 0.3)))]
             defer { HostKernels.force(nil) }
             for isa in HostKernels.available {
