@@ -1257,6 +1257,42 @@ SDP_TARGET static void max_pool_2x2_avx512(int64_t planes, int64_t height, int64
         }
     }
 }
+/// 3×3 max or min pooling at stride 2 (ResNet's, after its bordered copy), 32 outputs per step:
+/// the three input rows' byte extremes at 2·ox and at 2·ox + 2, then in each 16-bit lane the even
+/// byte against its odd neighbour and the next lane's even byte; the low bytes are the outputs.
+/// Loads are masked to the row, and every valid output's window lies inside it.
+SDP_TARGET static void pool_3x3_stride2_avx512(int64_t planes, int64_t height, int64_t width, int64_t out_height, int64_t out_width,
+                                               int minimum, const int8_t *input, int8_t *output) {
+    for (int64_t plane = 0; plane < planes; plane++) {
+        const int8_t *in = input + plane * height * width;
+        int8_t *out = output + plane * out_height * out_width;
+        for (int64_t oy = 0; oy < out_height; oy++) {
+            const int8_t *r0 = in + 2 * oy * width, *r1 = r0 + width, *r2 = r1 + width;
+            for (int64_t ox = 0; ox < out_width; ox += 32) {
+                const int64_t outputs = out_width - ox < 32 ? out_width - ox : 32;
+                const int64_t x = 2 * ox;
+                const int64_t left = width - x;
+                const __mmask64 here = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+                const __mmask64 next = left - 2 >= 64 ? ~(__mmask64)0 : left <= 2 ? 0 : (((__mmask64)1 << (left - 2)) - 1);
+                __m512i a, b;
+                if (minimum) {
+                    a = _mm512_min_epi8(_mm512_min_epi8(_mm512_maskz_loadu_epi8(here, r0 + x), _mm512_maskz_loadu_epi8(here, r1 + x)),
+                                        _mm512_maskz_loadu_epi8(here, r2 + x));
+                    b = _mm512_min_epi8(_mm512_min_epi8(_mm512_maskz_loadu_epi8(next, r0 + x + 2), _mm512_maskz_loadu_epi8(next, r1 + x + 2)),
+                                        _mm512_maskz_loadu_epi8(next, r2 + x + 2));
+                    a = _mm512_min_epi8(_mm512_min_epi8(a, _mm512_srli_epi16(a, 8)), b);
+                } else {
+                    a = _mm512_max_epi8(_mm512_max_epi8(_mm512_maskz_loadu_epi8(here, r0 + x), _mm512_maskz_loadu_epi8(here, r1 + x)),
+                                        _mm512_maskz_loadu_epi8(here, r2 + x));
+                    b = _mm512_max_epi8(_mm512_max_epi8(_mm512_maskz_loadu_epi8(next, r0 + x + 2), _mm512_maskz_loadu_epi8(next, r1 + x + 2)),
+                                        _mm512_maskz_loadu_epi8(next, r2 + x + 2));
+                    a = _mm512_max_epi8(_mm512_max_epi8(a, _mm512_srli_epi16(a, 8)), b);
+                }
+                _mm256_mask_storeu_epi8(out + oy * out_width + ox, (__mmask32)((((uint64_t)1) << outputs) - 1), _mm512_cvtepi16_epi8(a));
+            }
+        }
+    }
+}
 #endif
 
 void dla_pool_s8(int64_t planes, int64_t height, int64_t width, int64_t kh, int64_t kw,
@@ -1266,6 +1302,10 @@ void dla_pool_s8(int64_t planes, int64_t height, int64_t width, int64_t kh, int6
     if (!minimum && kh == 2 && kw == 2 && stride_y == 2 && stride_x == 2
         && dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI && has_avx512dq()) {
         max_pool_2x2_avx512(planes, height, width, out_height, out_width, input, output);
+        return;
+    }
+    if (kh == 3 && kw == 3 && stride_y == 2 && stride_x == 2 && dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI && has_avx512dq()) {
+        pool_3x3_stride2_avx512(planes, height, width, out_height, out_width, minimum, input, output);
         return;
     }
 #endif
