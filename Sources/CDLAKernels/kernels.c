@@ -692,6 +692,40 @@ void dla_conv_unpack_weights(int64_t n, int64_t channels, int64_t kh, int64_t kw
     }
 }
 
+#if defined(__x86_64__)
+/// 16 channels (rows `plane_stride` apart) × 16 pixels of `source` to 16 pixels × 16 channels at
+/// `target` (pixels `pixel_stride` apart), each byte XOR 0x80; four rounds of SSE2 unpacks.
+static inline void transpose_16x16_flip(const int8_t *source, int64_t plane_stride, uint8_t *target, int64_t pixel_stride) {
+    __m128i a[16], b[16];
+    for (int i = 0; i < 16; i++) a[i] = _mm_loadu_si128((const __m128i *)(source + i * plane_stride));
+    // Round 1: channel pairs (2 bytes per pixel); b[2j] pixels 0–7, b[2j + 1] pixels 8–15.
+    for (int j = 0; j < 8; j++) {
+        b[2 * j] = _mm_unpacklo_epi8(a[2 * j], a[2 * j + 1]);
+        b[2 * j + 1] = _mm_unpackhi_epi8(a[2 * j], a[2 * j + 1]);
+    }
+    // Round 2: channel quads; a[4m + q] holds pixels 4q…4q + 3 of channels 4m…4m + 3.
+    for (int m = 0; m < 4; m++) {
+        for (int h = 0; h < 2; h++) {
+            a[4 * m + 2 * h] = _mm_unpacklo_epi16(b[4 * m + h], b[4 * m + 2 + h]);
+            a[4 * m + 2 * h + 1] = _mm_unpackhi_epi16(b[4 * m + h], b[4 * m + 2 + h]);
+        }
+    }
+    // Round 3: channel octets; b[8n + t] holds pixels 2t, 2t + 1 of channels 8n…8n + 7.
+    for (int n = 0; n < 2; n++) {
+        for (int q = 0; q < 4; q++) {
+            b[8 * n + 2 * q] = _mm_unpacklo_epi32(a[8 * n + q], a[8 * n + 4 + q]);
+            b[8 * n + 2 * q + 1] = _mm_unpackhi_epi32(a[8 * n + q], a[8 * n + 4 + q]);
+        }
+    }
+    // Round 4: all 16 channels of one pixel.
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    for (int t = 0; t < 8; t++) {
+        _mm_storeu_si128((__m128i *)(target + (2 * t) * pixel_stride), _mm_xor_si128(_mm_unpacklo_epi64(b[t], b[8 + t]), flip));
+        _mm_storeu_si128((__m128i *)(target + (2 * t + 1) * pixel_stride), _mm_xor_si128(_mm_unpackhi_epi64(b[t], b[8 + t]), flip));
+    }
+}
+#endif
+
 /// One input row (y inside the input) into prepared pixels [px0, px1): channel c of pixel x is
 /// input[(c·H + y)·W + x]; padded columns take `pad`, padding channels 0.
 static void prepare_row(int64_t channels, int64_t height, int64_t width, int64_t y, int64_t pad_left, int64_t padded_width,
@@ -706,6 +740,25 @@ static void prepare_row(int64_t channels, int64_t height, int64_t width, int64_t
     }
     const int64_t x0 = pad_left > 0 ? pad_left : 0;
     const int64_t x1 = pad_left + width < padded_width ? pad_left + width : padded_width;
+#if defined(__x86_64__)
+    if (channels % 16 == 0 && channels_padded == channels) {
+        // 16 channels × 16 pixels at a time, transposed in SSE2 registers; the rest below.
+        int64_t px = x0;
+        for (; px + 16 <= x1; px += 16) {
+            for (int64_t c = 0; c < channels; c += 16) {
+                transpose_16x16_flip(input + (c * height + y) * width + (px - pad_left), height * width, row + px * channels_padded + c,
+                                     channels_padded);
+            }
+        }
+        for (int64_t c = 0; c < channels; c++) {
+            const int8_t *line = input + (c * height + y) * width;
+            for (int64_t x = px; x < x1; x++) {
+                row[x * channels_padded + c] = (uint8_t)line[x - pad_left] ^ 0x80;
+            }
+        }
+        return;
+    }
+#endif
     for (int64_t c = 0; c < channels; c++) {
         const int8_t *line = input + (c * height + y) * width;
         for (int64_t px = x0; px < x1; px++) {

@@ -33,6 +33,10 @@ extension InstructionSetForcing {
                                   strideY: 2, strideX: 2),
             ConvolutionParameters(inputChannels: 36, inputHeight: 7, inputWidth: 7, outputChannels: 80, kernelHeight: 3, kernelWidth: 3,
                                   padTop: 1, padBottom: 2, padLeft: 0, padRight: 1),
+            // Channels in sixteens on rows of 16 pixels and more: the input is prepared 16 × 16 at a time.
+            ConvolutionParameters(inputChannels: 32, inputHeight: 5, inputWidth: 37, outputChannels: 24, kernelHeight: 3, kernelWidth: 3,
+                                  padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
+            ConvolutionParameters(inputChannels: 16, inputHeight: 3, inputWidth: 16, outputChannels: 16, kernelHeight: 1, kernelWidth: 1),
         ]
 
         /// `packedForConvolution` false packs the weights as plain rows (`.dense` then takes im2col + GEMM).
