@@ -25,6 +25,8 @@ struct ResNetResults: Encodable {
         var batchSize: Int
         var p50Ms: Double
         var p90Ms: Double
+        /// Process CPU time per run (one thread: the run's own work, preemption excluded).
+        var cpuP50Ms: Double
         var minMs: Double
         var gops: Double
         var timedCall: String

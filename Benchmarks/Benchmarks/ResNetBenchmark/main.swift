@@ -69,6 +69,14 @@ func cpuName() -> String {
     return line?.split(separator: ":", maxSplits: 1).last.map { String($0.drop { $0 == " " || $0 == "\t" }) } ?? "unknown"
 }
 
+/// CPU time of this process: on one thread, an inference's own work without the time other
+/// processes took the core (the machine is shared), in milliseconds.
+func cpuMilliseconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) * 1e3 + Double(time.tv_nsec) * 1e-6
+}
+
 func milliseconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) * 1e-15
 }
@@ -126,12 +134,15 @@ func run() throws {
     var last: Executor.Result?
     for _ in 0..<options.warmupRuns { last = try executor.run([input]) }
     var samples: [(ms: Double, stats: ExecutionStats)] = []
+    var cpuSamples: [Double] = []
     for _ in 0..<options.runs {
-        let start = clock.now
+        let start = clock.now, cpuStart = cpuMilliseconds()
         let result = try executor.run([input])
         samples.append((milliseconds(clock.now - start), result.stats))
+        cpuSamples.append(cpuMilliseconds() - cpuStart)
         last = result
     }
+    cpuSamples.sort()
     let peakDuring = ProcessMemory.peakResidentBytes()
     guard let last else { throw BenchmarkError("no run") }
     let sorted = samples.sorted { $0.ms < $1.ms }
@@ -202,6 +213,7 @@ func run() throws {
                                        seed: options.seed, calibrationInputSize: calibrationSize, preparationMs: prepared.phaseMilliseconds),
         latency: ResNetResults.Latency(
             runs: options.runs, warmupRuns: options.warmupRuns, threads: 1, batchSize: 1, p50Ms: median.ms, p90Ms: p90,
+            cpuP50Ms: cpuSamples[Int((Double(cpuSamples.count - 1) * 0.5).rounded())],
             minMs: sorted[0].ms, gops: gops, timedCall: "Executor.run([float32 1×3×H×W]) incl. input quantization, softmax and stats",
             hostMsByUnit: byUnit, operations: operations, multiThread: multiThread),
         emulated: [emulated(last.stats, .nvFull), emulated(xavierStats, .xavier)],
