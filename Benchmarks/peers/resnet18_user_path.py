@@ -112,6 +112,7 @@ def main():
     dlactl = sys.argv[2] if len(sys.argv) > 2 else "dlactl"
     results_path = Path(sys.argv[3] if len(sys.argv) > 3 else "Benchmarks/results/resnet18.json")
     runs = 30
+    load_before = float(Path("/proc/loadavg").read_text().split()[0])
     model, manifest = float_model(directory)
     float_path, qdq_path, dla_path = directory / "resnet18.float.onnx", directory / "resnet18.qdq.onnx", directory / "resnet18.dla"
     onnx.save(model, str(float_path))
@@ -138,6 +139,7 @@ def main():
         "dlad_timed_call": "dlactl perf --json: Executor.run on the compiled .dla, batch 1",
         "ratio_dlad_1_thread_to_ort": one / ort_ms,
         "speedup_2_threads": one / two,
+        "load_average_1min": [load_before, float(Path("/proc/loadavg").read_text().split()[0])],
     }
     results["user_path"] = section
     results_path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
