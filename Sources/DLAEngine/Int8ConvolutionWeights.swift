@@ -6,10 +6,11 @@ import Synchronization
 /// Loading decodes storage (dense, sparse, codebook) into this form once, and packs the weights
 /// once into the only copy kept: blocks of 16 output channels, for every kernel tap every group of
 /// 4 input channels as 16 × 4 bytes (`dla_conv_pack_weights`), the layout the direct convolution
-/// and the VNNI GEMM read on every instruction set. A fully connected layer (and a grouped
-/// convolution, which takes im2col) packs its rows as one tap of `reductionLength` channels.
+/// and the GEMMs read on every instruction set. A fully connected layer (and a convolution that
+/// takes im2col) packs its rows as one tap of `reductionLength` channels.
 /// The plain `[outputChannels][reductionLength]` matrix (the reference twin, grouped convolutions
-/// without VNNI, reductions longer than one exact C call) and the layouts only the zero-skipping
+/// whose groups are not whole 16-channel blocks on CPUs without VNNI, reductions longer than one
+/// exact C call) and the layouts only the zero-skipping
 /// strategies read — per-output-channel nonzeros (CSR, the EIE layout for a batch), the transposed
 /// matrix and per-input-column nonzeros (CSC) — are built on first use: most layers never take
 /// those paths, and building them all at load cost 14× the weights in memory (ResNet-18: 165 MB
@@ -48,10 +49,13 @@ public struct Int8ConvolutionWeights: Sendable {
     }
 
     /// Weights `[outputChannels][inputChannels / groups][kernelHeight][kernelWidth]` of the
-    /// convolution `parameters`, packed for the direct kernel when it has one group.
+    /// convolution `parameters`, packed for the direct kernel when it has one group and padding its
+    /// input channels to a multiple of 4 adds at most a third more products (3 → 4 channels, as
+    /// ResNet's stem, yes; LeNet-5's single channel, 1 → 4, no: im2col packs its 25 taps into 28).
     public init(convolution parameters: ConvolutionParameters, values: [Int8]) throws(EngineError) {
         let geometry = try parameters.validated()
-        let kernel = parameters.groups == 1
+        let channels = parameters.inputChannels
+        let kernel = parameters.groups == 1 && ((channels + 3) / 4 * 4 - channels) * 3 <= channels
             ? Kernel(channels: parameters.inputChannels, height: parameters.kernelHeight, width: parameters.kernelWidth)
             : Kernel(channels: geometry.reductionLength, height: 1, width: 1)
         try self.init(outputChannels: parameters.outputChannels, reductionLength: geometry.reductionLength, values: values, kernel: kernel)
