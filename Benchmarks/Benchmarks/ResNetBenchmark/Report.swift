@@ -32,7 +32,7 @@ enum Report {
                     by unit (median run): \(l.hostMsByUnit.sorted { $0.value > $1.value }.map { "\($0.key) \(fixed($0.value, 2)) ms" }.joined(separator: ", "))
         """)
         if let t = l.multiThread {
-            Swift.print("          \(t.threads) threads: p50 \(fixed(t.p50Ms, 2)) ms, p90 \(fixed(t.p90Ms, 2)) ms, min \(fixed(t.minMs, 2)) ms → \(fixed(t.speedup, 2))× one thread's speed; outputs \(t.outputsIdentical ? "identical" : "DIFFER")")
+            Swift.print("          \(t.threads) threads: p50 \(fixed(t.p50Ms, 2)) ms, p90 \(fixed(t.p90Ms, 2)) ms, min \(fixed(t.minMs, 2)) ms, CPU time p50 \(fixed(t.cpuP50Ms, 2)) ms → \(fixed(t.speedup, 2))× one thread's speed; outputs \(t.outputsIdentical ? "identical" : "DIFFER")")
         }
         Swift.print("          slowest operations (median run):")
         for operation in l.operations.sorted(by: { $0.ms > $1.ms }).prefix(10) {

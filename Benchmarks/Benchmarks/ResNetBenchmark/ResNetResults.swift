@@ -43,6 +43,8 @@ struct ResNetResults: Encodable {
         var p50Ms: Double
         var p90Ms: Double
         var minMs: Double
+        /// Process CPU time per run, all threads: beside one thread's, the cost of splitting.
+        var cpuP50Ms: Double
         /// One thread's p50 ÷ this p50.
         var speedup: Double
         /// Whether the outputs equal the one-thread run's bit for bit.

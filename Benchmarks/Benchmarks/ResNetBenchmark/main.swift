@@ -156,18 +156,21 @@ func run() throws {
         let threaded = try Executor(model: prepared.compiled, profile: .nvFull, threads: options.threads)
         var identical = true
         for _ in 0..<options.warmupRuns { identical = try threaded.run([input]).outputs == last.outputs && identical }
-        var times: [Double] = []
+        var times: [Double] = [], cpuTimes: [Double] = []
         for _ in 0..<options.runs {
-            let start = clock.now
+            let start = clock.now, cpuStart = cpuMilliseconds()
             let result = try threaded.run([input])
             times.append(milliseconds(clock.now - start))
+            cpuTimes.append(cpuMilliseconds() - cpuStart)
             identical = result.outputs == last.outputs && identical
         }
         guard identical else { throw BenchmarkError("\(options.threads) threads gave other outputs than one thread") }
         times.sort()
+        cpuTimes.sort()
         let p50 = times[Int((Double(times.count - 1) * 0.5).rounded())]
         multiThread = ResNetResults.MultiThread(threads: options.threads, p50Ms: p50, p90Ms: times[Int((Double(times.count - 1) * 0.9).rounded())],
-                                                minMs: times[0], speedup: median.ms / p50, outputsIdentical: identical)
+                                                minMs: times[0], cpuP50Ms: cpuTimes[Int((Double(cpuTimes.count - 1) * 0.5).rounded())],
+                                                speedup: median.ms / p50, outputsIdentical: identical)
     }
     let gops = 2 * Double(prepared.macs) / (median.ms * 1e-3) / 1e9
 
