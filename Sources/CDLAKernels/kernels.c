@@ -278,27 +278,6 @@ void dla_gemm_s8s8s32(int64_t m, int64_t n, int64_t k,
 
 // MARK: - VNNI on packed weights
 
-int64_t dla_vnni_packed_size(int64_t n, int64_t k) {
-    return ((n + 15) / 16) * 16 * ((k + 3) / 4) * 4;
-}
-
-void dla_vnni_pack(int64_t n, int64_t k, const int8_t *b, int64_t ldb, int8_t *packed) {
-    const int64_t groups = (k + 3) / 4;
-    const int64_t blocks = (n + 15) / 16;
-    for (int64_t block = 0; block < blocks; block++) {
-        for (int64_t g = 0; g < groups; g++) {
-            int8_t *out = packed + (block * groups + g) * 64;
-            for (int64_t lane = 0; lane < 16; lane++) {
-                const int64_t j = block * 16 + lane;
-                for (int64_t q = 0; q < 4; q++) {
-                    const int64_t p = g * 4 + q;
-                    out[lane * 4 + q] = (j < n && p < k) ? b[j * ldb + p] : 0;
-                }
-            }
-        }
-    }
-}
-
 int dla_vnni_packed_available(void) {
     return dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI;
 }

@@ -98,7 +98,7 @@ public struct Int8ConvolutionWeights: Sendable {
         parameters.groups == 1 && kernel == Kernel(channels: parameters.inputChannels, height: parameters.kernelHeight, width: parameters.kernelWidth)
     }
 
-    /// Whether the packed layout is `dla_vnni_pack`'s of the plain matrix (one tap).
+    /// Whether the packed layout is the GEMMs' for the plain matrix (one tap of reductionLength channels).
     var packedAsRows: Bool { kernel.height == 1 && kernel.width == 1 }
 
     /// Row-major `[outputChannels][reductionLength]`, unpacked on first use and then kept.

@@ -48,8 +48,8 @@ extension InstructionSetForcing {
             let b = random.int8s(n * k, zeros: 0.2)
             var sums = [Int32](repeating: 0, count: n)
             dla_s8_row_sums(Int64(n), Int64(k), b, Int64(k), &sums)
-            var packed = [Int8](repeating: 0, count: Int(dla_vnni_packed_size(Int64(n), Int64(k))))
-            dla_vnni_pack(Int64(n), Int64(k), b, Int64(k), &packed)
+            var packed = [Int8](repeating: 0, count: Int(dla_conv_packed_size(Int64(n), Int64(k), 1, 1)))
+            dla_conv_pack_weights(Int64(n), Int64(k), 1, 1, b, &packed)
             defer { HostKernels.force(nil) }
             HostKernels.force(.avx512VNNI)
             #expect(dla_vnni_packed_available() != 0)
@@ -75,8 +75,8 @@ extension InstructionSetForcing {
             let b = random.int8s(n * k, zeros: 0.5)
             var sums = [Int32](repeating: 0, count: n)
             dla_s8_row_sums(Int64(n), Int64(k), b, Int64(k), &sums)
-            var packed = [Int8](repeating: 0, count: Int(dla_vnni_packed_size(Int64(n), Int64(k))))
-            dla_vnni_pack(Int64(n), Int64(k), b, Int64(k), &packed)
+            var packed = [Int8](repeating: 0, count: Int(dla_conv_packed_size(Int64(n), Int64(k), 1, 1)))
+            dla_conv_pack_weights(Int64(n), Int64(k), 1, 1, b, &packed)
             defer { HostKernels.force(nil) }
             HostKernels.force(.avx512VNNI)
             var c = [Int32](repeating: -1, count: m * n)

@@ -45,12 +45,10 @@ void dla_gemm_s8s8s32(int64_t m, int64_t n, int64_t k,
                       const int8_t *b, int64_t ldb, const int32_t *b_row_sums,
                       int32_t *c, int64_t ldc);
 
-/// Weights packed for the VNNI broadcast kernel: blocks of 16 output channels, each holding for
-/// every group of 4 reduction steps 16 × 4 bytes (channel-major within the group), K padded to a
-/// multiple of 4 and N to a multiple of 16 with zero weights. Size in bytes:
-int64_t dla_vnni_packed_size(int64_t n, int64_t k);
-/// Packs the N x K matrix `b` (K-contiguous rows) into `packed` (dla_vnni_packed_size bytes).
-void dla_vnni_pack(int64_t n, int64_t k, const int8_t *b, int64_t ldb, int8_t *packed);
+/// The VNNI broadcast kernel reads weights packed by `dla_conv_pack_weights` as one tap
+/// (`kh = kw = 1`, channels = K): blocks of 16 output channels, each holding for every group of 4
+/// reduction steps 16 × 4 bytes (channel-major within the group), K padded to a multiple of 4 and
+/// N to a multiple of 16 with zero weights.
 /// Whether dla_gemm_s8_vnni_packed can run now (the active path is AVX-512 VNNI).
 int dla_vnni_packed_available(void);
 /// Dense GEMM on packed weights: each 4-byte group of an activation row (shifted +128) is
@@ -68,7 +66,7 @@ void dla_gemm_s8_vnni_packed(int64_t m, int64_t n, int64_t k,
 /// Weights are packed once (`dla_conv_pack_weights`) in blocks of 16 output channels; within a
 /// block, for every tap (r, s) in order and every group of 4 input channels (C padded to
 /// `channels_padded`, a multiple of 4, with zero weights), 16 channels × 4 bytes. With one tap
-/// and C = K this is exactly the `dla_vnni_pack` layout of an N × K matrix.
+/// and C = K this is the layout `dla_gemm_s8_vnni_packed` reads for an N × K matrix.
 int64_t dla_conv_packed_size(int64_t n, int64_t channels, int64_t kh, int64_t kw);
 /// Packs `weights` (`[n][channels][kh][kw]`, the order CDMA streams) into `packed`
 /// (dla_conv_packed_size bytes).
