@@ -647,8 +647,8 @@ static inline int64_t conv_packed_index(int64_t j, int64_t c, int64_t t, int64_t
 }
 
 void dla_conv_pack_weights(int64_t n, int64_t channels, int64_t kh, int64_t kw, const int8_t *weights, int8_t *packed) {
-    const int64_t taps = kh * kw, channel_groups = (channels + 3) / 4;
-    for (int64_t i = 0; i < dla_conv_packed_size(n, channels, kh, kw); i++) {
+    const int64_t taps = kh * kw, channel_groups = (channels + 3) / 4, size = dla_conv_packed_size(n, channels, kh, kw);
+    for (int64_t i = 0; i < size; i++) {
         packed[i] = 0;
     }
     for (int64_t j = 0; j < n; j++) {
