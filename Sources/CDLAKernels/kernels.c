@@ -3,8 +3,11 @@
 // __x86_64__ so other architectures (aarch64) build the portable path unchanged.
 #include "CDLAKernels.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <time.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -1225,6 +1228,128 @@ void dla_spmv_csc_s8_skip_zero(int64_t k, int64_t n,
             out[row[q]] += x * (int32_t)values[q];
         }
     }
+}
+
+// MARK: - Parallel parts
+
+/// The pool's one job slot. `sequence` is odd while a job is open; helpers enter a job only by
+/// seeing its odd sequence, counting themselves in `inside`, and checking the sequence again, so
+/// the caller can close a job (sequence even) and wait for `inside` to reach 0 before the slot is
+/// reused: no helper ever claims a part of a job with another job's task.
+static struct {
+    pthread_mutex_t busy;        // held by the caller of the open job
+    pthread_mutex_t sleep_lock;
+    pthread_cond_t wake;
+    int64_t sleepers;            // helpers waiting on `wake` (under sleep_lock; read atomically)
+    int64_t helpers;             // created so far (under busy)
+    uint64_t sequence;
+    int64_t inside;
+    int64_t next;
+    int64_t finished;
+    int64_t parts;
+    dla_parallel_task task;
+    void *context;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, NULL, NULL};
+
+/// Waiting in a spin: yield, so that on a busy machine the thread being waited for (perhaps on
+/// this very core) runs; on an idle core this returns at once.
+static inline void cpu_relax(void) {
+    sched_yield();
+}
+
+static int64_t monotonic_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/// Claims and runs parts of the open job until none is left.
+static void run_parts(void) {
+    const int64_t parts = __atomic_load_n(&pool.parts, __ATOMIC_SEQ_CST);
+    dla_parallel_task task = __atomic_load_n(&pool.task, __ATOMIC_SEQ_CST);
+    void *context = __atomic_load_n(&pool.context, __ATOMIC_SEQ_CST);
+    for (;;) {
+        const int64_t part = __atomic_fetch_add(&pool.next, 1, __ATOMIC_SEQ_CST);
+        if (part >= parts) {
+            return;
+        }
+        task(context, part);
+        __atomic_fetch_add(&pool.finished, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+/// How long a helper spins for the next job before it sleeps.
+#define DLA_HELPER_SPIN_NS 1000000
+
+static void *helper_main(void *unused) {
+    (void)unused;
+    uint64_t seen = 0;
+    int64_t idle_since = monotonic_ns();
+    for (;;) {
+        const uint64_t sequence = __atomic_load_n(&pool.sequence, __ATOMIC_SEQ_CST);
+        if ((sequence & 1) && sequence != seen) {
+            __atomic_fetch_add(&pool.inside, 1, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&pool.sequence, __ATOMIC_SEQ_CST) == sequence) {
+                run_parts();
+            }
+            __atomic_fetch_sub(&pool.inside, 1, __ATOMIC_SEQ_CST);
+            seen = sequence;
+            idle_since = monotonic_ns();
+            continue;
+        }
+        if (monotonic_ns() - idle_since < DLA_HELPER_SPIN_NS) {
+            cpu_relax();
+            continue;
+        }
+        pthread_mutex_lock(&pool.sleep_lock);
+        __atomic_fetch_add(&pool.sleepers, 1, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&pool.sequence, __ATOMIC_SEQ_CST) == sequence) {
+            pthread_cond_wait(&pool.wake, &pool.sleep_lock);
+        }
+        __atomic_fetch_sub(&pool.sleepers, 1, __ATOMIC_SEQ_CST);
+        pthread_mutex_unlock(&pool.sleep_lock);
+        idle_since = monotonic_ns();
+    }
+    return NULL;
+}
+
+void dla_parallel_run(int64_t parts, dla_parallel_task task, void *context) {
+    if (parts <= 0) {
+        return;
+    }
+    if (parts == 1 || pthread_mutex_trylock(&pool.busy) != 0) {
+        for (int64_t part = 0; part < parts; part++) task(context, part);
+        return;
+    }
+    const int64_t wanted = parts - 1 < 15 ? parts - 1 : 15;
+    while (pool.helpers < wanted) {
+        pthread_t thread;
+        pthread_attr_t attributes;
+        pthread_attr_init(&attributes);
+        pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+        const int created = pthread_create(&thread, &attributes, helper_main, NULL);
+        pthread_attr_destroy(&attributes);
+        if (created != 0) {
+            break;
+        }
+        pool.helpers++;
+    }
+    __atomic_store_n(&pool.task, task, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pool.context, context, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pool.parts, parts, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pool.next, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pool.finished, 0, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&pool.sequence, 1, __ATOMIC_SEQ_CST);  // open (odd)
+    if (__atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST) > 0) {
+        pthread_mutex_lock(&pool.sleep_lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.sleep_lock);
+    }
+    run_parts();
+    while (__atomic_load_n(&pool.finished, __ATOMIC_SEQ_CST) < parts) cpu_relax();
+    __atomic_fetch_add(&pool.sequence, 1, __ATOMIC_SEQ_CST);  // closed (even)
+    while (__atomic_load_n(&pool.inside, __ATOMIC_SEQ_CST) > 0) cpu_relax();
+    pthread_mutex_unlock(&pool.busy);
 }
 
 // MARK: - Peak probe

@@ -1,5 +1,4 @@
 import CDLAKernels
-import Dispatch
 
 /// One run's view of its arena: the plan, the buffer and the batch.
 private struct ArenaRunState {
@@ -103,7 +102,7 @@ extension Executor {
                 let program = sdp.program, inner = sdp.inner, channels = sdp.program.channels
                 let source = UnsafeSendable(UnsafePointer(state.slot(input, Int32.self, count: count)))
                 let target = UnsafeSendable(state.slot(output, Int8.self, count: count)), addend = UnsafeSendable(operand?.baseAddress)
-                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                HostKernels.parallel(parts) { part in
                     program.run(channels: (channels * part / parts)..<(channels * (part + 1) / parts), source.value, operand: addend.value,
                                 inner: inner, into: target.value)
                 }
@@ -138,7 +137,7 @@ extension Executor {
                                    outputHeight: pool.outputHeight, outputWidth: pool.outputWidth, scratch: work.value + first * paddedPlane,
                                    into: pooled.value + first * outPlane)
                 }
-                if parts == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: run) }
+                HostKernels.parallel(parts, run)
             }
             return (nil, nil)
         case .alias:

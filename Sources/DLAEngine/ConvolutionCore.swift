@@ -1,6 +1,5 @@
 import CDLAKernels
 import DLANumerics
-import Dispatch
 
 /// How the host computes a convolution. Every strategy yields the same bits; they differ only in
 /// speed (and in the zero-skipping work a stats report can quote).
@@ -206,7 +205,7 @@ public enum ConvolutionCore {
                 let units = byBlocks ? (blocks + 3) / 4 : (pixels + 3) / 4
                 let plan = UnsafeSendable(plan), sums = UnsafeSendable(sums.baseAddress!), output = UnsafeSendable(output)
                 let prepared = UnsafeSendable(prepared)
-                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                HostKernels.parallel(parts) { part in
                     let first = min(units * part / parts * 4, byBlocks ? blocks : pixels)
                     let end = min(units * (part + 1) / parts * 4, byBlocks ? blocks : pixels)
                     if byBlocks {
@@ -561,7 +560,7 @@ public enum ConvolutionCore {
     }
 }
 
-/// A value handed to `concurrentPerform`'s workers: pointers through which each writes a disjoint
+/// A value handed to parallel parts (`HostKernels.parallel`): pointers through which each writes a disjoint
 /// part of one output, or reads what no one writes meanwhile.
 struct UnsafeSendable<Value>: @unchecked Sendable {
     let value: Value

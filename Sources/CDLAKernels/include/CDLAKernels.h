@@ -206,6 +206,17 @@ void dla_quantize_f32_s8(int64_t n, const float *x, float scale, int32_t zero_po
 /// rounded half away from zero (CLIP_TRUNCATE, 0...31; a truncated int32 cannot saturate).
 void dla_transpose_truncate_s32(int64_t rows, int64_t cols, const int32_t *src, int32_t *dst, int64_t ldd, int shift);
 
+/// A part of a parallel operation: `part` in 0..<parts of the job whose `context` it gets.
+typedef void (*dla_parallel_task)(void *context, int64_t part);
+
+/// Runs task(context, 0..<parts) on the calling thread and up to parts − 1 helper threads, and
+/// returns when every part has run. Helpers are created on first use and stay awake (spinning
+/// about a millisecond) between jobs, so an inference's successive operations do not each pay for
+/// waking a sleeping thread (tens of microseconds in a VM); parts a helper has not claimed in time
+/// run on the caller. One job at a time: while another thread's job runs, a call runs its parts
+/// inline. Which thread runs a part never changes what the part computes.
+void dla_parallel_run(int64_t parts, dla_parallel_task task, void *context);
+
 /// Throughput probe: `iterations` rounds of 16 independent vpdpbusd (16 × 64 = 1024 INT8 MACs each),
 /// so that latency never limits the rate. Returns the MACs performed (0 without AVX-512 VNNI).
 /// Benchmarks time it to quote the machine's peak beside achieved GOPS.
