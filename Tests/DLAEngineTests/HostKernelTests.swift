@@ -111,5 +111,33 @@ extension InstructionSetForcing {
             HostKernels.force(nil)
             #expect(HostKernels.active == HostKernels.best)
         }
+
+        /// Every part of a parallel job runs exactly once, whether helpers or the caller claim it,
+        /// also when several threads start jobs at once (all but one then run theirs inline).
+        @Test func parallelPartsRunExactlyOnce() async throws {
+            let counts = UnsafeMutablePointer<Int32>.allocate(capacity: 8 * 64)
+            counts.initialize(repeating: 0, count: 8 * 64)
+            defer { counts.deallocate() }
+            let shared = UnsafeSendable(counts)
+            await withTaskGroup(of: Void.self) { group in
+                for caller in 0..<8 {
+                    group.addTask {
+                        for round in 1...50 {
+                            let parts = 1 + (caller + round) % 5
+                            HostKernels.parallel(parts) { part in
+                                shared.value[caller * 64 + part * 8 + round % 8] += 1
+                            }
+                        }
+                    }
+                }
+            }
+            var expected = [Int32](repeating: 0, count: 8 * 64)
+            for caller in 0..<8 {
+                for round in 1...50 {
+                    for part in 0..<(1 + (caller + round) % 5) { expected[caller * 64 + part * 8 + round % 8] += 1 }
+                }
+            }
+            #expect(Array(UnsafeBufferPointer(start: counts, count: 8 * 64)) == expected)
+        }
     }
 }
