@@ -60,15 +60,17 @@ run: build
 # Benchmarks, release mode, one invocation: the peers (ONNX Runtime, LiteRT), the MNIST models
 # through the user's path (ONNX → dlactl compile → dlactl perf, peers in the same run), dlad's
 # engine on hand-built models of the same parameters (a lower bound), an INT8 ResNet-18 (with ONNX
-# Runtime on the same weights), and the store (ordo-one/benchmark). Results land in
-# Benchmarks/results/; the package in Benchmarks/ depends on this one by path, so `make test`
-# never builds any of it.
+# Runtime on the same weights; then ONNX Runtime's own QDQ file of it through dlactl compile and
+# perf), and the store (ordo-one/benchmark). Results land in Benchmarks/results/; the package in
+# Benchmarks/ depends on this one by path, so `make test` never builds any of it.
 bench: deps
 	Benchmarks/peers/run.sh
 	$(MAKE) bench-user-path
 	$(SWIFT) run -c release --package-path Benchmarks EngineBenchmarks
-	$(SWIFT) run -c release --package-path Benchmarks ResNetBenchmark --runs 20 --export Benchmarks/.work/resnet18
+	$(SWIFT) run -c release --package-path Benchmarks ResNetBenchmark --runs 20 --threads 2 --export Benchmarks/.work/resnet18
 	Benchmarks/.venv/bin/python Benchmarks/peers/resnet18_ort.py Benchmarks/.work/resnet18
+	$(SWIFT) build -c release --product dlactl $(SWIFT_FLAGS)
+	Benchmarks/.venv/bin/python Benchmarks/peers/resnet18_user_path.py Benchmarks/.work/resnet18 $$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS))/dlactl
 	$(SWIFT) package --package-path Benchmarks --allow-writing-to-package-directory benchmark
 	$(SWIFT) build -c release --product dlad $(SWIFT_FLAGS)
 	$(SWIFT) build -c release --product dlactl $(SWIFT_FLAGS)

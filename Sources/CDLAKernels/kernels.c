@@ -3,8 +3,11 @@
 // __x86_64__ so other architectures (aarch64) build the portable path unchanged.
 #include "CDLAKernels.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <time.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -277,27 +280,6 @@ void dla_gemm_s8s8s32(int64_t m, int64_t n, int64_t k,
 }
 
 // MARK: - VNNI on packed weights
-
-int64_t dla_vnni_packed_size(int64_t n, int64_t k) {
-    return ((n + 15) / 16) * 16 * ((k + 3) / 4) * 4;
-}
-
-void dla_vnni_pack(int64_t n, int64_t k, const int8_t *b, int64_t ldb, int8_t *packed) {
-    const int64_t groups = (k + 3) / 4;
-    const int64_t blocks = (n + 15) / 16;
-    for (int64_t block = 0; block < blocks; block++) {
-        for (int64_t g = 0; g < groups; g++) {
-            int8_t *out = packed + (block * groups + g) * 64;
-            for (int64_t lane = 0; lane < 16; lane++) {
-                const int64_t j = block * 16 + lane;
-                for (int64_t q = 0; q < 4; q++) {
-                    const int64_t p = g * 4 + q;
-                    out[lane * 4 + q] = (j < n && p < k) ? b[j * ldb + p] : 0;
-                }
-            }
-        }
-    }
-}
 
 int dla_vnni_packed_available(void) {
     return dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI;
@@ -655,6 +637,406 @@ void dla_im2col_s8(int64_t channels, int64_t height, int64_t width,
     }
 }
 
+// MARK: - Direct convolution (implicit GEMM)
+
+int64_t dla_conv_packed_size(int64_t n, int64_t channels, int64_t kh, int64_t kw) {
+    return ((n + 15) / 16) * 16 * kh * kw * ((channels + 3) / 4) * 4;
+}
+
+/// Byte of block-packed weight (output channel j, input channel c, tap t) in the packed layout.
+static inline int64_t conv_packed_index(int64_t j, int64_t c, int64_t t, int64_t taps, int64_t channel_groups) {
+    const int64_t groups = taps * channel_groups;
+    return ((j / 16) * groups + t * channel_groups + c / 4) * 64 + (j % 16) * 4 + c % 4;
+}
+
+void dla_conv_pack_weights(int64_t n, int64_t channels, int64_t kh, int64_t kw, const int8_t *weights, int8_t *packed) {
+    const int64_t taps = kh * kw, channel_groups = (channels + 3) / 4, size = dla_conv_packed_size(n, channels, kh, kw);
+    for (int64_t i = 0; i < size; i++) {
+        packed[i] = 0;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        for (int64_t c = 0; c < channels; c++) {
+            for (int64_t t = 0; t < taps; t++) {
+                packed[conv_packed_index(j, c, t, taps, channel_groups)] = weights[(j * channels + c) * taps + t];
+            }
+        }
+    }
+}
+
+void dla_conv_unpack_weights(int64_t n, int64_t channels, int64_t kh, int64_t kw, const int8_t *packed, int8_t *weights) {
+    const int64_t taps = kh * kw, channel_groups = (channels + 3) / 4;
+    for (int64_t j = 0; j < n; j++) {
+        for (int64_t c = 0; c < channels; c++) {
+            for (int64_t t = 0; t < taps; t++) {
+                weights[(j * channels + c) * taps + t] = packed[conv_packed_index(j, c, t, taps, channel_groups)];
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+/// 16 channels (rows `plane_stride` apart) × 16 pixels of `source` to 16 pixels × 16 channels at
+/// `target` (pixels `pixel_stride` apart), each byte XOR 0x80; four rounds of SSE2 unpacks.
+static inline void transpose_16x16_flip(const int8_t *source, int64_t plane_stride, uint8_t *target, int64_t pixel_stride) {
+    __m128i a[16], b[16];
+    for (int i = 0; i < 16; i++) a[i] = _mm_loadu_si128((const __m128i *)(source + i * plane_stride));
+    // Round 1: channel pairs (2 bytes per pixel); b[2j] pixels 0–7, b[2j + 1] pixels 8–15.
+    for (int j = 0; j < 8; j++) {
+        b[2 * j] = _mm_unpacklo_epi8(a[2 * j], a[2 * j + 1]);
+        b[2 * j + 1] = _mm_unpackhi_epi8(a[2 * j], a[2 * j + 1]);
+    }
+    // Round 2: channel quads; a[4m + q] holds pixels 4q…4q + 3 of channels 4m…4m + 3.
+    for (int m = 0; m < 4; m++) {
+        for (int h = 0; h < 2; h++) {
+            a[4 * m + 2 * h] = _mm_unpacklo_epi16(b[4 * m + h], b[4 * m + 2 + h]);
+            a[4 * m + 2 * h + 1] = _mm_unpackhi_epi16(b[4 * m + h], b[4 * m + 2 + h]);
+        }
+    }
+    // Round 3: channel octets; b[8n + t] holds pixels 2t, 2t + 1 of channels 8n…8n + 7.
+    for (int n = 0; n < 2; n++) {
+        for (int q = 0; q < 4; q++) {
+            b[8 * n + 2 * q] = _mm_unpacklo_epi32(a[8 * n + q], a[8 * n + 4 + q]);
+            b[8 * n + 2 * q + 1] = _mm_unpackhi_epi32(a[8 * n + q], a[8 * n + 4 + q]);
+        }
+    }
+    // Round 4: all 16 channels of one pixel.
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    for (int t = 0; t < 8; t++) {
+        _mm_storeu_si128((__m128i *)(target + (2 * t) * pixel_stride), _mm_xor_si128(_mm_unpacklo_epi64(b[t], b[8 + t]), flip));
+        _mm_storeu_si128((__m128i *)(target + (2 * t + 1) * pixel_stride), _mm_xor_si128(_mm_unpackhi_epi64(b[t], b[8 + t]), flip));
+    }
+}
+#endif
+
+/// One input row (y inside the input) into prepared pixels [px0, px1): channel c of pixel x is
+/// input[(c·H + y)·W + x]; padded columns take `pad`, padding channels 0.
+static void prepare_row(int64_t channels, int64_t height, int64_t width, int64_t y, int64_t pad_left, int64_t padded_width,
+                        int64_t channels_padded, uint8_t pad, const int8_t *input, uint8_t *row) {
+    for (int64_t px = 0; px < padded_width; px++) {
+        const int64_t x = px - pad_left;
+        uint8_t *pixel = row + px * channels_padded;
+        if (x < 0 || x >= width) {
+            for (int64_t c = 0; c < channels; c++) pixel[c] = pad;
+        }
+        for (int64_t c = channels; c < channels_padded; c++) pixel[c] = 0;
+    }
+    const int64_t x0 = pad_left > 0 ? pad_left : 0;
+    const int64_t x1 = pad_left + width < padded_width ? pad_left + width : padded_width;
+#if defined(__x86_64__)
+    if (channels % 16 == 0 && channels_padded == channels) {
+        // 16 channels × 16 pixels at a time, transposed in SSE2 registers; the rest below.
+        int64_t px = x0;
+        for (; px + 16 <= x1; px += 16) {
+            for (int64_t c = 0; c < channels; c += 16) {
+                transpose_16x16_flip(input + (c * height + y) * width + (px - pad_left), height * width, row + px * channels_padded + c,
+                                     channels_padded);
+            }
+        }
+        for (int64_t c = 0; c < channels; c++) {
+            const int8_t *line = input + (c * height + y) * width;
+            for (int64_t x = px; x < x1; x++) {
+                row[x * channels_padded + c] = (uint8_t)line[x - pad_left] ^ 0x80;
+            }
+        }
+        return;
+    }
+#endif
+    for (int64_t c = 0; c < channels; c++) {
+        const int8_t *line = input + (c * height + y) * width;
+        for (int64_t px = x0; px < x1; px++) {
+            row[px * channels_padded + c] = (uint8_t)line[px - pad_left] ^ 0x80;
+        }
+    }
+}
+
+void dla_conv_prepare_input(int64_t channels, int64_t height, int64_t width, int64_t pad_top, int64_t pad_left,
+                            int64_t padded_height, int64_t padded_width, int64_t channels_padded, int8_t pad_value,
+                            const int8_t *input, uint8_t *prepared) {
+    const uint8_t pad = (uint8_t)pad_value ^ 0x80;
+    const int64_t row_bytes = padded_width * channels_padded;
+    for (int64_t py = 0; py < padded_height; py++) {
+        const int64_t y = py - pad_top;
+        uint8_t *row = prepared + py * row_bytes;
+        if (y < 0 || y >= height) {
+            for (int64_t px = 0; px < padded_width; px++) {
+                for (int64_t c = 0; c < channels_padded; c++) row[px * channels_padded + c] = c < channels ? pad : 0;
+            }
+            continue;
+        }
+        prepare_row(channels, height, width, y, pad_left, padded_width, channels_padded, pad, input, row);
+    }
+}
+
+void dla_conv_prepare_rows(int64_t rows, int64_t k, int64_t k_padded, const int8_t *a, int64_t lda, uint8_t *prepared) {
+    for (int64_t i = 0; i < rows; i++) {
+        for (int64_t p = 0; p < k; p++) prepared[i * k_padded + p] = (uint8_t)a[i * lda + p] ^ 0x80;
+        for (int64_t p = k; p < k_padded; p++) prepared[i * k_padded + p] = 0;
+    }
+}
+
+/// Offset of output pixel p's window origin in the prepared input.
+static inline int64_t conv_pixel_base(const dla_conv_plan *plan, int64_t p) {
+    const int64_t oy = p / plan->out_width, ox = p % plan->out_width;
+    return (oy * plan->stride_y * plan->padded_width + ox * plan->stride_x) * plan->channels_padded;
+}
+
+/// Σ(x + 128)·w in wrapping 32-bit arithmetic, less 128·Σw, then CACC's truncation: the exact
+/// sum, since it fits int32 (k <= DLA_MAX_EXACT_K) and the wrap-around cancels.
+static inline int32_t conv_finish(uint32_t acc, int32_t row_sum, int truncation) {
+    const int32_t exact = (int32_t)(acc - ((uint32_t)row_sum << 7));
+    if (truncation == 0) {
+        return exact;
+    }
+    const uint32_t magnitude = ((exact < 0 ? 0u - (uint32_t)exact : (uint32_t)exact) + (1u << (truncation - 1))) >> truncation;
+    return exact < 0 ? -(int32_t)magnitude : (int32_t)magnitude;
+}
+
+/// The plain loops (portable twin; compiled again for AVX2 so the compiler vectorizes them).
+static inline __attribute__((always_inline)) void conv_direct_body(const dla_conv_plan *plan, const uint8_t *prepared, const int8_t *packed,
+                                                                   const int32_t *row_sums, int64_t first_block, int64_t end_block,
+                                                                   int64_t first_pixel, int64_t end_pixel, int32_t *out) {
+    const int64_t channel_groups = plan->channels_padded / 4;
+    const int64_t groups = plan->taps * channel_groups;
+    for (int64_t block = first_block; block < end_block; block++) {
+        const int8_t *w = packed + block * groups * 64;
+        for (int64_t p = first_pixel; p < end_pixel; p++) {
+            const uint8_t *window = prepared + conv_pixel_base(plan, p);
+            uint32_t acc[16] = {0};
+            for (int64_t t = 0; t < plan->taps; t++) {
+                const uint8_t *x = window + plan->tap_offsets[t];
+                const int8_t *wt = w + t * channel_groups * 64;
+                for (int64_t g = 0; g < channel_groups; g++) {
+                    for (int64_t lane = 0; lane < 16; lane++) {
+                        int32_t s = 0;
+                        for (int64_t q = 0; q < 4; q++) {
+                            s += (int32_t)x[g * 4 + q] * (int32_t)wt[g * 64 + lane * 4 + q];
+                        }
+                        acc[lane] += (uint32_t)s;
+                    }
+                }
+            }
+            for (int64_t lane = 0; lane < 16; lane++) {
+                const int64_t j = block * 16 + lane;
+                if (j < plan->out_channels) {
+                    out[j * plan->channel_stride + p * plan->pixel_stride] = conv_finish(acc[lane], row_sums[j], plan->truncation);
+                }
+            }
+        }
+    }
+}
+
+static void conv_direct_portable(const dla_conv_plan *plan, const uint8_t *prepared, const int8_t *packed, const int32_t *row_sums,
+                                 int64_t first_block, int64_t end_block, int64_t first_pixel, int64_t end_pixel, int32_t *out) {
+    conv_direct_body(plan, prepared, packed, row_sums, first_block, end_block, first_pixel, end_pixel, out);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void conv_direct_avx2(const dla_conv_plan *plan, const uint8_t *prepared, const int8_t *packed,
+                                                             const int32_t *row_sums, int64_t first_block, int64_t end_block,
+                                                             int64_t first_pixel, int64_t end_pixel, int32_t *out) {
+    conv_direct_body(plan, prepared, packed, row_sums, first_block, end_block, first_pixel, end_pixel, out);
+}
+
+/// acc − 128·Σw, truncated as CACC does (round half away from zero).
+VNNI_TARGET static inline __m512i conv_finish_v(__m512i acc, __m512i correction, int truncation) {
+    __m512i x = _mm512_sub_epi32(acc, correction);
+    if (truncation == 0) {
+        return x;
+    }
+    const __mmask16 negative = _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512());
+    const __m512i magnitude = _mm512_srli_epi32(_mm512_add_epi32(_mm512_abs_epi32(x), _mm512_set1_epi32(1 << (truncation - 1))),
+                                                (unsigned)truncation);
+    return _mm512_mask_sub_epi32(magnitude, negative, _mm512_setzero_si512(), magnitude);
+}
+
+/// 128·Σw of the (up to 16) valid channels of the block starting at channel `first`.
+VNNI_TARGET static inline __m512i conv_correction(const int32_t *row_sums, int64_t first, int64_t n) {
+    const int64_t valid = n - first;
+    const __mmask16 mask = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
+    return _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, row_sums + first), 7);
+}
+
+/// One pixel's 16 channels of a block.
+VNNI_TARGET static inline void conv_store_pixel(const dla_conv_plan *plan, int32_t *out, int64_t p, int64_t first, __m512i acc,
+                                                __m512i correction) {
+    const __m512i x = conv_finish_v(acc, correction, plan->truncation);
+    const int64_t valid = plan->out_channels - first;
+    if (plan->channel_stride == 1) {
+        const __mmask16 mask = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
+        _mm512_mask_storeu_epi32(out + p * plan->pixel_stride + first, mask, x);
+        return;
+    }
+    int32_t lanes[16];
+    _mm512_storeu_si512(lanes, x);
+    for (int64_t lane = 0; lane < 16 && lane < valid; lane++) {
+        out[(first + lane) * plan->channel_stride + p * plan->pixel_stride] = lanes[lane];
+    }
+}
+
+/// Four consecutive pixels' 16 channels of a block into planar order (pixel_stride 1): a 4 × 16
+/// transpose in registers, then 16-byte stores of four pixels per channel.
+VNNI_TARGET static inline void conv_store_pixels4(const dla_conv_plan *plan, int32_t *out, int64_t p, int64_t first,
+                                                  __m512i a0, __m512i a1, __m512i a2, __m512i a3, __m512i correction) {
+    if (plan->pixel_stride != 1) {
+        conv_store_pixel(plan, out, p, first, a0, correction);
+        conv_store_pixel(plan, out, p + 1, first, a1, correction);
+        conv_store_pixel(plan, out, p + 2, first, a2, correction);
+        conv_store_pixel(plan, out, p + 3, first, a3, correction);
+        return;
+    }
+    a0 = conv_finish_v(a0, correction, plan->truncation);
+    a1 = conv_finish_v(a1, correction, plan->truncation);
+    a2 = conv_finish_v(a2, correction, plan->truncation);
+    a3 = conv_finish_v(a3, correction, plan->truncation);
+    // Per 128-bit lane L (channels 4L...4L+3): u_q holds channel 4L + q of pixels 0...3.
+    const __m512i t0 = _mm512_unpacklo_epi32(a0, a1), t1 = _mm512_unpackhi_epi32(a0, a1);
+    const __m512i t2 = _mm512_unpacklo_epi32(a2, a3), t3 = _mm512_unpackhi_epi32(a2, a3);
+    __m512i u[4];
+    u[0] = _mm512_unpacklo_epi64(t0, t2);
+    u[1] = _mm512_unpackhi_epi64(t0, t2);
+    u[2] = _mm512_unpacklo_epi64(t1, t3);
+    u[3] = _mm512_unpackhi_epi64(t1, t3);
+    const int64_t valid = plan->out_channels - first;
+    int32_t *target = out + first * plan->channel_stride + p;
+    const int64_t cs = plan->channel_stride;
+    if (valid >= 16) {
+        for (int q = 0; q < 4; q++) {
+            _mm_storeu_si128((__m128i *)(target + (0 + q) * cs), _mm512_castsi512_si128(u[q]));
+            _mm_storeu_si128((__m128i *)(target + (4 + q) * cs), _mm512_extracti32x4_epi32(u[q], 1));
+            _mm_storeu_si128((__m128i *)(target + (8 + q) * cs), _mm512_extracti32x4_epi32(u[q], 2));
+            _mm_storeu_si128((__m128i *)(target + (12 + q) * cs), _mm512_extracti32x4_epi32(u[q], 3));
+        }
+        return;
+    }
+    int32_t lanes[4][16];
+    for (int q = 0; q < 4; q++) _mm512_storeu_si512(lanes[q], u[q]);
+    for (int64_t channel = 0; channel < valid; channel++) {
+        __builtin_memcpy(target + channel * cs, &lanes[channel % 4][(channel / 4) * 4], 16);
+    }
+}
+
+VNNI_TARGET static inline __m512i conv_broadcast(const uint8_t *x) {
+    uint32_t word;
+    __builtin_memcpy(&word, x, 4);
+    return _mm512_set1_epi32((int)word);
+}
+
+/// Four 16-channel blocks (64 channels) outer, so their weights stay in L2 while every pixel
+/// passes; four pixels × four blocks per step: 16 accumulators, each weight load feeding four
+/// pixels and each broadcast four blocks, as in gemm_vnni_packed_body.
+VNNI_TARGET static void conv_direct_vnni(const dla_conv_plan *plan, const uint8_t *prepared, const int8_t *packed, const int32_t *row_sums,
+                                         int64_t first_block, int64_t end_block, int64_t first_pixel, int64_t end_pixel, int32_t *out) {
+    const int64_t channel_groups = plan->channels_padded / 4;
+    const int64_t groups = plan->taps * channel_groups;
+    const int64_t n = plan->out_channels;
+    int64_t block = first_block;
+    for (; block + 4 <= end_block; block += 4) {
+        const int8_t *w = packed + block * groups * 64;
+        __m512i correction[4];
+        for (int b = 0; b < 4; b++) correction[b] = conv_correction(row_sums, (block + b) * 16, n);
+        int64_t p = first_pixel;
+        for (; p + 4 <= end_pixel; p += 4) {
+            const uint8_t *x0 = prepared + conv_pixel_base(plan, p), *x1 = prepared + conv_pixel_base(plan, p + 1);
+            const uint8_t *x2 = prepared + conv_pixel_base(plan, p + 2), *x3 = prepared + conv_pixel_base(plan, p + 3);
+            __m512i acc[4][4];
+            for (int r = 0; r < 4; r++) for (int b = 0; b < 4; b++) acc[r][b] = _mm512_setzero_si512();
+            for (int64_t t = 0; t < plan->taps; t++) {
+                const int64_t offset = plan->tap_offsets[t];
+                const uint8_t *y0 = x0 + offset, *y1 = x1 + offset, *y2 = x2 + offset, *y3 = x3 + offset;
+                const int8_t *wt = w + t * channel_groups * 64;
+                for (int64_t g = 0; g < channel_groups; g++) {
+                    const __m512i w0 = _mm512_loadu_si512(wt + (0 * groups + g) * 64);
+                    const __m512i w1 = _mm512_loadu_si512(wt + (1 * groups + g) * 64);
+                    const __m512i w2 = _mm512_loadu_si512(wt + (2 * groups + g) * 64);
+                    const __m512i w3 = _mm512_loadu_si512(wt + (3 * groups + g) * 64);
+                    const __m512i b0 = conv_broadcast(y0 + g * 4), b1 = conv_broadcast(y1 + g * 4);
+                    const __m512i b2 = conv_broadcast(y2 + g * 4), b3 = conv_broadcast(y3 + g * 4);
+                    acc[0][0] = _mm512_dpbusd_epi32(acc[0][0], b0, w0); acc[0][1] = _mm512_dpbusd_epi32(acc[0][1], b0, w1);
+                    acc[0][2] = _mm512_dpbusd_epi32(acc[0][2], b0, w2); acc[0][3] = _mm512_dpbusd_epi32(acc[0][3], b0, w3);
+                    acc[1][0] = _mm512_dpbusd_epi32(acc[1][0], b1, w0); acc[1][1] = _mm512_dpbusd_epi32(acc[1][1], b1, w1);
+                    acc[1][2] = _mm512_dpbusd_epi32(acc[1][2], b1, w2); acc[1][3] = _mm512_dpbusd_epi32(acc[1][3], b1, w3);
+                    acc[2][0] = _mm512_dpbusd_epi32(acc[2][0], b2, w0); acc[2][1] = _mm512_dpbusd_epi32(acc[2][1], b2, w1);
+                    acc[2][2] = _mm512_dpbusd_epi32(acc[2][2], b2, w2); acc[2][3] = _mm512_dpbusd_epi32(acc[2][3], b2, w3);
+                    acc[3][0] = _mm512_dpbusd_epi32(acc[3][0], b3, w0); acc[3][1] = _mm512_dpbusd_epi32(acc[3][1], b3, w1);
+                    acc[3][2] = _mm512_dpbusd_epi32(acc[3][2], b3, w2); acc[3][3] = _mm512_dpbusd_epi32(acc[3][3], b3, w3);
+                }
+            }
+            for (int b = 0; b < 4; b++) {
+                conv_store_pixels4(plan, out, p, (block + b) * 16, acc[0][b], acc[1][b], acc[2][b], acc[3][b], correction[b]);
+            }
+        }
+        for (; p < end_pixel; p++) {
+            const uint8_t *x0 = prepared + conv_pixel_base(plan, p);
+            __m512i acc[4];
+            for (int b = 0; b < 4; b++) acc[b] = _mm512_setzero_si512();
+            for (int64_t t = 0; t < plan->taps; t++) {
+                const uint8_t *y0 = x0 + plan->tap_offsets[t];
+                const int8_t *wt = w + t * channel_groups * 64;
+                for (int64_t g = 0; g < channel_groups; g++) {
+                    const __m512i b0 = conv_broadcast(y0 + g * 4);
+                    for (int b = 0; b < 4; b++) acc[b] = _mm512_dpbusd_epi32(acc[b], b0, _mm512_loadu_si512(wt + (b * groups + g) * 64));
+                }
+            }
+            for (int b = 0; b < 4; b++) conv_store_pixel(plan, out, p, (block + b) * 16, acc[b], correction[b]);
+        }
+    }
+    for (; block < end_block; block++) {
+        const int8_t *w = packed + block * groups * 64;
+        const __m512i correction = conv_correction(row_sums, block * 16, n);
+        int64_t p = first_pixel;
+        for (; p + 4 <= end_pixel; p += 4) {
+            const uint8_t *x[4];
+            __m512i acc[4];
+            for (int r = 0; r < 4; r++) {
+                x[r] = prepared + conv_pixel_base(plan, p + r);
+                acc[r] = _mm512_setzero_si512();
+            }
+            for (int64_t t = 0; t < plan->taps; t++) {
+                const int64_t offset = plan->tap_offsets[t];
+                const int8_t *wt = w + t * channel_groups * 64;
+                for (int64_t g = 0; g < channel_groups; g++) {
+                    const __m512i wv = _mm512_loadu_si512(wt + g * 64);
+                    for (int r = 0; r < 4; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], conv_broadcast(x[r] + offset + g * 4), wv);
+                }
+            }
+            conv_store_pixels4(plan, out, p, block * 16, acc[0], acc[1], acc[2], acc[3], correction);
+        }
+        for (; p < end_pixel; p++) {
+            const uint8_t *x0 = prepared + conv_pixel_base(plan, p);
+            __m512i acc = _mm512_setzero_si512();
+            for (int64_t t = 0; t < plan->taps; t++) {
+                const uint8_t *y0 = x0 + plan->tap_offsets[t];
+                const int8_t *wt = w + t * channel_groups * 64;
+                for (int64_t g = 0; g < channel_groups; g++) {
+                    acc = _mm512_dpbusd_epi32(acc, conv_broadcast(y0 + g * 4), _mm512_loadu_si512(wt + g * 64));
+                }
+            }
+            conv_store_pixel(plan, out, p, block * 16, acc, correction);
+        }
+    }
+}
+#endif
+
+void dla_conv_s8_direct(const dla_conv_plan *plan, const uint8_t *prepared, const int8_t *packed, const int32_t *row_sums,
+                        int64_t first_block, int64_t end_block, int64_t first_pixel, int64_t end_pixel, int32_t *out) {
+    if (first_block >= end_block || first_pixel >= end_pixel) {
+        return;
+    }
+#if defined(__x86_64__)
+    switch (dla_kernels_active_isa()) {
+    case DLA_ISA_AVX512_VNNI:
+        conv_direct_vnni(plan, prepared, packed, row_sums, first_block, end_block, first_pixel, end_pixel, out);
+        return;
+    case DLA_ISA_AVX2:
+        conv_direct_avx2(plan, prepared, packed, row_sums, first_block, end_block, first_pixel, end_pixel, out);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv_direct_portable(plan, prepared, packed, row_sums, first_block, end_block, first_pixel, end_pixel, out);
+}
+
 // MARK: - Counting
 
 int64_t dla_count_nonzero_s8(int64_t n, const int8_t *a) {
@@ -848,6 +1230,128 @@ void dla_spmv_csc_s8_skip_zero(int64_t k, int64_t n,
     }
 }
 
+// MARK: - Parallel parts
+
+/// The pool's one job slot. `sequence` is odd while a job is open; helpers enter a job only by
+/// seeing its odd sequence, counting themselves in `inside`, and checking the sequence again, so
+/// the caller can close a job (sequence even) and wait for `inside` to reach 0 before the slot is
+/// reused: no helper ever claims a part of a job with another job's task.
+static struct {
+    pthread_mutex_t busy;        // held by the caller of the open job
+    pthread_mutex_t sleep_lock;
+    pthread_cond_t wake;
+    int64_t sleepers;            // helpers waiting on `wake` (under sleep_lock; read atomically)
+    int64_t helpers;             // created so far (under busy)
+    uint64_t sequence;
+    int64_t inside;
+    int64_t next;
+    int64_t finished;
+    int64_t parts;
+    dla_parallel_task task;
+    void *context;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, NULL, NULL};
+
+/// Waiting in a spin: yield, so that on a busy machine the thread being waited for (perhaps on
+/// this very core) runs; on an idle core this returns at once.
+static inline void cpu_relax(void) {
+    sched_yield();
+}
+
+static int64_t monotonic_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/// Claims and runs parts of the open job until none is left.
+static void run_parts(void) {
+    const int64_t parts = __atomic_load_n(&pool.parts, __ATOMIC_SEQ_CST);
+    dla_parallel_task task = __atomic_load_n(&pool.task, __ATOMIC_SEQ_CST);
+    void *context = __atomic_load_n(&pool.context, __ATOMIC_SEQ_CST);
+    for (;;) {
+        const int64_t part = __atomic_fetch_add(&pool.next, 1, __ATOMIC_SEQ_CST);
+        if (part >= parts) {
+            return;
+        }
+        task(context, part);
+        __atomic_fetch_add(&pool.finished, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+/// How long a helper spins for the next job before it sleeps.
+#define DLA_HELPER_SPIN_NS 1000000
+
+static void *helper_main(void *unused) {
+    (void)unused;
+    uint64_t seen = 0;
+    int64_t idle_since = monotonic_ns();
+    for (;;) {
+        const uint64_t sequence = __atomic_load_n(&pool.sequence, __ATOMIC_SEQ_CST);
+        if ((sequence & 1) && sequence != seen) {
+            __atomic_fetch_add(&pool.inside, 1, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&pool.sequence, __ATOMIC_SEQ_CST) == sequence) {
+                run_parts();
+            }
+            __atomic_fetch_sub(&pool.inside, 1, __ATOMIC_SEQ_CST);
+            seen = sequence;
+            idle_since = monotonic_ns();
+            continue;
+        }
+        if (monotonic_ns() - idle_since < DLA_HELPER_SPIN_NS) {
+            cpu_relax();
+            continue;
+        }
+        pthread_mutex_lock(&pool.sleep_lock);
+        __atomic_fetch_add(&pool.sleepers, 1, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&pool.sequence, __ATOMIC_SEQ_CST) == sequence) {
+            pthread_cond_wait(&pool.wake, &pool.sleep_lock);
+        }
+        __atomic_fetch_sub(&pool.sleepers, 1, __ATOMIC_SEQ_CST);
+        pthread_mutex_unlock(&pool.sleep_lock);
+        idle_since = monotonic_ns();
+    }
+    return NULL;
+}
+
+void dla_parallel_run(int64_t parts, dla_parallel_task task, void *context) {
+    if (parts <= 0) {
+        return;
+    }
+    if (parts == 1 || pthread_mutex_trylock(&pool.busy) != 0) {
+        for (int64_t part = 0; part < parts; part++) task(context, part);
+        return;
+    }
+    const int64_t wanted = parts - 1 < 15 ? parts - 1 : 15;
+    while (pool.helpers < wanted) {
+        pthread_t thread;
+        pthread_attr_t attributes;
+        pthread_attr_init(&attributes);
+        pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+        const int created = pthread_create(&thread, &attributes, helper_main, NULL);
+        pthread_attr_destroy(&attributes);
+        if (created != 0) {
+            break;
+        }
+        pool.helpers++;
+    }
+    __atomic_store_n(&pool.task, task, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pool.context, context, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pool.parts, parts, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pool.next, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pool.finished, 0, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&pool.sequence, 1, __ATOMIC_SEQ_CST);  // open (odd)
+    if (__atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST) > 0) {
+        pthread_mutex_lock(&pool.sleep_lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.sleep_lock);
+    }
+    run_parts();
+    while (__atomic_load_n(&pool.finished, __ATOMIC_SEQ_CST) < parts) cpu_relax();
+    __atomic_fetch_add(&pool.sequence, 1, __ATOMIC_SEQ_CST);  // closed (even)
+    while (__atomic_load_n(&pool.inside, __ATOMIC_SEQ_CST) > 0) cpu_relax();
+    pthread_mutex_unlock(&pool.busy);
+}
+
 // MARK: - Peak probe
 
 #if defined(__x86_64__)
@@ -910,6 +1414,42 @@ SDP_TARGET static void max_pool_2x2_avx512(int64_t planes, int64_t height, int64
         }
     }
 }
+/// 3×3 max or min pooling at stride 2 (ResNet's, after its bordered copy), 32 outputs per step:
+/// the three input rows' byte extremes at 2·ox and at 2·ox + 2, then in each 16-bit lane the even
+/// byte against its odd neighbour and the next lane's even byte; the low bytes are the outputs.
+/// Loads are masked to the row, and every valid output's window lies inside it.
+SDP_TARGET static void pool_3x3_stride2_avx512(int64_t planes, int64_t height, int64_t width, int64_t out_height, int64_t out_width,
+                                               int minimum, const int8_t *input, int8_t *output) {
+    for (int64_t plane = 0; plane < planes; plane++) {
+        const int8_t *in = input + plane * height * width;
+        int8_t *out = output + plane * out_height * out_width;
+        for (int64_t oy = 0; oy < out_height; oy++) {
+            const int8_t *r0 = in + 2 * oy * width, *r1 = r0 + width, *r2 = r1 + width;
+            for (int64_t ox = 0; ox < out_width; ox += 32) {
+                const int64_t outputs = out_width - ox < 32 ? out_width - ox : 32;
+                const int64_t x = 2 * ox;
+                const int64_t left = width - x;
+                const __mmask64 here = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+                const __mmask64 next = left - 2 >= 64 ? ~(__mmask64)0 : left <= 2 ? 0 : (((__mmask64)1 << (left - 2)) - 1);
+                __m512i a, b;
+                if (minimum) {
+                    a = _mm512_min_epi8(_mm512_min_epi8(_mm512_maskz_loadu_epi8(here, r0 + x), _mm512_maskz_loadu_epi8(here, r1 + x)),
+                                        _mm512_maskz_loadu_epi8(here, r2 + x));
+                    b = _mm512_min_epi8(_mm512_min_epi8(_mm512_maskz_loadu_epi8(next, r0 + x + 2), _mm512_maskz_loadu_epi8(next, r1 + x + 2)),
+                                        _mm512_maskz_loadu_epi8(next, r2 + x + 2));
+                    a = _mm512_min_epi8(_mm512_min_epi8(a, _mm512_srli_epi16(a, 8)), b);
+                } else {
+                    a = _mm512_max_epi8(_mm512_max_epi8(_mm512_maskz_loadu_epi8(here, r0 + x), _mm512_maskz_loadu_epi8(here, r1 + x)),
+                                        _mm512_maskz_loadu_epi8(here, r2 + x));
+                    b = _mm512_max_epi8(_mm512_max_epi8(_mm512_maskz_loadu_epi8(next, r0 + x + 2), _mm512_maskz_loadu_epi8(next, r1 + x + 2)),
+                                        _mm512_maskz_loadu_epi8(next, r2 + x + 2));
+                    a = _mm512_max_epi8(_mm512_max_epi8(a, _mm512_srli_epi16(a, 8)), b);
+                }
+                _mm256_mask_storeu_epi8(out + oy * out_width + ox, (__mmask32)((((uint64_t)1) << outputs) - 1), _mm512_cvtepi16_epi8(a));
+            }
+        }
+    }
+}
 #endif
 
 void dla_pool_s8(int64_t planes, int64_t height, int64_t width, int64_t kh, int64_t kw,
@@ -919,6 +1459,10 @@ void dla_pool_s8(int64_t planes, int64_t height, int64_t width, int64_t kh, int6
     if (!minimum && kh == 2 && kw == 2 && stride_y == 2 && stride_x == 2
         && dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI && has_avx512dq()) {
         max_pool_2x2_avx512(planes, height, width, out_height, out_width, input, output);
+        return;
+    }
+    if (kh == 3 && kw == 3 && stride_y == 2 && stride_x == 2 && dla_kernels_active_isa() == DLA_ISA_AVX512_VNNI && has_avx512dq()) {
+        pool_3x3_stride2_avx512(planes, height, width, out_height, out_width, minimum, input, output);
         return;
     }
 #endif

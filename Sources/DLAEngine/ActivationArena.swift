@@ -73,14 +73,17 @@ final class ActivationArena: Sendable {
         let parameters: PDPParameters
         let channels: Int, height: Int, width: Int
         let outputHeight: Int, outputWidth: Int
+        /// Windows touch padding: each image goes through `PDP.poolPadded` and the scratch.
+        let padded: Bool
 
-        init(parameters: PDPParameters, channels: Int, height: Int, width: Int, outputHeight: Int, outputWidth: Int) {
+        init(parameters: PDPParameters, channels: Int, height: Int, width: Int, outputHeight: Int, outputWidth: Int, padded: Bool) {
             self.parameters = parameters
             self.channels = channels
             self.height = height
             self.width = width
             self.outputHeight = outputHeight
             self.outputWidth = outputWidth
+            self.padded = padded
         }
     }
 
@@ -151,22 +154,28 @@ final class ActivationArena: Sendable {
                 }
                 steps.append(.convolution(Convolution(parameters: parameters, geometry: geometry, weights: weights,
                                                       paddingValue: padding, truncation: truncation)))
-                scratchBytes = max(scratchBytes, ConvolutionCore.scratchBytes(geometry))
+                scratchBytes = max(scratchBytes, ConvolutionCore.scratchBytes(parameters: parameters, geometry: geometry, weights: weights, strategy: strategy))
             case .sdp where fused[index] != nil:
                 guard let program = fused[index] else { return nil }
                 steps.append(.fusedSDP(SDP(program: program, inner: input.sampleShape.dropFirst().reduce(1, *),
                                            readsCodes: input.elementType == .int8)))
-            case .pool(let p) where p.method != .average && p.padTop == 0 && p.padLeft == 0 && input.elementType == .int8
-                && input.sampleShape.count == 3:
+            case .pool(let p) where p.method != .average && input.elementType == .int8 && input.sampleShape.count == 3:
                 let (channels, height, width) = (input.sampleShape[0], input.sampleShape[1], input.sampleShape[2])
                 guard let (oh, ow) = try? p.outputSize(height: height, width: width), oh >= 1, ow >= 1,
-                      (oh - 1) * p.strideY + p.kernelHeight <= height, (ow - 1) * p.strideX + p.kernelWidth <= width,
                       tensors[output].sampleShape.reduce(1, *) == channels * oh * ow
                 else {
                     steps.append(.general)
                     break
                 }
-                steps.append(.pool(Pool(parameters: p, channels: channels, height: height, width: width, outputHeight: oh, outputWidth: ow)))
+                // Unpadded windows pool in place; padded ones through a bordered copy in scratch.
+                if p.padTop == 0, p.padLeft == 0, (oh - 1) * p.strideY + p.kernelHeight <= height, (ow - 1) * p.strideX + p.kernelWidth <= width {
+                    steps.append(.pool(Pool(parameters: p, channels: channels, height: height, width: width, outputHeight: oh, outputWidth: ow, padded: false)))
+                } else if let plane = PDP.paddedPlane(p, height: height, width: width, outputHeight: oh, outputWidth: ow) {
+                    steps.append(.pool(Pool(parameters: p, channels: channels, height: height, width: width, outputHeight: oh, outputWidth: ow, padded: true)))
+                    scratchBytes = max(scratchBytes, channels * plane.height * plane.width)
+                } else {
+                    steps.append(.general)
+                }
             case .reshape where tensors[output].sampleShape.reduce(1, *) == inputElements:
                 steps.append(.alias)
                 root[output] = root[operation.inputs[0]]

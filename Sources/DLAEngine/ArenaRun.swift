@@ -7,6 +7,8 @@ private struct ArenaRunState {
     /// The convolutions' per-image scratch, after the activations.
     let scratch: UnsafeMutableRawPointer
     let batch: Int
+    /// Host threads one operation may split over (a single row's large convolutions).
+    let threads: Int
 
     /// Where tensor `id` lives, as `count` elements of `type`.
     func slot<T>(_ id: Int, _ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
@@ -18,7 +20,8 @@ extension Executor {
     /// Runs every operation on one batch slice inside an arena buffer (`ActivationArena`): the
     /// same outputs and stats as `runSlice`, its twin, without an array per activation. `inputs`
     /// are checked (`validatedBatch`); an INT8 input given as FP32 is quantized into its slot.
-    func runSlice(_ inputs: [EngineValue], arena: ActivationArena) throws(EngineError) -> SliceOutcome {
+    /// `threads` > 1 splits large convolutions over host threads.
+    func runSlice(_ inputs: [EngineValue], arena: ActivationArena, threads: Int = 1) throws(EngineError) -> SliceOutcome {
         let batch = inputs.first?.shape.first ?? 0
         let (activationBytes, overflow) = arena.bytesPerRow.multipliedReportingOverflow(by: batch)
         guard !overflow, activationBytes <= Int.max - arena.scratchBytes else {
@@ -26,7 +29,8 @@ extension Executor {
         }
         let buffer = arenaBuffers.take(bytes: activationBytes + arena.scratchBytes)
         defer { arenaBuffers.give(buffer) }
-        let state = ArenaRunState(plan: arena, base: buffer.base, scratch: buffer.base + arena.bytesPerRow * batch, batch: batch)
+        let state = ArenaRunState(plan: arena, base: buffer.base, scratch: buffer.base + arena.bytesPerRow * batch, batch: batch,
+                                      threads: threads)
         for (position, id) in model.inputs.enumerated() {
             try write(inputs[position], tensor: id, batch: batch, to: buffer.base + arena.rowOffsets[id] * batch)
         }
@@ -81,7 +85,7 @@ extension Executor {
                     Int(dla_count_nonzero_s8(Int64(sample), image))
                 }
                 ConvolutionCore.exactImage(image, weights: conv.weights, parameters: p, geometry: g, paddingValue: conv.paddingValue,
-                                           truncation: conv.truncation, strategy: chosen, scratch: state.scratch,
+                                           truncation: conv.truncation, strategy: chosen, threads: state.threads, scratch: state.scratch,
                                            into: accumulators + row * outputSample)
             }
             let count = batch * sample
@@ -91,6 +95,19 @@ extension Executor {
             var operand: UnsafeBufferPointer<Int8>?
             if sdp.program.addsOperand {
                 operand = UnsafeBufferPointer(start: state.slot(operation.pointee.inputs[1], Int8.self, count: count), count: count)
+            }
+            let parts = batch == 1 ? min(state.threads, sdp.program.channels, count / FusedSDP.minimumElementsPerThread) : 1
+            if parts > 1 {
+                // A single row splits its channels over the threads.
+                let program = sdp.program, inner = sdp.inner, channels = sdp.program.channels
+                let source = sdp.readsCodes ? UnsafeSendable(FusedSDP.RowInput.codes(UnsafePointer(state.slot(input, Int8.self, count: count))))
+                    : UnsafeSendable(FusedSDP.RowInput.accumulators(UnsafePointer(state.slot(input, Int32.self, count: count))))
+                let target = UnsafeSendable(state.slot(output, Int8.self, count: count)), addend = UnsafeSendable(operand?.baseAddress)
+                HostKernels.parallel(parts) { part in
+                    program.run(channels: (channels * part / parts)..<(channels * (part + 1) / parts), source.value, operand: addend.value,
+                                inner: inner, into: target.value)
+                }
+                return (nil, nil)
             }
             let target = UnsafeMutableBufferPointer(start: state.slot(output, Int8.self, count: count), count: count)
             if sdp.readsCodes {
@@ -104,10 +121,31 @@ extension Executor {
         case .pool(let pool):
             let p = pool.parameters
             let planes = batch * pool.channels
-            dla_pool_s8(Int64(planes), Int64(pool.height), Int64(pool.width), Int64(p.kernelHeight), Int64(p.kernelWidth),
-                        Int64(p.strideY), Int64(p.strideX), Int64(pool.outputHeight), Int64(pool.outputWidth), p.method == .minimum ? 1 : 0,
-                        state.slot(input, Int8.self, count: planes * pool.height * pool.width),
-                        state.slot(output, Int8.self, count: planes * pool.outputHeight * pool.outputWidth))
+            let source = state.slot(input, Int8.self, count: planes * pool.height * pool.width)
+            let target = state.slot(output, Int8.self, count: planes * pool.outputHeight * pool.outputWidth)
+            guard pool.padded else {
+                dla_pool_s8(Int64(planes), Int64(pool.height), Int64(pool.width), Int64(p.kernelHeight), Int64(p.kernelWidth),
+                            Int64(p.strideY), Int64(p.strideX), Int64(pool.outputHeight), Int64(pool.outputWidth), p.method == .minimum ? 1 : 0,
+                            source, target)
+                return (nil, nil)
+            }
+            // Image by image through the scratch (sized for one); a single row splits its planes
+            // over the threads, each in its own part of the scratch.
+            let scratch = state.scratch.bindMemory(to: Int8.self, capacity: state.plan.scratchBytes)
+            let inPlane = pool.height * pool.width, outPlane = pool.outputHeight * pool.outputWidth
+            let paddedPlane = ((pool.outputHeight - 1) * p.strideY + p.kernelHeight) * ((pool.outputWidth - 1) * p.strideX + p.kernelWidth)
+            let parts = max(1, min(state.threads, pool.channels * inPlane / PDP.minimumBytesPerThread))
+            for row in 0..<batch {
+                let image = UnsafeSendable(source + row * pool.channels * inPlane), pooled = UnsafeSendable(target + row * pool.channels * outPlane)
+                let work = UnsafeSendable(scratch)
+                let run: @Sendable (Int) -> Void = { part in
+                    let first = pool.channels * part / parts, end = pool.channels * (part + 1) / parts
+                    PDP.poolPadded(image.value + first * inPlane, planes: end - first, height: pool.height, width: pool.width, p,
+                                   outputHeight: pool.outputHeight, outputWidth: pool.outputWidth, scratch: work.value + first * paddedPlane,
+                                   into: pooled.value + first * outPlane)
+                }
+                HostKernels.parallel(parts, run)
+            }
             return (nil, nil)
         case .alias:
             return (nil, nil)

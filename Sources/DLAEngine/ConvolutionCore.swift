@@ -6,7 +6,8 @@ import DLANumerics
 public enum ConvolutionStrategy: String, Sendable, CaseIterable {
     /// Plain Swift loops: the twin every optimized path is tested against.
     case reference
-    /// im2col + dense INT8 GEMM in C (VNNI / AVX2 / portable).
+    /// Dense INT8 in C (VNNI / AVX2 / portable): the direct convolution on packed weights (one
+    /// group), im2col + GEMM otherwise and for fully connected layers.
     case dense
     /// Per-output-channel nonzero weights (EIE's layout), dense activations.
     case sparseWeights
@@ -49,10 +50,11 @@ public enum ConvolutionCore {
 
     // MARK: INT8
 
-    /// A direct convolution of one `[C, H, W]` INT8 feature map. `strategy` nil chooses by sparsity.
+    /// A direct convolution of one `[C, H, W]` INT8 feature map. `strategy` nil chooses by sparsity;
+    /// `threads` > 1 splits a large direct convolution over host threads (same bits).
     public static func int8(
         input: Tensor<Int8>, weights: Int8ConvolutionWeights, parameters: ConvolutionParameters,
-        paddingValue: Int8 = 0, truncation: Int = 0, strategy: ConvolutionStrategy? = nil
+        paddingValue: Int8 = 0, truncation: Int = 0, strategy: ConvolutionStrategy? = nil, threads: Int = 1
     ) throws(EngineError) -> ConvolutionResult {
         let geometry = try check(input: input, weights: weights, parameters: parameters, truncation: truncation)
         let pixels = geometry.outputHeight * geometry.outputWidth
@@ -70,12 +72,13 @@ public enum ConvolutionCore {
         }
         var saturated = 0
         if k <= Int(DLA_MAX_EXACT_K) {
-            let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes(geometry), alignment: 64)
+            let scratch = UnsafeMutableRawPointer.allocate(
+                byteCount: scratchBytes(parameters: parameters, geometry: geometry, weights: weights, strategy: chosen), alignment: 64)
             defer { scratch.deallocate() }
             input.scalars.withUnsafeBufferPointer { x in
                 output.withUnsafeMutableBufferPointer { out in
                     exactImage(x.baseAddress!, weights: weights, parameters: parameters, geometry: geometry, paddingValue: paddingValue,
-                               truncation: truncation, strategy: chosen, scratch: scratch, into: out.baseAddress!)
+                               truncation: truncation, strategy: chosen, threads: threads, scratch: scratch, into: out.baseAddress!)
                 }
             }
         } else {
@@ -99,23 +102,35 @@ public enum ConvolutionCore {
                                  strategy: k <= Int(DLA_MAX_EXACT_K) ? chosen : .dense)
     }
 
-    /// Scratch bytes `exactImage` needs for one image: the GEMM's `[pixel][channel]` block of one
-    /// group, then its im2col patches.
-    static func scratchBytes(_ geometry: ConvolutionParameters.Geometry) -> Int {
+    /// Scratch bytes `exactImage` needs for one image with `strategy` (nil: whichever
+    /// `automaticStrategy` may pick): the direct kernel's prepared input, or the GEMM's
+    /// `[pixel][channel]` block of one group and its im2col patches.
+    static func scratchBytes(parameters: ConvolutionParameters, geometry: ConvolutionParameters.Geometry,
+                             weights: Int8ConvolutionWeights, strategy: ConvolutionStrategy?) -> Int {
         let pixels = geometry.outputHeight * geometry.outputWidth
-        return (pixels * geometry.outputChannelsPerGroup * 4 + 63) / 64 * 64 + pixels * geometry.reductionLength
+        let im2col = (pixels * geometry.outputChannelsPerGroup * 4 + 63) / 64 * 64 + pixels * geometry.reductionLength
+        guard weights.packedForDirectConvolution(parameters) else { return im2col }
+        let direct = DirectLayout(parameters, geometry).scratchBytes
+        // `automaticStrategy` takes `dense` for several output pixels unless weights are very sparse.
+        let alwaysDense = strategy == .dense || (strategy == nil && pixels > 1 && weights.density > 0.05)
+        return alwaysDense ? direct : max(direct, im2col)
     }
 
     /// The fast strategies of one `[C, H, W]` image between caller buffers: `scratch` holds
-    /// `scratchBytes(geometry)` bytes on a 64-byte boundary, `output` receives
+    /// `scratchBytes` for `strategy` on a 64-byte boundary, `output` receives
     /// `[outputChannels][pixels]` accumulators. The callers check the input's shape, that
     /// reductionLength ≤ DLA_MAX_EXACT_K (sums exact in Int32: truncation cannot saturate) and that
-    /// `strategy` is not `.reference`.
+    /// `strategy` is not `.reference`. `threads` > 1 splits a large direct convolution.
     static func exactImage(
         _ input: UnsafePointer<Int8>, weights: Int8ConvolutionWeights, parameters: ConvolutionParameters,
-        geometry: ConvolutionParameters.Geometry, paddingValue: Int8, truncation: Int, strategy: ConvolutionStrategy,
+        geometry: ConvolutionParameters.Geometry, paddingValue: Int8, truncation: Int, strategy: ConvolutionStrategy, threads: Int = 1,
         scratch: UnsafeMutableRawPointer, into output: UnsafeMutablePointer<Int32>
     ) {
+        if strategy == .dense, weights.packedForDirectConvolution(parameters) {
+            directImage(input, weights: weights, parameters: parameters, geometry: geometry, paddingValue: paddingValue,
+                        truncation: truncation, threads: threads, scratch: scratch, into: output)
+            return
+        }
         let pixels = geometry.outputHeight * geometry.outputWidth
         let perGroup = geometry.outputChannelsPerGroup
         let blockBytes = (pixels * perGroup * 4 + 63) / 64 * 64
@@ -127,6 +142,79 @@ public enum ConvolutionCore {
                           strategy: strategy, into: block)
             // [pixel][channel] → [channel][pixel], CACC's truncation on the way.
             dla_transpose_truncate_s32(Int64(pixels), Int64(perGroup), block, output + group * perGroup * pixels, Int64(pixels), Int32(truncation))
+        }
+    }
+
+    /// The direct kernel's view of one image: the input padded (from (−padTop, −padLeft) to the
+    /// last tap any output reads) in NHWC with channels padded to 4, and each tap's byte offset.
+    struct DirectLayout {
+        let channelsPadded: Int
+        let paddedHeight: Int
+        let paddedWidth: Int
+        let taps: Int
+        /// Tap offsets (Int64 each) first, then the prepared input, both 64-byte aligned.
+        var offsetBytes: Int { (taps * 8 + 63) / 64 * 64 }
+        var scratchBytes: Int { offsetBytes + paddedHeight * paddedWidth * channelsPadded }
+
+        init(_ p: ConvolutionParameters, _ g: ConvolutionParameters.Geometry) {
+            channelsPadded = (p.inputChannels + 3) / 4 * 4
+            paddedHeight = (g.outputHeight - 1) * p.strideY + (p.kernelHeight - 1) * p.dilationY + 1
+            paddedWidth = (g.outputWidth - 1) * p.strideX + (p.kernelWidth - 1) * p.dilationX + 1
+            taps = p.kernelHeight * p.kernelWidth
+        }
+    }
+
+    /// Output MACs below which a convolution stays on one thread: waking another costs more.
+    static let minimumMACsPerThread = 2_000_000
+
+    /// The direct convolution (`dla_conv_s8_direct`) of one image; with `threads` > 1 and enough
+    /// work, threads take disjoint output channel blocks (when each gets at least 64 channels) or
+    /// disjoint runs of output pixels.
+    private static func directImage(
+        _ input: UnsafePointer<Int8>, weights: Int8ConvolutionWeights, parameters p: ConvolutionParameters,
+        geometry g: ConvolutionParameters.Geometry, paddingValue: Int8, truncation: Int, threads: Int,
+        scratch: UnsafeMutableRawPointer, into output: UnsafeMutablePointer<Int32>
+    ) {
+        let layout = DirectLayout(p, g)
+        let offsets = scratch.bindMemory(to: Int64.self, capacity: layout.taps)
+        for r in 0..<p.kernelHeight {
+            for s in 0..<p.kernelWidth {
+                offsets[r * p.kernelWidth + s] = Int64((r * p.dilationY * layout.paddedWidth + s * p.dilationX) * layout.channelsPadded)
+            }
+        }
+        let prepared = (scratch + layout.offsetBytes).bindMemory(to: UInt8.self, capacity: layout.scratchBytes - layout.offsetBytes)
+        dla_conv_prepare_input(Int64(p.inputChannels), Int64(p.inputHeight), Int64(p.inputWidth), Int64(p.padTop), Int64(p.padLeft),
+                               Int64(layout.paddedHeight), Int64(layout.paddedWidth), Int64(layout.channelsPadded), paddingValue,
+                               input, prepared)
+        let pixels = g.outputHeight * g.outputWidth
+        var plan = dla_conv_plan(channels_padded: Int64(layout.channelsPadded), padded_width: Int64(layout.paddedWidth),
+                                 out_width: Int64(g.outputWidth), stride_y: Int64(p.strideY), stride_x: Int64(p.strideX),
+                                 taps: Int64(layout.taps), tap_offsets: offsets, out_channels: Int64(p.outputChannels),
+                                 channel_stride: Int64(pixels), pixel_stride: 1, truncation: Int32(truncation))
+        let blocks = (p.outputChannels + 15) / 16
+        let parts = max(1, min(threads, g.macs / minimumMACsPerThread))
+        let packed = weights.packed
+        weights.rowSums.withUnsafeBufferPointer { sums in
+            withUnsafePointer(to: &plan) { plan in
+                guard parts > 1 else {
+                    dla_conv_s8_direct(plan, prepared, packed.base, sums.baseAddress!, 0, Int64(blocks), 0, Int64(pixels), output)
+                    return
+                }
+                // Whole groups of four blocks per thread keep the kernel's 64-channel steps.
+                let byBlocks = blocks / 4 >= parts
+                let units = byBlocks ? (blocks + 3) / 4 : (pixels + 3) / 4
+                let plan = UnsafeSendable(plan), sums = UnsafeSendable(sums.baseAddress!), output = UnsafeSendable(output)
+                let prepared = UnsafeSendable(prepared)
+                HostKernels.parallel(parts) { part in
+                    let first = min(units * part / parts * 4, byBlocks ? blocks : pixels)
+                    let end = min(units * (part + 1) / parts * 4, byBlocks ? blocks : pixels)
+                    if byBlocks {
+                        dla_conv_s8_direct(plan.value, prepared.value, packed.base, sums.value, Int64(first), Int64(end), 0, Int64(pixels), output.value)
+                    } else {
+                        dla_conv_s8_direct(plan.value, prepared.value, packed.base, sums.value, 0, Int64(blocks), Int64(first), Int64(end), output.value)
+                    }
+                }
+            }
         }
     }
 
@@ -326,14 +414,33 @@ public enum ConvolutionCore {
         let allChannels = weights.outputChannels
         switch strategy {
         case .reference, .dense:
-            if dla_vnni_packed_available() != 0, let packed = weights.vnniPacked, first % 16 == 0 {
+            if weights.packedAsRows, first % 16 == 0 {
                 let groupsOfFour = (k + 3) / 4
-                weights.rowSums.withUnsafeBufferPointer { sums in
-                    dla_gemm_s8_vnni_packed(Int64(m), Int64(n), Int64(k), a, Int64(k),
-                                            packed.base + (first / 16) * groupsOfFour * 64,
-                                            sums.baseAddress! + first, c, Int64(n))
+                let block = weights.packed.base + (first / 16) * groupsOfFour * 64
+                if dla_vnni_packed_available() != 0 {
+                    weights.rowSums.withUnsafeBufferPointer { sums in
+                        dla_gemm_s8_vnni_packed(Int64(m), Int64(n), Int64(k), a, Int64(k), block, sums.baseAddress! + first, c, Int64(n))
+                    }
+                    return
                 }
-                return
+                if n % 16 == 0 || first + n == allChannels {
+                    // The direct kernel as a 1×1 convolution over the rows: the packed weights
+                    // serve every instruction set, so no plain copy is made.
+                    let padded = groupsOfFour * 4
+                    let prepared = UnsafeMutablePointer<UInt8>.allocate(capacity: max(m * padded, 1))
+                    defer { prepared.deallocate() }
+                    dla_conv_prepare_rows(Int64(m), Int64(k), Int64(padded), a, Int64(k), prepared)
+                    var offset: Int64 = 0
+                    withUnsafePointer(to: &offset) { offsets in
+                        var plan = dla_conv_plan(channels_padded: Int64(padded), padded_width: Int64(m), out_width: Int64(m),
+                                                 stride_y: 1, stride_x: 1, taps: 1, tap_offsets: offsets, out_channels: Int64(n),
+                                                 channel_stride: 1, pixel_stride: Int64(n), truncation: 0)
+                        weights.rowSums.withUnsafeBufferPointer { sums in
+                            dla_conv_s8_direct(&plan, prepared, block, sums.baseAddress! + first, 0, Int64((n + 15) / 16), 0, Int64(m), c)
+                        }
+                    }
+                    return
+                }
             }
             weights.values.withUnsafeBufferPointer { b in
                 weights.rowSums.withUnsafeBufferPointer { sums in
@@ -385,14 +492,14 @@ public enum ConvolutionCore {
     /// DLA_MAX_EXACT_K, each exact in Int32, joined in Int64 as the 34-bit CACC holds them.
     private static func longProducts(patches: [Int8], rows m: Int, weights: Int8ConvolutionWeights, channels: Range<Int>) -> [Int64] {
         let k = weights.reductionLength, n = channels.count, first = channels.lowerBound
-        let limit = Int(DLA_MAX_EXACT_K)
+        let limit = Int(DLA_MAX_EXACT_K), values = weights.values
         var result = [Int64](repeating: 0, count: m * n)
         var block = [Int32](repeating: 0, count: m * n)
         var pieceSums = [Int32](repeating: 0, count: n)
         for piece in stride(from: 0, to: k, by: limit) {
             let length = min(limit, k - piece)
             patches.withUnsafeBufferPointer { a in
-                weights.values.withUnsafeBufferPointer { b in
+                values.withUnsafeBufferPointer { b in
                     let base = b.baseAddress! + first * k + piece
                     dla_s8_row_sums(Int64(n), Int64(length), base, Int64(k), &pieceSums)
                     dla_gemm_s8s8s32(Int64(m), Int64(n), Int64(length), a.baseAddress! + piece, Int64(k),
@@ -407,13 +514,13 @@ public enum ConvolutionCore {
     }
 
     private static func referenceProducts(patches: [Int8], rows m: Int, weights: Int8ConvolutionWeights, channels: Range<Int>) -> [Int64] {
-        let k = weights.reductionLength
+        let k = weights.reductionLength, values = weights.values
         var result = [Int64](repeating: 0, count: m * channels.count)
         for i in 0..<m {
             for (j, channel) in channels.enumerated() {
                 var sum: Int64 = 0
                 for p in 0..<k {
-                    sum += Int64(patches[i * k + p]) * Int64(weights.values[channel * k + p])
+                    sum += Int64(patches[i * k + p]) * Int64(values[channel * k + p])
                 }
                 result[i * channels.count + j] = sum
             }
@@ -426,7 +533,7 @@ public enum ConvolutionCore {
         input: Tensor<Int8>, weights: Int8ConvolutionWeights, parameters p: ConvolutionParameters,
         geometry g: ConvolutionParameters.Geometry, paddingValue: Int8, truncation: Int
     ) throws(EngineError) -> ConvolutionResult {
-        let h = p.inputHeight, w = p.inputWidth
+        let h = p.inputHeight, w = p.inputWidth, values = weights.values
         var sums = [Int64](repeating: 0, count: p.outputChannels * g.outputHeight * g.outputWidth)
         for n in 0..<p.outputChannels {
             let group = n / g.outputChannelsPerGroup
@@ -440,7 +547,7 @@ public enum ConvolutionCore {
                                 let ix = ox * p.strideX - p.padLeft + s * p.dilationX
                                 let x = (iy >= 0 && iy < h && ix >= 0 && ix < w)
                                     ? input.scalars[((group * g.channelsPerGroup + ci) * h + iy) * w + ix] : paddingValue
-                                let weight = weights.values[n * g.reductionLength + (ci * p.kernelHeight + r) * p.kernelWidth + s]
+                                let weight = values[n * g.reductionLength + (ci * p.kernelHeight + r) * p.kernelWidth + s]
                                 sum += Int64(x) * Int64(weight)
                             }
                         }
@@ -451,4 +558,11 @@ public enum ConvolutionCore {
         }
         return try finish(sums: sums, shape: [p.outputChannels, g.outputHeight, g.outputWidth], truncation: truncation, strategy: .reference)
     }
+}
+
+/// A value handed to parallel parts (`HostKernels.parallel`): pointers through which each writes a disjoint
+/// part of one output, or reads what no one writes meanwhile.
+struct UnsafeSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

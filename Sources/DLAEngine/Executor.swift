@@ -12,8 +12,9 @@ import Synchronization
 
 /// Runs a compiled model's operations in order on a batch and reports per-operation statistics.
 ///
-/// A batch is split over host threads (each runs the whole graph on its rows) and, for the
-/// emulated latency, over the profile's DLA cores (two on `xavier`). Activations are freed after
+/// A batch is split over host threads (each runs the whole graph on its rows; a single row splits
+/// its large convolutions over them instead) and, for the emulated latency, over the profile's DLA
+/// cores (two on `xavier`). Activations are freed after
 /// their last reader, so memory is bounded by the largest layers, not the whole network.
 /// Results never depend on threads, strategy or instruction set.
 public struct Executor: Sendable {
@@ -131,7 +132,8 @@ public struct Executor: Sendable {
         var costs: EmulatedCosts
         if workers == 1 {
             // One slice: its outputs and stats become the result's, filled in place (no copies).
-            let slice = if let arena { try runSlice(inputs, arena: arena) } else { try runSlice(try prepare(inputs)) }
+            // A single row has the threads for its convolutions.
+            let slice = if let arena { try runSlice(inputs, arena: arena, threads: threads) } else { try runSlice(try prepare(inputs)) }
             outputs = slice.outputs
             operations = slice.operations
             costs = try emulatedCosts(batch: batch, operations: &operations, slices: [])
@@ -163,7 +165,7 @@ public struct Executor: Sendable {
         }
         let elapsed = Self.monotonicNanoseconds() &- start
         let stats = ExecutionStats(
-            profile: profile.name, batch: batch, emulatedCores: costs.cores, hostThreads: workers,
+            profile: profile.name, batch: batch, emulatedCores: costs.cores, hostThreads: workers == 1 ? threads : workers,
             hostInstructionSet: HostKernels.active.description, operations: operations,
             total: costs.total, emulatedSeconds: costs.seconds,
             zeroSkippingSeconds: costs.zeroSkippingSeconds,

@@ -175,6 +175,35 @@ struct FusedSDP: Sendable {
             }
         }
     }
+
+    /// Elements of one row below which its SDP stays on one thread.
+    static let minimumElementsPerThread = 32_768
+
+    /// One row's input, as `run(channels:…)` takes it: CACC's accumulators or INT8 codes.
+    enum RowInput {
+        case accumulators(UnsafePointer<Int32>)
+        case codes(UnsafePointer<Int8>)
+    }
+
+    /// Channels `range` of a single row (`inner` values per channel; `input`, `operand` and
+    /// `output` point at the row's start), so that one row's SDP splits over threads: threads
+    /// running disjoint ranges write disjoint outputs.
+    func run(channels range: Range<Int>, _ input: RowInput, operand: UnsafePointer<Int8>?, inner: Int,
+             into output: UnsafeMutablePointer<Int8>) {
+        guard !range.isEmpty, inner > 0 else { return }
+        let start = range.lowerBound * inner, first = range.lowerBound
+        let operandBase = addsOperand ? operand.map { $0 + start } : nil
+        withOperands { bias, multiplier, bnBias, bnMultiplier, ewBias, program in
+            let (b, m, nb, nm, e) = (bias.map { $0 + first }, multiplier.map { $0 + first }, bnBias.map { $0 + first },
+                                     bnMultiplier.map { $0 + first }, ewBias.map { $0 + first })
+            switch input {
+            case .accumulators(let source):
+                dla_sdp_s32_s8(1, Int64(range.count), Int64(inner), source + start, b, m, nb, nm, e, operandBase, program, output + start)
+            case .codes(let source):
+                dla_sdp_s8_s8(1, Int64(range.count), Int64(inner), source + start, b, m, nb, nm, e, operandBase, program, output + start)
+            }
+        }
+    }
 }
 
 extension FusedSDP {

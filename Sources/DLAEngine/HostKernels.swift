@@ -38,3 +38,20 @@ extension HostKernels {
         Int(dla_vnni_peak_macs(Int64(iterations)))
     }
 }
+
+extension HostKernels {
+    /// Runs `body` for parts 0..<parts on this thread and the C layer's helper threads
+    /// (`dla_parallel_run`: helpers stay awake between an inference's operations, where waking a
+    /// pooled thread per operation cost more than small halves saved). Each part must write what
+    /// no other part touches.
+    static func parallel(_ parts: Int, _ body: @Sendable (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var context = body
+            withUnsafeMutablePointer(to: &context) { pointer in
+                dla_parallel_run(Int64(parts), { context, part in
+                    context.unsafelyUnwrapped.assumingMemoryBound(to: (@Sendable (Int) -> Void).self).pointee(Int(part))
+                }, pointer)
+            }
+        }
+    }
+}

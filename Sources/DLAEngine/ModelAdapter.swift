@@ -121,8 +121,7 @@ public enum ModelAdapter {
             }
             let pad = try r.int("pad_value", default: Int(input.quantization?.zeroPoint ?? 0))
             try EngineError.require("operation '\(op.name)' pad_value", pad, in: -128...127)
-            let weights = try Int8ConvolutionWeights(outputChannels: weightShape[0], reductionLength: geometry.reductionLength,
-                                                     values: try r.int8Weight("weight").values)
+            let weights = try Int8ConvolutionWeights(convolution: parameters, values: try r.int8Weight("weight").values)
             try expectOutput(try output(), shape: [parameters.outputChannels, geometry.outputHeight, geometry.outputWidth], type: .int32)
             return make(.convolution, .convolution(parameters, weights, paddingValue: Int8(pad), truncation: try r.int("truncate", default: 0)))
 

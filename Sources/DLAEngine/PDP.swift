@@ -85,43 +85,60 @@ extension PDP {
 
     /// Padded max or min pooling of a batch `[N, C, H, W]`: max and min ignore padded taps unless a
     /// window lies wholly in padding, so the planes are copied into a border of the method's
-    /// identity (−128 for max, 127 for min) and pooled by `runUnpaddedBatch`. nil when some window
+    /// identity (−128 for max, 127 for min) and pooled unpadded (`poolPadded`). nil when some window
     /// lies wholly in padding (it yields the pad value), for averages and when nothing is padded.
     /// Same bits as `run` per sample (tested).
     static func runPaddedBatch(_ input: Tensor<Int8>, _ p: PDPParameters) throws(EngineError) -> Tensor<Int8>? {
-        guard p.method != .average, p.padTop > 0 || p.padLeft > 0 || p.padBottom > 0 || p.padRight > 0,
-              input.shape.count == 4 else { return nil }
+        guard input.shape.count == 4 else { return nil }
         let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let (oh, ow) = try p.outputSize(height: height, width: width)
-        // Window starts grow with the output index: the first and last windows touching real data
-        // along each axis means every window does.
-        guard oh >= 1, ow >= 1, p.padTop < p.kernelHeight, p.padLeft < p.kernelWidth,
-              (oh - 1) * p.strideY - p.padTop < height, (ow - 1) * p.strideX - p.padLeft < width else { return nil }
-        let paddedHeight = (oh - 1) * p.strideY + p.kernelHeight, paddedWidth = (ow - 1) * p.strideX + p.kernelWidth
+        guard let plane = paddedPlane(p, height: height, width: width, outputHeight: oh, outputWidth: ow) else { return nil }
         let planes = batch * channels
-        let identity: Int8 = p.method == .maximum ? .min : .max
-        var padded = [Int8](repeating: identity, count: planes * paddedHeight * paddedWidth)
-        // Real columns that land inside the padded plane: ix = x − padLeft for x in 0..<paddedWidth.
-        let firstColumn = p.padLeft, columns = max(0, min(width, paddedWidth - p.padLeft))
-        input.scalars.withUnsafeBufferPointer { source in
-            padded.withUnsafeMutableBufferPointer { target in
-                for plane in 0..<planes {
-                    for y in 0..<paddedHeight {
-                        let iy = y - p.padTop
-                        guard iy >= 0, iy < height, columns > 0 else { continue }
-                        let from = source.baseAddress! + (plane * height + iy) * width
-                        let to = target.baseAddress! + (plane * paddedHeight + y) * paddedWidth + firstColumn
-                        to.update(from: from, count: columns)
-                    }
-                }
+        let scratch = UnsafeMutablePointer<Int8>.allocate(capacity: planes * plane.height * plane.width)
+        defer { scratch.deallocate() }
+        let output = input.scalars.withUnsafeBufferPointer { source in
+            [Int8](unsafeUninitializedCapacity: planes * oh * ow) { target, initialized in
+                poolPadded(source.baseAddress!, planes: planes, height: height, width: width, p, outputHeight: oh, outputWidth: ow,
+                           scratch: scratch, into: target.baseAddress!)
+                initialized = planes * oh * ow
             }
         }
-        var unpadded = p
-        unpadded.padTop = 0
-        unpadded.padBottom = 0
-        unpadded.padLeft = 0
-        unpadded.padRight = 0
-        return try runUnpaddedBatch(try Tensor(shape: [batch, channels, paddedHeight, paddedWidth], scalars: padded), unpadded)
+        return try Tensor(shape: [batch, channels, oh, ow], scalars: output)
+    }
+
+    /// Input bytes below which padded pooling stays on one thread.
+    static let minimumBytesPerThread = 262_144
+
+    /// The padded plane `poolPadded` pools (`(oh − 1)·stride + kernel` per axis), or nil when it
+    /// does not apply: averages, nothing padded, or a window wholly in padding.
+    static func paddedPlane(_ p: PDPParameters, height: Int, width: Int, outputHeight oh: Int, outputWidth ow: Int) -> (height: Int, width: Int)? {
+        // Window starts grow with the output index: the first and last windows touching real data
+        // along each axis means every window does.
+        guard p.method != .average, p.padTop > 0 || p.padLeft > 0 || p.padBottom > 0 || p.padRight > 0,
+              oh >= 1, ow >= 1, p.padTop < p.kernelHeight, p.padLeft < p.kernelWidth,
+              (oh - 1) * p.strideY - p.padTop < height, (ow - 1) * p.strideX - p.padLeft < width else { return nil }
+        return ((oh - 1) * p.strideY + p.kernelHeight, (ow - 1) * p.strideX + p.kernelWidth)
+    }
+
+    /// Max or min pooling of `planes` planes whose `paddedPlane` is non-nil: each is copied into
+    /// `scratch` (planes × its padded size) inside a border of the method's identity, then pooled
+    /// by the unpadded C kernel into `output`.
+    static func poolPadded(_ input: UnsafePointer<Int8>, planes: Int, height: Int, width: Int, _ p: PDPParameters,
+                           outputHeight oh: Int, outputWidth ow: Int, scratch: UnsafeMutablePointer<Int8>, into output: UnsafeMutablePointer<Int8>) {
+        let paddedHeight = (oh - 1) * p.strideY + p.kernelHeight, paddedWidth = (ow - 1) * p.strideX + p.kernelWidth
+        let identity: Int8 = p.method == .maximum ? .min : .max
+        scratch.update(repeating: identity, count: planes * paddedHeight * paddedWidth)
+        // Real columns that land inside the padded plane: ix = x − padLeft for x in 0..<paddedWidth.
+        let columns = max(0, min(width, paddedWidth - p.padLeft))
+        for plane in 0..<planes {
+            for y in 0..<paddedHeight {
+                let iy = y - p.padTop
+                guard iy >= 0, iy < height, columns > 0 else { continue }
+                (scratch + (plane * paddedHeight + y) * paddedWidth + p.padLeft).update(from: input + (plane * height + iy) * width, count: columns)
+            }
+        }
+        dla_pool_s8(Int64(planes), Int64(paddedHeight), Int64(paddedWidth), Int64(p.kernelHeight), Int64(p.kernelWidth),
+                    Int64(p.strideY), Int64(p.strideX), Int64(oh), Int64(ow), p.method == .minimum ? 1 : 0, scratch, output)
     }
 
     /// Pooling on the FP16/FP8 pipeline, in FP32 (values already decoded): max/min ignore

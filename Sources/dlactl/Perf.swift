@@ -35,7 +35,7 @@ struct Perf: ParsableCommand {
     @Option(help: ArgumentHelp("Samples per timed run.", valueName: "n"))
     var batchSize = 1
 
-    @Option(help: ArgumentHelp("Host threads a batch is split over (1–256).", valueName: "n"))
+    @Option(help: ArgumentHelp("Host threads (1–256): a batch is split over them; a single row splits its large convolutions over them.", valueName: "n"))
     var threads = 1
 
     @Option(help: ArgumentHelp("Untimed runs before measuring.", valueName: "n"))

@@ -52,7 +52,7 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Samples per executor run (default: 64, memory-bounded).", valueName: "n"))
     var batchSize: Int?
 
-    @Option(help: ArgumentHelp("Host threads a batch is split over (1–256; default: the number of CPUs).", valueName: "n"))
+    @Option(help: ArgumentHelp("Host threads (1–256; default: the number of CPUs): a batch is split over them; a single row splits its large convolutions over them.", valueName: "n"))
     var threads: Int?
 
     @Flag(help: "Print per-operation and total emulated cost and host time.")

@@ -123,6 +123,31 @@ extension InstructionSetForcing {
             }
         }
 
+        /// One row on two threads: the padded max pool splits its planes, the convolutions their
+        /// pixels (64 channels) or channel blocks (128), the fused SDPs (one with the residual
+        /// operand) their channels, with the bits of one thread and of the general path, on every
+        /// instruction set.
+        @Test func singleRowSplitsOverThreadsWithoutChangingBits() throws {
+            var random = TestRandom(seed: 1917)
+            let channels = 64, hidden = 128, width = 92
+            let a = ResNetShapeTests.layer(&random, hidden, channels, kernel: 3, stride: 2)
+            let b = ResNetShapeTests.layer(&random, hidden, hidden, kernel: 3, stride: 1)
+            let projection = ResNetShapeTests.layer(&random, hidden, channels, kernel: 1, stride: 2)
+            let model = try ModelAdapter.compile(try ResNetShapeTests.model(a: a, b: b, projection: projection, channels: channels, width: width))
+            #expect(channels * width * width >= 2 * PDP.minimumBytesPerThread)
+            #expect(hidden * 23 * 23 >= 2 * FusedSDP.minimumElementsPerThread)
+            let input = [EngineValue.int8(try Tensor(shape: [1, channels, width, width], scalars: random.int8s(channels * width * width, zeros: 0.3)))]
+            defer { HostKernels.force(nil) }
+            for isa in HostKernels.available {
+                #expect(HostKernels.force(isa))
+                let general = try Executor(model: model, profile: .nvFull, threads: 1, strategy: nil, usesArena: false).run(input)
+                let one = try Executor(model: model, profile: .nvFull, threads: 1).run(input)
+                let two = try Executor(model: model, profile: .nvFull, threads: 2).run(input)
+                #expect(two.stats.hostThreads == 2)
+                #expect(one.outputs == general.outputs && two.outputs == general.outputs, "\(isa)")
+            }
+        }
+
         /// The twin tests above are only as good as the steps they reach: the CNN takes every direct
         /// step, the reference strategy none of the kernel ones.
         @Test func plansTakeTheDirectSteps() throws {

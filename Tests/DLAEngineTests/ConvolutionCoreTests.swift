@@ -22,28 +22,50 @@ extension InstructionSetForcing {
             ConvolutionParameters(inputChannels: 1, inputHeight: 10, inputWidth: 12, outputChannels: 3, kernelHeight: 7, kernelWidth: 7),
             ConvolutionParameters(inputChannels: 2, inputHeight: 6, inputWidth: 13, outputChannels: 17, kernelHeight: 2, kernelWidth: 4,
                                   strideY: 1, strideX: 3),
+            // ResNet-like: 64 channels in four 16-channel blocks (the direct kernel's 64-channel
+            // step), a strided 7×7 stem with 3 input channels, a 1×1/2 projection, 80 outputs (a
+            // block left over) on an odd pixel count.
+            ConvolutionParameters(inputChannels: 64, inputHeight: 9, inputWidth: 9, outputChannels: 64, kernelHeight: 3, kernelWidth: 3,
+                                  padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
+            ConvolutionParameters(inputChannels: 3, inputHeight: 17, inputWidth: 15, outputChannels: 20, kernelHeight: 7, kernelWidth: 7,
+                                  strideY: 2, strideX: 2, padTop: 3, padBottom: 3, padLeft: 3, padRight: 3),
+            ConvolutionParameters(inputChannels: 16, inputHeight: 9, inputWidth: 9, outputChannels: 32, kernelHeight: 1, kernelWidth: 1,
+                                  strideY: 2, strideX: 2),
+            ConvolutionParameters(inputChannels: 36, inputHeight: 7, inputWidth: 7, outputChannels: 80, kernelHeight: 3, kernelWidth: 3,
+                                  padTop: 1, padBottom: 2, padLeft: 0, padRight: 1),
+            // Channels in sixteens on rows of 16 pixels and more: the input is prepared 16 × 16 at a time.
+            ConvolutionParameters(inputChannels: 32, inputHeight: 5, inputWidth: 37, outputChannels: 24, kernelHeight: 3, kernelWidth: 3,
+                                  padTop: 1, padBottom: 1, padLeft: 1, padRight: 1),
+            ConvolutionParameters(inputChannels: 16, inputHeight: 3, inputWidth: 16, outputChannels: 16, kernelHeight: 1, kernelWidth: 1),
         ]
 
-        func randomLayer(_ p: ConvolutionParameters, seed: UInt64, weightZeros: Double, activationZeros: Double, relu: Bool) throws -> (Tensor<Int8>, Int8ConvolutionWeights) {
+        /// `packedForConvolution` false packs the weights as plain rows (`.dense` then takes im2col + GEMM).
+        func randomLayer(_ p: ConvolutionParameters, seed: UInt64, weightZeros: Double, activationZeros: Double, relu: Bool,
+                         packedForConvolution: Bool = true) throws -> (Tensor<Int8>, Int8ConvolutionWeights) {
             var random = TestRandom(seed: seed)
             let g = try p.validated()
             let count = p.inputChannels * p.inputHeight * p.inputWidth
             let activations = relu ? random.reluInt8s(count, zeros: activationZeros) : random.int8s(count, zeros: activationZeros)
             let input = try Tensor(shape: [p.inputChannels, p.inputHeight, p.inputWidth], scalars: activations)
-            let weights = try Int8ConvolutionWeights(outputChannels: p.outputChannels, reductionLength: g.reductionLength,
-                                                     values: random.int8s(p.outputChannels * g.reductionLength, zeros: weightZeros))
+            let values = random.int8s(p.outputChannels * g.reductionLength, zeros: weightZeros)
+            let weights = packedForConvolution
+                ? try Int8ConvolutionWeights(convolution: p, values: values)
+                : try Int8ConvolutionWeights(outputChannels: p.outputChannels, reductionLength: g.reductionLength, values: values)
+            #expect(weights.values == values)
             return (input, weights)
         }
 
         /// Every strategy on every instruction set gives the reference's bits, dense and sparse, with
-        /// a nonzero padding value (an input zero point) and CACC truncation.
-        @Test(arguments: 0..<layers.count)
-        func everyStrategyMatchesReference(layerIndex: Int) throws {
+        /// a nonzero padding value (an input zero point) and CACC truncation; `.dense` both through
+        /// the direct kernel (weights packed for the convolution) and through im2col + GEMM.
+        @Test(arguments: 0..<layers.count, [true, false])
+        func everyStrategyMatchesReference(layerIndex: Int, packedForConvolution: Bool) throws {
             let p = Self.layers[layerIndex]
             defer { HostKernels.force(nil) }
             for (weightZeros, activationZeros, relu) in [(0.0, 0.0, false), (0.9, 0.8, true)] {
                 let (input, weights) = try randomLayer(p, seed: UInt64(layerIndex * 7919) + UInt64(weightZeros * 10),
-                                                       weightZeros: weightZeros, activationZeros: activationZeros, relu: relu)
+                                                       weightZeros: weightZeros, activationZeros: activationZeros, relu: relu,
+                                                       packedForConvolution: packedForConvolution)
                 for (padding, truncation) in [(Int8(0), 0), (Int8(-7), 3)] {
                     let expected = try ConvolutionCore.int8(input: input, weights: weights, parameters: p, paddingValue: padding,
                                                             truncation: truncation, strategy: .reference)
@@ -57,6 +79,32 @@ extension InstructionSetForcing {
                         let automatic = try ConvolutionCore.int8(input: input, weights: weights, parameters: p, paddingValue: padding, truncation: truncation)
                         #expect(automatic.accumulators == expected.accumulators)
                     }
+                }
+            }
+        }
+
+        /// Two threads split a direct convolution by pixel runs (64 channels) or by 64-channel
+        /// blocks (128 channels); the bits are one thread's and im2col + GEMM's, on every
+        /// instruction set, with truncation and a padding value.
+        @Test(arguments: [64, 128])
+        func threadsSplitTheDirectConvolutionWithoutChangingBits(channels: Int) throws {
+            let p = ConvolutionParameters(inputChannels: channels, inputHeight: 13, inputWidth: 13, outputChannels: channels,
+                                          kernelHeight: 3, kernelWidth: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+            let g = try p.validated()
+            #expect(g.macs >= 2 * ConvolutionCore.minimumMACsPerThread)
+            var random = TestRandom(seed: 1818 + UInt64(channels))
+            let input = try Tensor(shape: [channels, 13, 13], scalars: random.int8s(channels * 169, zeros: 0.3))
+            let values = random.int8s(channels * g.reductionLength)
+            let direct = try Int8ConvolutionWeights(convolution: p, values: values)
+            let rows = try Int8ConvolutionWeights(outputChannels: channels, reductionLength: g.reductionLength, values: values)
+            defer { HostKernels.force(nil) }
+            for isa in HostKernels.available {
+                HostKernels.force(isa)
+                let expected = try ConvolutionCore.int8(input: input, weights: rows, parameters: p, paddingValue: -5, truncation: 2, strategy: .dense)
+                for threads in [1, 2, 3] {
+                    let got = try ConvolutionCore.int8(input: input, weights: direct, parameters: p, paddingValue: -5, truncation: 2,
+                                                       strategy: .dense, threads: threads)
+                    #expect(got.accumulators == expected.accumulators, "\(isa) \(threads) threads")
                 }
             }
         }

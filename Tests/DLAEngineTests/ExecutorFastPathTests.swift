@@ -92,6 +92,36 @@ struct ExecutorFastPathTests {
         }
     }
 
+    /// One large row of that residual add on two threads: its channels split over them, reading
+    /// INT8 codes, with the bits of one thread and of the general path.
+    @Test func int8InputSDPOfOneRowSplitsOverThreadsWithoutChangingBits() throws {
+        let channels = 16, height = 48, width = 96
+        #expect(channels * height * width >= 2 * FusedSDP.minimumElementsPerThread)
+        let shape = [channels, height, width]
+        let tensors = [ActivationSpec(name: "x", sampleShape: shape, elementType: .int8, quantization: .init(scale: 0.1, zeroPoint: -3)),
+                       ActivationSpec(name: "y", sampleShape: shape, elementType: .int8, quantization: .init(scale: 0.2, zeroPoint: 5)),
+                       ActivationSpec(name: "sum", sampleShape: shape, elementType: .int8, quantization: .init(scale: 0.25, zeroPoint: -128))]
+        let layer = SDPLayer(before: [.add(.perChannel((0..<channels).map { Int32($0 % 5) - 2 })),
+                                      .multiply(.perChannel((0..<channels).map { 13107 + Int32($0) * 97 }), shift: 7)],
+                             elementwise: .init(operation: .add, operandConverter: OutputConverter(offset: 5, scale: 26214, shift: 7)),
+                             after: [.relu], converter: OutputConverter(offset: 128 << 8, scale: 1, shift: 8), outputType: .int8)
+        let model = CompiledModel(name: "residual", targetProfile: "nv_full", tensors: tensors, inputs: [0, 1], outputs: [2],
+                                  operations: [EngineOperation(name: "add", unit: .sdp, type: "sdp", kind: .sdp(layer), inputs: [0, 1], outputs: [2])])
+        var random = TestRandom(seed: 77)
+        let count = channels * height * width
+        let inputs: [EngineValue] = [.int8(try Tensor(shape: [1] + shape, scalars: random.int8s(count, zeros: 0.2))),
+                                     .int8(try Tensor(shape: [1] + shape, scalars: random.int8s(count, zeros: 0.2)))]
+        defer { HostKernels.force(nil) }
+        for isa in HostKernels.available {
+            #expect(HostKernels.force(isa))
+            let general = try Executor(model: model, profile: .nvFull, threads: 1, strategy: nil, usesArena: false).run(inputs)
+            let one = try Executor(model: model, profile: .nvFull, threads: 1).run(inputs)
+            let two = try Executor(model: model, profile: .nvFull, threads: 2).run(inputs)
+            #expect(two.stats.hostThreads == 2)
+            #expect(one.outputs == general.outputs && two.outputs == general.outputs, "\(isa)")
+        }
+    }
+
     @Test func cachedCostPlansEqualThePerformanceModelCalledDirectly() throws {
         let compiled = try ModelAdapter.compile(try ExecutorTests.fixture().model)
         let executor = try Executor(model: compiled, profile: .xavier)

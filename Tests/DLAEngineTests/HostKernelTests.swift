@@ -48,8 +48,8 @@ extension InstructionSetForcing {
             let b = random.int8s(n * k, zeros: 0.2)
             var sums = [Int32](repeating: 0, count: n)
             dla_s8_row_sums(Int64(n), Int64(k), b, Int64(k), &sums)
-            var packed = [Int8](repeating: 0, count: Int(dla_vnni_packed_size(Int64(n), Int64(k))))
-            dla_vnni_pack(Int64(n), Int64(k), b, Int64(k), &packed)
+            var packed = [Int8](repeating: 0, count: Int(dla_conv_packed_size(Int64(n), Int64(k), 1, 1)))
+            dla_conv_pack_weights(Int64(n), Int64(k), 1, 1, b, &packed)
             defer { HostKernels.force(nil) }
             HostKernels.force(.avx512VNNI)
             #expect(dla_vnni_packed_available() != 0)
@@ -75,8 +75,8 @@ extension InstructionSetForcing {
             let b = random.int8s(n * k, zeros: 0.5)
             var sums = [Int32](repeating: 0, count: n)
             dla_s8_row_sums(Int64(n), Int64(k), b, Int64(k), &sums)
-            var packed = [Int8](repeating: 0, count: Int(dla_vnni_packed_size(Int64(n), Int64(k))))
-            dla_vnni_pack(Int64(n), Int64(k), b, Int64(k), &packed)
+            var packed = [Int8](repeating: 0, count: Int(dla_conv_packed_size(Int64(n), Int64(k), 1, 1)))
+            dla_conv_pack_weights(Int64(n), Int64(k), 1, 1, b, &packed)
             defer { HostKernels.force(nil) }
             HostKernels.force(.avx512VNNI)
             var c = [Int32](repeating: -1, count: m * n)
@@ -110,6 +110,34 @@ extension InstructionSetForcing {
             #expect(HostKernels.active == .portable)
             HostKernels.force(nil)
             #expect(HostKernels.active == HostKernels.best)
+        }
+
+        /// Every part of a parallel job runs exactly once, whether helpers or the caller claim it,
+        /// also when several threads start jobs at once (all but one then run theirs inline).
+        @Test func parallelPartsRunExactlyOnce() async throws {
+            let counts = UnsafeMutablePointer<Int32>.allocate(capacity: 8 * 64)
+            counts.initialize(repeating: 0, count: 8 * 64)
+            defer { counts.deallocate() }
+            let shared = UnsafeSendable(counts)
+            await withTaskGroup(of: Void.self) { group in
+                for caller in 0..<8 {
+                    group.addTask {
+                        for round in 1...50 {
+                            let parts = 1 + (caller + round) % 5
+                            HostKernels.parallel(parts) { part in
+                                shared.value[caller * 64 + part * 8 + round % 8] += 1
+                            }
+                        }
+                    }
+                }
+            }
+            var expected = [Int32](repeating: 0, count: 8 * 64)
+            for caller in 0..<8 {
+                for round in 1...50 {
+                    for part in 0..<(1 + (caller + round) % 5) { expected[caller * 64 + part * 8 + round % 8] += 1 }
+                }
+            }
+            #expect(Array(UnsafeBufferPointer(start: counts, count: 8 * 64)) == expected)
         }
     }
 }

@@ -201,7 +201,8 @@ extension InstructionSetForcing {
             var random = TestRandom(seed: 11)
             defer { HostKernels.force(nil) }
             for (method, kernel, stride, height, width) in [(PDPParameters.Method.maximum, 2, 2, 24, 24), (.maximum, 2, 2, 9, 71),
-                                                          (.minimum, 3, 2, 9, 8), (.maximum, 3, 1, 5, 7), (.maximum, 1, 1, 1, 1)] {
+                                                          (.minimum, 3, 2, 9, 8), (.maximum, 3, 1, 5, 7), (.maximum, 1, 1, 1, 1),
+                                                          (.maximum, 3, 2, 7, 133), (.minimum, 3, 2, 5, 66), (.maximum, 3, 2, 3, 3)] {
                 let p = PDPParameters(method: method, kernelHeight: kernel, kernelWidth: kernel, strideY: stride, strideX: stride)
                 let batch = 3, channels = 4
                 let input = try Tensor(shape: [batch, channels, height, width], scalars: random.int8s(batch * channels * height * width, zeros: 0.3))

@@ -104,7 +104,8 @@ struct ResNetShapeTests {
 
     // MARK: - The model
 
-    static func model(a: Layer, b: Layer, projection: Layer) throws -> DLALoadedModel {
+    /// The block as a `.dla` model on `[channels, width, width]` inputs.
+    static func model(a: Layer, b: Layer, projection: Layer, channels: Int = channels, width: Int = width) throws -> DLALoadedModel {
         var tensors: [DLATensorSpec] = []
         var weights: [DLAWeightTensor] = []
         var operations: [DLAOperation] = []
@@ -138,15 +139,16 @@ struct ResNetShapeTests {
                                            outputs: [out], attributes: attributes))
             return out
         }
+        let pooledSize = Int64((width - 1) / 2 + 1), size = (pooledSize - 1) / 2 + 1
         let input = tensor("input", [Int64(channels), Int64(width), Int64(width)], .int8)
-        let pooled = tensor("maxpool", [Int64(channels), 4, 4], .int8)
+        let pooled = tensor("maxpool", [Int64(channels), pooledSize, pooledSize], .int8)
         operations.append(DLAOperation(name: "maxpool", unit: .pdp, type: "pool", inputs: [input], outputs: [pooled], attributes: [
             DLAAttribute("method", .string("max")), DLAAttribute("kernel", .ints([3, 3])), DLAAttribute("stride", .ints([2, 2])),
             DLAAttribute("padding", .ints([1, 1, 1, 1])),
         ]))
-        let first = convolution("conv1", a, input: pooled, size: 2, shift: shift, relu: true, operand: nil, cvtShift: 0)
-        let shortcut = convolution("downsample", projection, input: pooled, size: 2, shift: shift, relu: false, operand: nil, cvtShift: 0)
-        let output = convolution("conv2", b, input: first, size: 2, shift: residualShift, relu: true, operand: shortcut, cvtShift: fractionBits)
+        let first = convolution("conv1", a, input: pooled, size: size, shift: shift, relu: true, operand: nil, cvtShift: 0)
+        let shortcut = convolution("downsample", projection, input: pooled, size: size, shift: shift, relu: false, operand: nil, cvtShift: 0)
+        let output = convolution("conv2", b, input: first, size: size, shift: residualShift, relu: true, operand: shortcut, cvtShift: fractionBits)
         let metadata = DLAMetadata(name: "resnet-block", producer: "DLAEngineTests", createdAt: 0, targetProfile: "nv_full", precision: "int8",
                                    inputs: [tensors[input]], outputs: [tensors[output]])
         let model = DLAModel(metadata: metadata, graph: DLAGraph(tensors: tensors, inputs: [input], outputs: [output], operations: operations),

@@ -28,9 +28,12 @@ enum Report {
         ResNet-18 INT8 on dlad's emulated DLA — \(r.host.cpu), host kernels \(r.host.instructionSet), load \(r.host.loadAverage1Min.map { $0.map { fixed($0, 2) } ?? "?" })
           network   input \(n.inputShape), \(fixed(Double(n.macs) / 1e9, 3)) GMAC, \(n.parameters) parameters, \(n.operations) operations, .dla file \(megabytes(n.dlaFileBytes))
           prepare   \(n.preparationMs.sorted { $0.key < $1.key }.map { "\($0.key) \(fixed($0.value, 0)) ms" }.joined(separator: ", "))
-          host      batch 1, 1 thread, \(l.runs) runs after \(l.warmupRuns) warm-up: p50 \(fixed(l.p50Ms, 2)) ms, p90 \(fixed(l.p90Ms, 2)) ms, min \(fixed(l.minMs, 2)) ms → \(fixed(l.gops, 1)) GOPS (2·MAC / p50)
+          host      batch 1, 1 thread, \(l.runs) runs after \(l.warmupRuns) warm-up: p50 \(fixed(l.p50Ms, 2)) ms, p90 \(fixed(l.p90Ms, 2)) ms, min \(fixed(l.minMs, 2)) ms → \(fixed(l.gops, 1)) GOPS (2·MAC / p50); CPU time p50 \(fixed(l.cpuP50Ms, 2)) ms
                     by unit (median run): \(l.hostMsByUnit.sorted { $0.value > $1.value }.map { "\($0.key) \(fixed($0.value, 2)) ms" }.joined(separator: ", "))
         """)
+        if let t = l.multiThread {
+            Swift.print("          \(t.threads) threads: p50 \(fixed(t.p50Ms, 2)) ms, p90 \(fixed(t.p90Ms, 2)) ms, min \(fixed(t.minMs, 2)) ms, CPU time p50 \(fixed(t.cpuP50Ms, 2)) ms → \(fixed(t.speedup, 2))× one thread's speed; outputs \(t.outputsIdentical ? "identical" : "DIFFER")")
+        }
         Swift.print("          slowest operations (median run):")
         for operation in l.operations.sorted(by: { $0.ms > $1.ms }).prefix(10) {
             let rate = operation.gops.map { ", \(fixed($0, 1)) GOPS" } ?? ""

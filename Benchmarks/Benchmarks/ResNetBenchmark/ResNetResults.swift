@@ -25,6 +25,8 @@ struct ResNetResults: Encodable {
         var batchSize: Int
         var p50Ms: Double
         var p90Ms: Double
+        /// Process CPU time per run (one thread: the run's own work, preemption excluded).
+        var cpuP50Ms: Double
         var minMs: Double
         var gops: Double
         var timedCall: String
@@ -32,6 +34,21 @@ struct ResNetResults: Encodable {
         var hostMsByUnit: [String: Double]
         /// Every operation on the median run, in execution order.
         var operations: [OperationTime]
+        /// The same runs with several host threads (a single row: its convolutions split).
+        var multiThread: MultiThread?
+    }
+
+    struct MultiThread: Encodable {
+        var threads: Int
+        var p50Ms: Double
+        var p90Ms: Double
+        var minMs: Double
+        /// Process CPU time per run, all threads: beside one thread's, the cost of splitting.
+        var cpuP50Ms: Double
+        /// One thread's p50 ÷ this p50.
+        var speedup: Double
+        /// Whether the outputs equal the one-thread run's bit for bit.
+        var outputsIdentical: Bool
     }
 
     struct OperationTime: Encodable {

@@ -3,7 +3,7 @@
 // file, and runs it at batch 1 on one thread: host latency and GOPS, emulated cycles on nv_full
 // and xavier, peak resident memory against the "largest layer" bound, activation saturation.
 // Run from the repository root (release build):
-//   swift run -c release --package-path Benchmarks ResNetBenchmark [--size 224] [--runs 15] [--export DIR]
+//   swift run -c release --package-path Benchmarks ResNetBenchmark [--size 224] [--runs 15] [--threads 2] [--export DIR]
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -28,6 +28,8 @@ struct Options {
     var output = "Benchmarks/results/resnet18.json"
     /// Where to write the weights, scales, input and output as .npy for the ONNX Runtime peer.
     var export: String?
+    /// Host threads of the second timed series (1: none).
+    var threads = 2
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]
@@ -46,8 +48,9 @@ struct Options {
             case "--seed": seed = UInt64(try positive())
             case "--output": output = value
             case "--export": export = value
+            case "--threads": threads = try positive()
             default:
-                throw BenchmarkError("unknown option \(flag) (known: --size, --calibration-size, --calibration-rounds, --warmup, --runs, --seed, --output, --export)")
+                throw BenchmarkError("unknown option \(flag) (known: --size, --calibration-size, --calibration-rounds, --warmup, --runs, --seed, --output, --export, --threads)")
             }
         }
     }
@@ -64,6 +67,14 @@ func loadAverage() -> Double? {
 func cpuName() -> String {
     let line = readText("/proc/cpuinfo")?.split(separator: "\n").first { $0.hasPrefix("model name") }
     return line?.split(separator: ":", maxSplits: 1).last.map { String($0.drop { $0 == " " || $0 == "\t" }) } ?? "unknown"
+}
+
+/// CPU time of this process: on one thread, an inference's own work without the time other
+/// processes took the core (the machine is shared), in milliseconds.
+func cpuMilliseconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) * 1e3 + Double(time.tv_nsec) * 1e-6
 }
 
 func milliseconds(_ duration: Duration) -> Double {
@@ -123,18 +134,44 @@ func run() throws {
     var last: Executor.Result?
     for _ in 0..<options.warmupRuns { last = try executor.run([input]) }
     var samples: [(ms: Double, stats: ExecutionStats)] = []
+    var cpuSamples: [Double] = []
     for _ in 0..<options.runs {
-        let start = clock.now
+        let start = clock.now, cpuStart = cpuMilliseconds()
         let result = try executor.run([input])
         samples.append((milliseconds(clock.now - start), result.stats))
+        cpuSamples.append(cpuMilliseconds() - cpuStart)
         last = result
     }
+    cpuSamples.sort()
     let peakDuring = ProcessMemory.peakResidentBytes()
     guard let last else { throw BenchmarkError("no run") }
     let sorted = samples.sorted { $0.ms < $1.ms }
     func rank(_ q: Double) -> (ms: Double, stats: ExecutionStats) { sorted[Int((Double(sorted.count - 1) * q).rounded())] }
     let median = rank(0.5)
     let p90 = rank(0.9).ms
+
+    // The same input on several threads: one row, so its large convolutions split.
+    var multiThread: ResNetResults.MultiThread?
+    if options.threads > 1 {
+        let threaded = try Executor(model: prepared.compiled, profile: .nvFull, threads: options.threads)
+        var identical = true
+        for _ in 0..<options.warmupRuns { identical = try threaded.run([input]).outputs == last.outputs && identical }
+        var times: [Double] = [], cpuTimes: [Double] = []
+        for _ in 0..<options.runs {
+            let start = clock.now, cpuStart = cpuMilliseconds()
+            let result = try threaded.run([input])
+            times.append(milliseconds(clock.now - start))
+            cpuTimes.append(cpuMilliseconds() - cpuStart)
+            identical = result.outputs == last.outputs && identical
+        }
+        guard identical else { throw BenchmarkError("\(options.threads) threads gave other outputs than one thread") }
+        times.sort()
+        cpuTimes.sort()
+        let p50 = times[Int((Double(times.count - 1) * 0.5).rounded())]
+        multiThread = ResNetResults.MultiThread(threads: options.threads, p50Ms: p50, p90Ms: times[Int((Double(times.count - 1) * 0.9).rounded())],
+                                                minMs: times[0], cpuP50Ms: cpuTimes[Int((Double(cpuTimes.count - 1) * 0.5).rounded())],
+                                                speedup: median.ms / p50, outputsIdentical: identical)
+    }
     let gops = 2 * Double(prepared.macs) / (median.ms * 1e-3) / 1e9
 
     var byUnit: [String: Double] = [:]
@@ -179,8 +216,9 @@ func run() throws {
                                        seed: options.seed, calibrationInputSize: calibrationSize, preparationMs: prepared.phaseMilliseconds),
         latency: ResNetResults.Latency(
             runs: options.runs, warmupRuns: options.warmupRuns, threads: 1, batchSize: 1, p50Ms: median.ms, p90Ms: p90,
+            cpuP50Ms: cpuSamples[Int((Double(cpuSamples.count - 1) * 0.5).rounded())],
             minMs: sorted[0].ms, gops: gops, timedCall: "Executor.run([float32 1×3×H×W]) incl. input quantization, softmax and stats",
-            hostMsByUnit: byUnit, operations: operations),
+            hostMsByUnit: byUnit, operations: operations, multiThread: multiThread),
         emulated: [emulated(last.stats, .nvFull), emulated(xavierStats, .xavier)],
         memory: memory,
         saturation: ResNetResults.Saturation(inputSize: options.inputSize, overallSaturatedFraction: overall, worstTensor: worst.name,

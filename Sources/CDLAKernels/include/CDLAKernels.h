@@ -45,12 +45,10 @@ void dla_gemm_s8s8s32(int64_t m, int64_t n, int64_t k,
                       const int8_t *b, int64_t ldb, const int32_t *b_row_sums,
                       int32_t *c, int64_t ldc);
 
-/// Weights packed for the VNNI broadcast kernel: blocks of 16 output channels, each holding for
-/// every group of 4 reduction steps 16 × 4 bytes (channel-major within the group), K padded to a
-/// multiple of 4 and N to a multiple of 16 with zero weights. Size in bytes:
-int64_t dla_vnni_packed_size(int64_t n, int64_t k);
-/// Packs the N x K matrix `b` (K-contiguous rows) into `packed` (dla_vnni_packed_size bytes).
-void dla_vnni_pack(int64_t n, int64_t k, const int8_t *b, int64_t ldb, int8_t *packed);
+/// The VNNI broadcast kernel reads weights packed by `dla_conv_pack_weights` as one tap
+/// (`kh = kw = 1`, channels = K): blocks of 16 output channels, each holding for every group of 4
+/// reduction steps 16 × 4 bytes (channel-major within the group), K padded to a multiple of 4 and
+/// N to a multiple of 16 with zero weights.
 /// Whether dla_gemm_s8_vnni_packed can run now (the active path is AVX-512 VNNI).
 int dla_vnni_packed_available(void);
 /// Dense GEMM on packed weights: each 4-byte group of an activation row (shifted +128) is
@@ -61,6 +59,62 @@ void dla_gemm_s8_vnni_packed(int64_t m, int64_t n, int64_t k,
                              const int8_t *a, int64_t lda,
                              const int8_t *packed, const int32_t *b_row_sums,
                              int32_t *c, int64_t ldc);
+
+/// Direct convolution (implicit GEMM; NHWC activations, packed weights), as oneDNN and XNNPACK
+/// run INT8 convolutions: no im2col copy, the kernel reads each tap of each output pixel in place.
+///
+/// Weights are packed once (`dla_conv_pack_weights`) in blocks of 16 output channels; within a
+/// block, for every tap (r, s) in order and every group of 4 input channels (C padded to
+/// `channels_padded`, a multiple of 4, with zero weights), 16 channels × 4 bytes. With one tap
+/// and C = K this is the layout `dla_gemm_s8_vnni_packed` reads for an N × K matrix.
+int64_t dla_conv_packed_size(int64_t n, int64_t channels, int64_t kh, int64_t kw);
+/// Packs `weights` (`[n][channels][kh][kw]`, the order CDMA streams) into `packed`
+/// (dla_conv_packed_size bytes).
+void dla_conv_pack_weights(int64_t n, int64_t channels, int64_t kh, int64_t kw, const int8_t *weights, int8_t *packed);
+/// The inverse: the plain `[n][channels][kh][kw]` weights back from `packed`.
+void dla_conv_unpack_weights(int64_t n, int64_t channels, int64_t kh, int64_t kw, const int8_t *packed, int8_t *weights);
+
+/// One image's input as the direct kernel reads it: `[padded_height][padded_width][channels_padded]`
+/// unsigned bytes holding x + 128 (x XOR 0x80), the padded border holding pad_value + 128 and the
+/// padding channels 0 (their weights are 0). Coordinates start at (−pad_top, −pad_left).
+void dla_conv_prepare_input(int64_t channels, int64_t height, int64_t width, int64_t pad_top, int64_t pad_left,
+                            int64_t padded_height, int64_t padded_width, int64_t channels_padded, int8_t pad_value,
+                            const int8_t *input, uint8_t *prepared);
+
+/// Rows of `k` INT8 values (a fully connected layer's batch, im2col patches) as the direct kernel
+/// reads a 1×1 convolution: `rows × k_padded` bytes x + 128, the padding bytes 0.
+void dla_conv_prepare_rows(int64_t rows, int64_t k, int64_t k_padded, const int8_t *a, int64_t lda, uint8_t *prepared);
+
+/// Where the direct kernel finds its operands.
+typedef struct {
+    /// Bytes per input pixel in the prepared input: C padded to a multiple of 4.
+    int64_t channels_padded;
+    /// Width of the prepared input, in pixels.
+    int64_t padded_width;
+    /// Output pixels per row (the flattened pixel index p is oy · out_width + ox).
+    int64_t out_width;
+    int64_t stride_y;
+    int64_t stride_x;
+    /// Kernel taps (kh · kw) and, per tap (r, s), its byte offset from the output pixel's window
+    /// origin: (r · dilation_y · padded_width + s · dilation_x) · channels_padded.
+    int64_t taps;
+    const int64_t *tap_offsets;
+    /// Output channels (n) and where output (p, j) goes: out[j · channel_stride + p · pixel_stride].
+    /// Either stride must be 1 (planar CACC order, or rows of channels).
+    int64_t out_channels;
+    int64_t channel_stride;
+    int64_t pixel_stride;
+    /// CACC's CLIP_TRUNCATE (0...31), rounding half away from zero.
+    int32_t truncation;
+} dla_conv_plan;
+
+/// The direct convolution of output pixels [first_pixel, end_pixel) and 16-channel blocks
+/// [first_block, end_block): exact Σ x·w per output, minus nothing (the caller folds zero points),
+/// truncated as CACC does. Reductions must be at most DLA_MAX_EXACT_K. Disjoint ranges write
+/// disjoint outputs, so threads may split a convolution by pixels or blocks. Every path gives the
+/// bits of the portable C.
+void dla_conv_s8_direct(const dla_conv_plan *plan, const uint8_t *prepared, const int8_t *packed, const int32_t *row_sums,
+                        int64_t first_block, int64_t end_block, int64_t first_pixel, int64_t end_pixel, int32_t *out);
 
 /// im2col for one convolution group: for every output pixel (oy, ox) a row of
 /// `channels × kh × kw` bytes in (c, r, s) order, taps outside the input holding `pad_value`.
@@ -173,6 +227,17 @@ void dla_quantize_f32_s8(int64_t n, const float *x, float scale, int32_t zero_po
 /// CACC's results from GEMM order to planar order: dst[j*ldd + m] = src[m*cols + j] / 2^shift,
 /// rounded half away from zero (CLIP_TRUNCATE, 0...31; a truncated int32 cannot saturate).
 void dla_transpose_truncate_s32(int64_t rows, int64_t cols, const int32_t *src, int32_t *dst, int64_t ldd, int shift);
+
+/// A part of a parallel operation: `part` in 0..<parts of the job whose `context` it gets.
+typedef void (*dla_parallel_task)(void *context, int64_t part);
+
+/// Runs task(context, 0..<parts) on the calling thread and up to parts − 1 helper threads, and
+/// returns when every part has run. Helpers are created on first use and stay awake (spinning
+/// about a millisecond) between jobs, so an inference's successive operations do not each pay for
+/// waking a sleeping thread (tens of microseconds in a VM); parts a helper has not claimed in time
+/// run on the caller. One job at a time: while another thread's job runs, a call runs its parts
+/// inline. Which thread runs a part never changes what the part computes.
+void dla_parallel_run(int64_t parts, dla_parallel_task task, void *context);
 
 /// Throughput probe: `iterations` rounds of 16 independent vpdpbusd (16 × 64 = 1024 INT8 MACs each),
 /// so that latency never limits the rate. Returns the MACs performed (0 without AVX-512 VNNI).
