@@ -237,8 +237,6 @@ public final class DaemonAPI: Sendable {
     }
 
     /// `handle` for the transport: `completion` gets the answer on whichever thread produced it.
-    /// Inference runs on completions from the calling thread on (see `infer`); every other route
-    /// runs in a task.
     public func respond(to request: APIRequest, admitted: Bool = false, completion: @escaping @Sendable (APIResponse) -> Void) {
         var request = request
         if request.requestID.isEmpty { request.requestID = RequestIDs.next() }
@@ -263,34 +261,43 @@ public final class DaemonAPI: Sendable {
             finish("unrouted", error.response)
             return
         }
-        if case .infer(let name) = route {
-            infer(name, request) { finish(route.label, $0.response) }
-            return
-        }
-        Task {
-            do throws(APIFailure) {
-                finish(route.label, try await answer(route, request))
-            } catch {
-                finish(route.label, error.response)
-            }
-        }
+        answer(route, request) { finish(route.label, $0.response) }
     }
 
-    private func answer(_ route: Route, _ request: APIRequest) async throws(APIFailure) -> APIResponse {
+    /// How a route answers: once, on whichever thread finished it.
+    typealias RouteReply = @Sendable (Result<APIResponse, APIFailure>) -> Void
+
+    /// Inference runs on completions from here on (see `infer`), the fault switch at once; every
+    /// other route runs in a task.
+    private func answer(_ route: Route, _ request: APIRequest, reply: @escaping RouteReply) {
+        func inTask(_ body: @escaping @Sendable () async throws(APIFailure) -> APIResponse) {
+            Task {
+                do throws(APIFailure) {
+                    reply(.success(try await body()))
+                } catch {
+                    reply(.failure(error))
+                }
+            }
+        }
         switch route {
-        case .health: return await health()
-        case .metrics: return await metricsText()
-        case .models: return try await listModels()
-        case .model(let name): return try await modelDetail(name)
-        case .versions(let name): return try await push(name, request)
-        case .version(let name, let version): return try await deleteVersion(name, version, request)
-        case .activate(let name): return try await activate(name, request)
-        case .rollback(let name): return try await rollback(name, request)
-        case .infer(let name): return try await infer(name, request)
-        case .inferences: return try await listInferences(request)
-        case .inference(let id): return try await inferenceDetail(id)
-        case .stats: return try await stats(request)
-        case .freezeEngine, .thawEngine: return try faultSwitch(route, request)
+        case .health: inTask { () async throws(APIFailure) in await self.health() }
+        case .metrics: inTask { () async throws(APIFailure) in await self.metricsText() }
+        case .models: inTask { () async throws(APIFailure) in try await self.listModels() }
+        case .model(let name): inTask { () async throws(APIFailure) in try await self.modelDetail(name) }
+        case .versions(let name): inTask { () async throws(APIFailure) in try await self.push(name, request) }
+        case .version(let name, let version): inTask { () async throws(APIFailure) in try await self.deleteVersion(name, version, request) }
+        case .activate(let name): inTask { () async throws(APIFailure) in try await self.activate(name, request) }
+        case .rollback(let name): inTask { () async throws(APIFailure) in try await self.rollback(name, request) }
+        case .infer(let name): infer(name, request, reply: reply)
+        case .inferences: inTask { () async throws(APIFailure) in try await self.listInferences(request) }
+        case .inference(let id): inTask { () async throws(APIFailure) in try await self.inferenceDetail(id) }
+        case .stats: inTask { () async throws(APIFailure) in try await self.stats(request) }
+        case .freezeEngine, .thawEngine:
+            do throws(APIFailure) {
+                reply(.success(try faultSwitch(route, request)))
+            } catch {
+                reply(.failure(error))
+            }
         }
     }
 

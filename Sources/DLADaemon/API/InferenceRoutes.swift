@@ -5,8 +5,6 @@ import DLAFormat
 import DLAStore
 
 extension DaemonAPI {
-    typealias InferenceReply = @Sendable (Result<APIResponse, APIFailure>) -> Void
-
     /// `POST /v1/models/{name}/infer`. Acknowledged means persisted: the answer goes out only
     /// after the history row (success or failure) has committed.
     ///
@@ -15,7 +13,7 @@ extension DaemonAPI {
     /// writer, whose commit answers. Awaiting each step instead resumed the request on Swift's
     /// global executor in between, twice the thread hand-offs (the kernel's scheduling was ~40 %
     /// of the daemon's CPU under load). `reply` is called once, on whichever thread finished.
-    func infer(_ name: String, _ request: APIRequest, reply: @escaping InferenceReply) {
+    func infer(_ name: String, _ request: APIRequest, reply: @escaping RouteReply) {
         let started = monotonicNanoseconds()
         let wantsNPY: Bool
         let requested: Int?
@@ -44,12 +42,6 @@ extension DaemonAPI {
         }
     }
 
-    /// The async form, for callers that are tasks (`handle`).
-    func infer(_ name: String, _ request: APIRequest) async throws(APIFailure) -> APIResponse {
-        let outcome = await withCheckedContinuation { continuation in infer(name, request) { continuation.resume(returning: $0) } }
-        return try outcome.get()
-    }
-
     private static func wantsNPY(_ request: APIRequest) throws(APIFailure) -> Bool {
         switch request.header("accept").map({ $0.lowercased() }) {
         case nil, "", "*/*", "application/json", "application/*": return false
@@ -60,7 +52,7 @@ extension DaemonAPI {
     }
 
     /// Binds the inputs and queues them on the engine pool; every failure from here on is a history row.
-    private func run(_ loaded: LoadedVersion, _ request: APIRequest, started: UInt64, wantsNPY: Bool, reply: @escaping InferenceReply) {
+    private func run(_ loaded: LoadedVersion, _ request: APIRequest, started: UInt64, wantsNPY: Bool, reply: @escaping RouteReply) {
         let body: [UInt8]
         if case .bytes(let bytes) = request.body { body = bytes } else { body = [] }
         let policy = self.policy
@@ -122,7 +114,7 @@ extension DaemonAPI {
     /// handed to the writer, and the answer sent once the row commits (only its id waits for that).
     private func answer(_ loaded: LoadedVersion, rows: Int, result: EngineJobResult, body: [UInt8], request: APIRequest,
                         started: UInt64, wantsNPY: Bool, storeInputs: Bool,
-                        fail: @escaping @Sendable (APIFailure) -> Void, reply: @escaping InferenceReply) {
+                        fail: @escaping @Sendable (APIFailure) -> Void, reply: @escaping RouteReply) {
         let outputSpecs = loaded.outputSpecs
         let outputs = zip(result.outputs, outputSpecs).map { $0.realValues(as: $1) }
         let top1 = Self.top1(outputs[0], rows: rows)
@@ -198,7 +190,7 @@ extension DaemonAPI {
     /// rows may be unknown); a failure to store it is logged, and the client still gets the
     /// original error. A full disk is not recorded: there is no room for the row.
     private func recordFailure(_ loaded: LoadedVersion, error: APIFailure, body: [UInt8], request: APIRequest, started: UInt64,
-                               reply: @escaping InferenceReply) {
+                               reply: @escaping RouteReply) {
         guard error.code != .storageFull else {
             reply(.failure(error))
             return
