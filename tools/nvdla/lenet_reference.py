@@ -18,7 +18,8 @@ Everything is decoded here from NVIDIA's own sources, not from dlad's Swift code
   atomic-K/2 kernels for 2-byte types (nv_full: 32/2 = 16), channel blocks of atomic-C (64),
   then kernel row, kernel column, kernel of the group, channel of the block.
 
-The forward pass runs in float32 with every unit's output rounded to FP16, as NVDLA stores it.
+The forward pass runs in float32 (convolution sums in float64): a convolution hands its fused SDP
+the unrounded sums, every other unit's output is rounded to FP16, as NVDLA stores it.
 With --dump it prints the decoded operations and each one's output; --golden compares the run
 without input with NVIDIA's golden `.dimg`; --compare-npy DIR compares each input's softmax with
 DIR/<input stem>.npy as `dlactl nvdla-run --output` writes it; --layout-variants classifies the
@@ -300,9 +301,12 @@ def run_dla(memory, ops, dump, layout):
         else:
             x = outputs[parent] if parent >= 0 else read_feature(memory, op["src"])
             result = pooling(x, op)
-        result = result.astype(np.float16)
-        outputs[i] = result
         fused_child = any(other["fused_parent"] == i for other in ops)
+        if fused_child and op["type"] == "CONV":
+            outputs[i] = result  # CACC hands SDP its FP32 sums; only SDP's output converter rounds
+        else:
+            result = result.astype(np.float16)
+            outputs[i] = result
         if not fused_child:
             write_feature(memory, op["dst"], result)
         if dump:
