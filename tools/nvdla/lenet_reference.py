@@ -317,21 +317,21 @@ def run_dla(memory, ops, dump, layout):
 
 # --- EMU tasks (Emulator.cpp) -------------------------------------------------------------------
 
-EMU_BUFFER = "<hIHHHHII"  # addressIndex, size, format, width, height, channel, line, surf
+# The 2017 emulator interface: emu_network_desc (operation and buffer descriptor indices), one
+# 16-byte operation (op_type, then power's power, scale and shift as packed floats; softmax's
+# axis), 256-byte buffer descriptors without addressIndexOffset, FP16 numbered 2.
+EMU_BUFFER = "<hIHHHHII"
+EMU_BUFFER_FIELDS = ["address", "size", "format", "width", "height", "channel", "line", "surf"]
 
 
 def emu_buffers(memory):
     data, base = memory.region(0)
-    _, buffer_index, _ = struct.unpack_from("<hhH", data, base)
-    ops_index = struct.unpack_from("<h", data, base)[0]
+    ops_index, buffer_index = struct.unpack_from("<hh", data, base)
     ops, ops_base = memory.region(ops_index)
-    bufs, bufs_base = memory.region(buffer_index)
-    op = ops[ops_base:ops_base + 16]
-    src = dict(zip(["address", "size", "format", "width", "height", "channel", "line", "surf"],
-                   struct.unpack_from(EMU_BUFFER, bufs, bufs_base)))
-    dst = dict(zip(["address", "size", "format", "width", "height", "channel", "line", "surf"],
-                   struct.unpack_from(EMU_BUFFER, bufs, bufs_base + 256)))
-    return op, src, dst
+    buffers, buffers_base = memory.region(buffer_index)
+    src, dst = (dict(zip(EMU_BUFFER_FIELDS, struct.unpack_from(EMU_BUFFER, buffers, buffers_base + i * 256)))
+                for i in range(2))
+    return ops[ops_base:ops_base + 16], src, dst
 
 
 def run_emu(memory):
@@ -387,11 +387,10 @@ def run(path, image, dump=False, layout=DEFAULT_LAYOUT):
     data = tensors["data"]
     if image is not None:
         region = memories[data["memID"]]
-        cube_desc = dict(address=None, channel=1, height=data["dims"][2], width=data["dims"][3],
-                         line=data["strides"][1], surf=data["strides"][2])
-        for y in range(cube_desc["height"]):
-            for x in range(cube_desc["width"]):
-                offset = data["offset"] + y * cube_desc["line"] + x * ATOM_BYTES
+        line = data["strides"][1]
+        for y in range(data["dims"][2]):
+            for x in range(data["dims"][3]):
+                offset = data["offset"] + y * line + x * ATOM_BYTES
                 region[offset:offset + 2] = np.float16(image[y, x]).tobytes()
     result = None
     for task in entry["tasks"]:
