@@ -22,6 +22,7 @@ public struct InferenceHistory: Sendable {
     /// `record` for callers that are not async tasks (the daemon's inference path, which answers
     /// from the writer's completion to spare two thread hand-offs a request): `completion` gets
     /// the id once the row is durable, on the store's writer thread, or the error, possibly at once.
+    /// Keep it short: the writer's next group waits for it.
     public func record(_ record: InferenceRecord, completion: @escaping @Sendable (Result<Int64, DLAStoreError>) -> Void) {
         do throws(DLAStoreError) {
             try HistoryInserter.validate(record)
