@@ -31,8 +31,7 @@ struct FirmwareBytes {
     }
 
     func u16(_ offset: Int, _ field: String) throws(FirmwareDescriptorError) -> UInt16 {
-        try check(offset, 2, field)
-        return UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8
+        try littleEndian(offset, field)
     }
 
     func i16(_ offset: Int, _ field: String) throws(FirmwareDescriptorError) -> Int16 {
@@ -40,10 +39,7 @@ struct FirmwareBytes {
     }
 
     func u32(_ offset: Int, _ field: String) throws(FirmwareDescriptorError) -> UInt32 {
-        try check(offset, 4, field)
-        var value: UInt32 = 0
-        for i in 0..<4 { value |= UInt32(bytes[offset + i]) << (8 * i) }
-        return value
+        try littleEndian(offset, field)
     }
 
     func i32(_ offset: Int, _ field: String) throws(FirmwareDescriptorError) -> Int32 {
@@ -51,13 +47,19 @@ struct FirmwareBytes {
     }
 
     func u64(_ offset: Int, _ field: String) throws(FirmwareDescriptorError) -> UInt64 {
-        try check(offset, 8, field)
-        var value: UInt64 = 0
-        for i in 0..<8 { value |= UInt64(bytes[offset + i]) << (8 * i) }
-        return value
+        try littleEndian(offset, field)
     }
 
     func i64(_ offset: Int, _ field: String) throws(FirmwareDescriptorError) -> Int64 {
         Int64(bitPattern: try u64(offset, field))
+    }
+
+    /// The little-endian unsigned integer at `offset`, bounds-checked.
+    private func littleEndian<Value: FixedWidthInteger & UnsignedInteger>(_ offset: Int, _ field: String) throws(FirmwareDescriptorError) -> Value {
+        let width = MemoryLayout<Value>.size
+        try check(offset, width, field)
+        var value: Value = 0
+        for i in 0..<width { value |= Value(bytes[offset + i]) << (8 * i) }
+        return value
     }
 }
