@@ -15,11 +15,18 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
 
     private enum State {
         case idle
-        case collecting(HTTPRequestHead, ByteBuffer)
-        case uploading(HTTPRequestHead, UploadedFile)
+        case collecting(Started, ByteBuffer)
+        case uploading(Started, UploadedFile)
         /// An answer went out before the body was read: drop the rest, then close.
         case refused
         case responding
+    }
+
+    /// A request whose body is still arriving: its head (version, keep-alive) and the API
+    /// request parsed from it once, in `start`; the body is added when it is complete.
+    private struct Started {
+        let head: HTTPRequestHead
+        let request: APIRequest
     }
 
     private let api: DaemonAPI
@@ -37,7 +44,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             start(head, context: context)
         case .body(var buffer):
             switch state {
-            case .collecting(let head, var body):
+            case .collecting(let started, var body):
                 guard body.readableBytes + buffer.readableBytes <= api.limits.maxRequestBytes else {
                     refuse(APIResponse.error(.payloadTooLarge, "the request body is over the limit of \(api.limits.maxRequestBytes) bytes (max_request_bytes)"),
                            context: context)
@@ -46,8 +53,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
                 // Leaving the state first keeps `body` uniquely referenced: appending does not copy it.
                 state = .idle
                 body.writeBuffer(&buffer)
-                state = .collecting(head, body)
-            case .uploading(let head, let file):
+                state = .collecting(started, body)
+            case .uploading(let started, let file):
                 guard file.byteCount + buffer.readableBytes <= api.limits.maxUploadBytes else {
                     file.discard()
                     refuse(APIResponse.error(.payloadTooLarge, "the model is over the upload limit of \(api.limits.maxUploadBytes) bytes (max_upload_bytes)"),
@@ -56,7 +63,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
                 }
                 do {
                     try buffer.withUnsafeReadableBytes { raw throws(UploadError) in try file.append(raw) }
-                    state = .uploading(head, file)
+                    state = .uploading(started, file)
                 } catch {
                     file.discard()
                     refuse(error.isStorageFull ? .error(.storageFull, "no space left for the upload: \(error)") : .error(.internal, error.description),
@@ -67,12 +74,12 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             }
         case .end:
             switch state {
-            case .collecting(let head, let body):
-                dispatch(head, body: body.readableBytes > 0 ? .bytes(Array(body.readableBytesView)) : .none, context: context)
-            case .uploading(let head, let file):
+            case .collecting(let started, let body):
+                dispatch(started, body: body.readableBytes > 0 ? .bytes(Array(body.readableBytesView)) : .none, context: context)
+            case .uploading(let started, let file):
                 do {
                     try file.finish()
-                    dispatch(head, body: .file(file), context: context, upload: file)
+                    dispatch(started, body: .file(file), context: context, upload: file)
                 } catch {
                     file.discard()
                     refuse(error.isStorageFull ? .error(.storageFull, "no space left for the upload: \(error)") : .error(.internal, error.description),
@@ -96,25 +103,25 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         }
         if api.isUpload(request) {
             do {
-                state = .uploading(head, try UploadedFile(directory: api.limits.uploadDirectory))
+                state = .uploading(Started(head: head, request: request), try UploadedFile(directory: api.limits.uploadDirectory))
             } catch {
                 refuse(error.isStorageFull ? .error(.storageFull, error.description) : .error(.internal, error.description), context: context)
                 return
             }
         } else {
-            state = .collecting(head, context.channel.allocator.buffer(capacity: min(declaredLength ?? 0, 1 << 20)))
+            state = .collecting(Started(head: head, request: request), context.channel.allocator.buffer(capacity: min(declaredLength ?? 0, 1 << 20)))
         }
         if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
         }
     }
 
-    private func dispatch(_ head: HTTPRequestHead, body: APIRequest.Body, context: ChannelHandlerContext, upload: UploadedFile? = nil) {
+    private func dispatch(_ started: Started, body: APIRequest.Body, context: ChannelHandlerContext, upload: UploadedFile? = nil) {
         state = .responding
-        let request = APIRequest(method: head.method.rawValue, uri: head.uri,
-                                 headers: head.headers.map { ($0.name.lowercased(), $0.value) }, body: body, peer: peer)
-        let keepAlive = head.isKeepAlive
-        let version = head.version
+        var request = started.request
+        request.body = body
+        let keepAlive = started.head.isKeepAlive
+        let version = started.head.version
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         api.respond(to: request, admitted: true) { response in
             upload?.discard()
