@@ -139,25 +139,17 @@ struct FusedSDP: Sendable {
     /// INT8 values.
     func run(_ input: UnsafeBufferPointer<Int32>, operand: UnsafeBufferPointer<Int8>? = nil, inner: Int,
              into output: UnsafeMutableBufferPointer<Int8>) {
-        let rowLength = channels * inner
-        guard rowLength > 0, let source = input.baseAddress, let target = output.baseAddress else { return }
-        let operandBase = addsOperand ? operand?.baseAddress : nil
-        withOperands { bias, multiplier, bnBias, bnMultiplier, ewBias, program in
-            dla_sdp_s32_s8(Int64(input.count / rowLength), Int64(channels), Int64(inner), source, bias, multiplier, bnBias, bnMultiplier,
-                           ewBias, operandBase, program, target)
-        }
+        guard let source = input.baseAddress, let target = output.baseAddress, channels * inner > 0 else { return }
+        launch(rows: input.count / (channels * inner), channels: 0..<channels, .accumulators(source), operand: operand?.baseAddress,
+               inner: inner, into: target)
     }
 
     /// The same on INT8 input codes (an SDP reading an activation from memory).
     func run(_ input: UnsafeBufferPointer<Int8>, operand: UnsafeBufferPointer<Int8>? = nil, inner: Int,
              into output: UnsafeMutableBufferPointer<Int8>) {
-        let rowLength = channels * inner
-        guard rowLength > 0, let source = input.baseAddress, let target = output.baseAddress else { return }
-        let operandBase = addsOperand ? operand?.baseAddress : nil
-        withOperands { bias, multiplier, bnBias, bnMultiplier, ewBias, program in
-            dla_sdp_s8_s8(Int64(input.count / rowLength), Int64(channels), Int64(inner), source, bias, multiplier, bnBias, bnMultiplier,
-                          ewBias, operandBase, program, target)
-        }
+        guard let source = input.baseAddress, let target = output.baseAddress, channels * inner > 0 else { return }
+        launch(rows: input.count / (channels * inner), channels: 0..<channels, .codes(source), operand: operand?.baseAddress,
+               inner: inner, into: target)
     }
 
     private func withOperands(_ body: (UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?,
@@ -190,7 +182,14 @@ struct FusedSDP: Sendable {
     /// running disjoint ranges write disjoint outputs.
     func run(channels range: Range<Int>, _ input: RowInput, operand: UnsafePointer<Int8>?, inner: Int,
              into output: UnsafeMutablePointer<Int8>) {
-        guard !range.isEmpty, inner > 0 else { return }
+        launch(rows: 1, channels: range, input, operand: operand, inner: inner, into: output)
+    }
+
+    /// The kernel on `rows` rows of channels `range` (a slice only for one row): the per-channel
+    /// operands offset to the range's first channel, the data to its first element.
+    private func launch(rows: Int, channels range: Range<Int>, _ input: RowInput, operand: UnsafePointer<Int8>?, inner: Int,
+                        into output: UnsafeMutablePointer<Int8>) {
+        guard !range.isEmpty, inner > 0, rows > 0 else { return }
         let start = range.lowerBound * inner, first = range.lowerBound
         let operandBase = addsOperand ? operand.map { $0 + start } : nil
         withOperands { bias, multiplier, bnBias, bnMultiplier, ewBias, program in
@@ -198,9 +197,9 @@ struct FusedSDP: Sendable {
                                      bnMultiplier.map { $0 + first }, ewBias.map { $0 + first })
             switch input {
             case .accumulators(let source):
-                dla_sdp_s32_s8(1, Int64(range.count), Int64(inner), source + start, b, m, nb, nm, e, operandBase, program, output + start)
+                dla_sdp_s32_s8(Int64(rows), Int64(range.count), Int64(inner), source + start, b, m, nb, nm, e, operandBase, program, output + start)
             case .codes(let source):
-                dla_sdp_s8_s8(1, Int64(range.count), Int64(inner), source + start, b, m, nb, nm, e, operandBase, program, output + start)
+                dla_sdp_s8_s8(Int64(rows), Int64(range.count), Int64(inner), source + start, b, m, nb, nm, e, operandBase, program, output + start)
             }
         }
     }
