@@ -73,7 +73,8 @@ public final class Daemon: Sendable {
         for problem in keys.problems { logger.error("trusted key refused: \(problem)") }
 
         let pool = EnginePool(cores: configuration.engines, queueCapacity: configuration.queueCapacity,
-                              maxBatchRows: configuration.maxBatchRows, batchWaitMicroseconds: configuration.batchWaitMicroseconds)
+                              maxBatchRows: configuration.maxBatchRows, batchWaitMicroseconds: configuration.batchWaitMicroseconds,
+                              inlineMicroseconds: configuration.inlineMicroseconds)
         let catalog = ModelCatalog(store: store, profileOverride: configuration.profile, limits: configuration.limits)
         let api = DaemonAPI(
             store: store, catalog: catalog, pool: pool,

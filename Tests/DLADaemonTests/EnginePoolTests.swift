@@ -2,6 +2,9 @@
 import DLAEngine
 import DLAFormat
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct EnginePoolTests {
     private func version() throws -> LoadedVersion {
@@ -40,6 +43,53 @@ import Testing
         for (single, together) in zip(alone, batched) {
             #expect(single.outputs == together.outputs)
             #expect(together.cycles > 0 && together.energyPicojoules > 0)
+        }
+        pool.shutdown()
+    }
+
+    /// A cheap request runs on the submitting thread once its version has been measured (the
+    /// first run, unmeasured, goes to a worker), gives the worker's results, and counts as a batch.
+    @Test func cheapRequestsRunOnTheSubmittingThreadWhenACoreIsIdle() async throws {
+        let loaded = try version()
+        let pool = EnginePool(cores: 1, queueCapacity: 16, maxBatchRows: 64, batchWaitMicroseconds: 0, inlineMicroseconds: 1_000_000)
+        let input = try rows(0, 1)
+        func submit(mayRunHere: Bool = true) async -> (EngineJobResult, ranHere: Bool) {
+            await withCheckedContinuation { continuation in
+                let caller = pthread_self()
+                pool.submit(loaded, inputs: [input], rows: 1, timeoutNanoseconds: 10_000_000_000, mayRunHere: mayRunHere) { outcome in
+                    continuation.resume(returning: (try! outcome.get(), pthread_self() == caller))
+                }
+            }
+        }
+        let (first, firstHere) = await submit()
+        #expect(!firstHere)
+        let (second, secondHere) = await submit()
+        #expect(secondHere)
+        #expect(second.outputs == first.outputs && second.cycles == first.cycles)
+        #expect(pool.snapshot.completedBatches == 2 && pool.snapshot.busy == 0)
+        let (_, askedNotTo) = await submit(mayRunHere: false)
+        #expect(!askedNotTo)
+
+        // A frozen core must get its requests (fault injection), so nothing runs on the caller.
+        pool.freeze(core: 0)
+        async let held = submit()
+        while pool.snapshot.busy == 0 { try await Task.sleep(for: .milliseconds(2)) }
+        pool.thaw(core: 0)
+        #expect(await held.ranHere == false)
+        pool.shutdown()
+    }
+
+    @Test func nothingRunsOnTheSubmittingThreadWithInliningOff() async throws {
+        let loaded = try version()
+        let pool = EnginePool(cores: 1, queueCapacity: 16, maxBatchRows: 64, batchWaitMicroseconds: 0, inlineMicroseconds: 0)
+        for _ in 0..<3 {
+            let ranHere = await withCheckedContinuation { continuation in
+                let caller = pthread_self()
+                pool.submit(loaded, inputs: [try! rows(0, 1)], rows: 1, timeoutNanoseconds: 10_000_000_000, mayRunHere: true) { _ in
+                    continuation.resume(returning: pthread_self() == caller)
+                }
+            }
+            #expect(!ranHere)
         }
         pool.shutdown()
     }

@@ -83,7 +83,7 @@ extension DaemonAPI {
             return
         }
         let rows = binding.rows
-        pool.submit(loaded, inputs: binding.values, rows: rows, timeoutNanoseconds: policy.requestTimeoutNanoseconds) { outcome in
+        pool.submit(loaded, inputs: binding.values, rows: rows, timeoutNanoseconds: policy.requestTimeoutNanoseconds, mayRunHere: true) { outcome in
             switch outcome {
             case .success(let result):
                 self.answer(loaded, rows: rows, result: result, body: body, request: request, started: started,

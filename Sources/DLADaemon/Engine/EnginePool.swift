@@ -21,7 +21,13 @@ public struct EngineJobResult: Sendable {
     public var batchRows: Int
 }
 
-/// N emulated DLA cores, each a worker thread, behind one bounded queue.
+/// N emulated DLA cores behind one bounded queue.
+///
+/// A core is a slot, not a thread: at most `cores` batches run at once. Queued work runs on the
+/// pool's worker threads. A cheap request (its version's recent runs say it takes at most
+/// `inlineNanoseconds`) submitted while a core is idle and nothing waits runs at once on the
+/// submitting thread instead: for a LeNet-sized model the hand-off to a worker (a futex wake, two
+/// context switches, a contended lock) cost more CPU than the inference itself.
 ///
 /// Concurrent requests for the same model version are run as one batch (up to `maxBatchRows`,
 /// waiting at most `batchWaitNanoseconds` for more), as Triton's dynamic batcher does: the
@@ -62,6 +68,7 @@ public final class EnginePool: Sendable {
         /// version and inputs) as soon as a core takes it.
         var queue: [Job] = []
         var stopping = false
+        /// Worker threads still running.
         var running = 0
         /// Per core: the deadline of the batch it runs (nil when idle).
         var deadlines: [UInt64?]
@@ -70,29 +77,35 @@ public final class EnginePool: Sendable {
 
         init(cores: Int) { deadlines = Array(repeating: nil, count: cores) }
         var queuedCount: Int { queue.count }
+        /// The lowest idle core.
+        var idleCore: Int? { deadlines.firstIndex { $0 == nil } }
     }
 
     public let cores: Int
     public let queueCapacity: Int
     public let maxBatchRows: Int
     public let batchWaitNanoseconds: UInt64
+    /// Requests expected to take at most this long may run on the submitting thread (0: never).
+    public let inlineNanoseconds: UInt64
     private let lock = ConditionLock()
     private let state: State
     private let finished = ConditionLock()
 
-    public init(cores: Int, queueCapacity: Int, maxBatchRows: Int, batchWaitMicroseconds: Int) {
+    public init(cores: Int, queueCapacity: Int, maxBatchRows: Int, batchWaitMicroseconds: Int, inlineMicroseconds: Int = 0) {
         self.cores = cores
         self.queueCapacity = queueCapacity
         self.maxBatchRows = maxBatchRows
         self.batchWaitNanoseconds = UInt64(batchWaitMicroseconds) * 1000
+        self.inlineNanoseconds = UInt64(max(inlineMicroseconds, 0)) * 1000
         state = State(cores: cores)
         state.running = cores
-        for core in 0..<cores {
-            _ = WorkerThread.start(name: "dlad-core-\(core)") { [self] in self.work(core: core) }
+        for worker in 0..<cores {
+            _ = WorkerThread.start(name: "dlad-engine-\(worker)") { [self] in self.work() }
         }
     }
 
-    /// Runs `inputs` (batch in dimension 0, `rows` rows) on `version` within `timeoutNanoseconds`.
+    /// Runs `inputs` (batch in dimension 0, `rows` rows) on `version` within `timeoutNanoseconds`,
+    /// always on a worker thread (never on the caller's, which is Swift's cooperative pool).
     public func run(_ version: LoadedVersion, inputs: [EngineValue], rows: Int, timeoutNanoseconds: UInt64) async throws(EnginePoolError) -> EngineJobResult {
         let result = await withCheckedContinuation { continuation in
             submit(version, inputs: inputs, rows: rows, timeoutNanoseconds: timeoutNanoseconds) { continuation.resume(returning: $0) }
@@ -100,19 +113,34 @@ public final class EnginePool: Sendable {
         return try result.get()
     }
 
-    /// `run` for callers that are not async tasks: `completion` is called on the core that ran
-    /// the batch (or at once, on the caller's thread, when the queue refuses the job).
-    public func submit(_ version: LoadedVersion, inputs: [EngineValue], rows: Int, timeoutNanoseconds: UInt64,
+    /// `run` for callers that are not async tasks: `completion` is called on the thread that ran
+    /// the batch, or at once on the caller's thread when the queue refuses the job or when
+    /// `mayRunHere` and the job is cheap and a core idle (it then runs before `submit` returns).
+    public func submit(_ version: LoadedVersion, inputs: [EngineValue], rows: Int, timeoutNanoseconds: UInt64, mayRunHere: Bool = false,
                        completion: @escaping @Sendable (Result<EngineJobResult, EnginePoolError>) -> Void) {
         let job = Job(version: version, inputs: inputs, rows: rows, deadline: monotonicNanoseconds() &+ timeoutNanoseconds, complete: completion)
-        let refusal: EnginePoolError? = lock.withLock {
-            if state.stopping { return .stopped }
-            if state.queuedCount >= queueCapacity { return .overloaded(capacity: queueCapacity) }
+        let cheap = mayRunHere && inlineNanoseconds > 0 && version.expectedNanoseconds(rows: rows).map { $0 <= inlineNanoseconds } == true
+        enum Admission { case refused(EnginePoolError), queued, runHere(core: Int) }
+        let admission: Admission = lock.withLock {
+            if state.stopping { return .refused(.stopped) }
+            // Only when nothing waits (first come, first served) and no core is frozen (fault
+            // injection must see its requests reach the frozen core).
+            if cheap, state.queue.isEmpty, state.frozen.isEmpty, let core = state.idleCore {
+                state.deadlines[core] = job.deadline
+                return .runHere(core: core)
+            }
+            if state.queuedCount >= queueCapacity { return .refused(.overloaded(capacity: queueCapacity)) }
             state.queue.append(job)
             lock.signal()
-            return nil
+            return .queued
         }
-        if let refusal { completion(.failure(refusal)) }
+        switch admission {
+        case .refused(let error): completion(.failure(error))
+        case .queued: break
+        case .runHere(let core):
+            execute([job])
+            release(core: core)
+        }
     }
 
     public var snapshot: Snapshot {
@@ -137,7 +165,8 @@ public final class EnginePool: Sendable {
         }
     }
 
-    /// Stops taking new requests, lets the queued and running ones finish, and waits for the cores.
+    /// Stops taking new requests, lets the queued and running ones finish (those running on a
+    /// caller's thread too), and waits for the worker threads.
     public func shutdown() {
         lock.withLock {
             state.stopping = true
@@ -145,38 +174,53 @@ public final class EnginePool: Sendable {
             lock.broadcast()
         }
         finished.withLock {
-            while lock.withLock({ state.running }) > 0 { finished.wait(untilNanoseconds: monotonicNanoseconds() + 10_000_000) }
+            while lock.withLock({ state.running > 0 || state.deadlines.contains { $0 != nil } }) {
+                finished.wait(untilNanoseconds: monotonicNanoseconds() + 10_000_000)
+            }
         }
     }
 
-    private func work(core: Int) {
-        while let batch = nextBatch(core: core) {
+    private func work() {
+        while let (batch, core) = nextBatch() {
             // A frozen core (fault injection) holds its batch without running it, as a hung
             // accelerator would: past the batch's deadline it counts as stuck.
             lock.withLock {
                 while state.frozen.contains(core) { lock.wait() }
             }
             execute(batch)
-            lock.withLock {
-                state.deadlines[core] = nil
-                state.completedBatches += 1
-            }
+            release(core: core)
         }
         lock.withLock { state.running -= 1 }
         finished.withLock { finished.broadcast() }
     }
 
-    /// The next batch for `core`: the oldest job and the queued jobs for the same version that
-    /// fit beside it. Nil once stopping and the queue is empty.
-    private func nextBatch(core: Int) -> [Job]? {
+    /// Frees `core`; a job that waited for a core (all were busy) gets a worker.
+    private func release(core: Int) {
         lock.withLock {
+            state.deadlines[core] = nil
+            state.completedBatches += 1
+            if !state.queue.isEmpty { lock.signal() }
+        }
+    }
+
+    /// The next batch and the idle core that takes it: the oldest job and the queued jobs for
+    /// the same version that fit beside it. Nil once stopping and the queue is empty.
+    private func nextBatch() -> ([Job], core: Int)? {
+        lock.withLock {
+            var core = 0
             while true {
-                if state.queuedCount > 0 { break }
-                if state.stopping { return nil }
+                if state.queuedCount > 0, let idle = state.idleCore {
+                    core = idle
+                    break
+                }
+                if state.stopping, state.queuedCount == 0 { return nil }
                 lock.wait()
             }
             let now = monotonicNanoseconds()
             let first = state.queue.removeFirst()
+            // Taken now: while this worker waits for companions the lock is released, and a
+            // caller must not run a job on the same core.
+            state.deadlines[core] = first.deadline
             var batch = [first]
             var rows = first.rows
             takeCompanions(of: first, into: &batch, rows: &rows)
@@ -188,7 +232,7 @@ public final class EnginePool: Sendable {
                 }
             }
             state.deadlines[core] = batch.map(\.deadline).max()
-            return batch
+            return (batch, core)
         }
     }
 
@@ -226,7 +270,9 @@ public final class EnginePool: Sendable {
                     try EngineValue.joinBatches(live.map { $0.inputs[index] })
                 }
             }
+            let started = monotonicNanoseconds()
             let result = try first.version.executor.run(inputs)
+            first.version.recordRun(nanoseconds: monotonicNanoseconds() &- started, rows: totalRows)
             let cycles = Double(result.stats.total.hardwareCycles)
             let energy = result.stats.total.energyPicojoules
             var offset = 0
