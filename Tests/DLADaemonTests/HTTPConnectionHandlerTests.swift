@@ -80,7 +80,7 @@ import Testing
     @Test func malformedHTTPGets400() async throws {
         let bed = try await APITestBed()
         let channel = try channel(bed)
-        try? channel.writeInbound(ByteBuffer(string: "NOT HTTP AT ALL\r\n\r\n"))
+        _ = try? channel.writeInbound(ByteBuffer(string: "NOT HTTP AT ALL\r\n\r\n"))
         #expect(try await output(channel) { !$0.isEmpty }.hasPrefix("HTTP/1.1 400"))
         _ = try? channel.finish()
         await bed.close()

@@ -129,6 +129,11 @@ public final class DaemonAPI: Sendable {
             }
         }
 
+        /// Whether the body streams to a file rather than memory (model pushes).
+        var isUpload: Bool {
+            if case .versions = self { true } else { false }
+        }
+
         var changesModels: Bool {
             switch self {
             case .versions, .version, .activate, .rollback: true
@@ -196,9 +201,10 @@ public final class DaemonAPI: Sendable {
         throw APIFailure(.notFound, "no route \(path) (see docs/openapi.yaml)")
     }
 
-    /// Checks made on the request head alone, before any body byte is read: a refusal here
-    /// never reads (or stores) the body.
-    public func admission(of request: APIRequest, declaredLength: Int?) -> APIResponse? {
+    /// Decides on a request's head alone, before any body is read: the route that answers it, or
+    /// the refusal (404, 405, 403, 413, 415). The transport calls this once per request and keeps
+    /// the route (parsing the path again per step was a tenth of an event loop's time under load).
+    func admit(_ request: APIRequest, declaredLength: Int?) -> Admission {
         do throws(APIFailure) {
             let route = try Self.route(request.path)
             guard route.methods.contains(request.method) else {
@@ -218,50 +224,43 @@ public final class DaemonAPI: Sendable {
             } else if let declaredLength, declaredLength > limits.maxRequestBytes {
                 throw APIFailure(.payloadTooLarge, "the request body is \(declaredLength) bytes, over the limit of \(limits.maxRequestBytes) bytes (max_request_bytes)")
             }
-            return nil
+            return .admitted(route)
         } catch {
             metrics.countRequest(route: "unrouted", status: error.code.httpStatus)
-            return error.response
+            return .refused(error.response)
         }
     }
 
-    /// Whether the body streams to a file (model pushes).
-    public func isUpload(_ request: APIRequest) -> Bool {
-        request.method == "POST" && (try? Self.route(request.path)).map { if case .versions = $0 { true } else { false } } == true
+    enum Admission {
+        case admitted(Route)
+        case refused(APIResponse)
     }
 
-    /// Answers one request. Never throws: every failure becomes its error body. `admitted`: the
-    /// HTTP layer already ran `admission` on the head (it must, before reading a body).
-    public func handle(_ request: APIRequest, admitted: Bool = false) async -> APIResponse {
-        await withCheckedContinuation { continuation in respond(to: request, admitted: admitted) { continuation.resume(returning: $0) } }
+    /// Answers one request in process (tests, no transport). Never throws: every failure becomes
+    /// its error body.
+    public func handle(_ request: APIRequest) async -> APIResponse {
+        switch admit(request, declaredLength: nil) {
+        case .refused(let refusal):
+            return refusal
+        case .admitted(let route):
+            return await withCheckedContinuation { continuation in respond(to: request, route: route) { continuation.resume(returning: $0) } }
+        }
     }
 
-    /// `handle` for the transport: `completion` gets the answer on whichever thread produced it.
-    public func respond(to request: APIRequest, admitted: Bool = false, completion: @escaping @Sendable (APIResponse) -> Void) {
+    /// Answers an admitted request: `completion` gets the answer on whichever thread produced it.
+    func respond(to request: APIRequest, route: Route, completion: @escaping @Sendable (APIResponse) -> Void) {
         var request = request
         if request.requestID.isEmpty { request.requestID = RequestIDs.next() }
-        if !admitted, let refusal = admission(of: request, declaredLength: nil) {
-            completion(refusal)
-            return
-        }
         inFlightCount.add(1, ordering: .relaxed)
         let started = monotonicNanoseconds()
         let requestID = request.requestID
-        let finish: @Sendable (String, APIResponse) -> Void = { label, response in
-            self.metrics.countRequest(route: label, status: response.status, nanoseconds: monotonicNanoseconds() &- started)
-            var answered = response
+        answer(route, request) { outcome in
+            var answered = outcome.response
+            self.metrics.countRequest(route: route.label, status: answered.status, nanoseconds: monotonicNanoseconds() &- started)
             answered.headers.append(("X-Request-Id", requestID))
             self.inFlightCount.subtract(1, ordering: .relaxed)
             completion(answered)
         }
-        let route: Route
-        do throws(APIFailure) {
-            route = try Self.route(request.path)
-        } catch {
-            finish("unrouted", error.response)
-            return
-        }
-        answer(route, request) { finish(route.label, $0.response) }
     }
 
     /// How a route answers: once, on whichever thread finished it.

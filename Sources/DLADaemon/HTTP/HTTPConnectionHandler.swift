@@ -22,11 +22,12 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         case responding
     }
 
-    /// A request whose body is still arriving: its head (version, keep-alive) and the API
-    /// request parsed from it once, in `start`; the body is added when it is complete.
+    /// A request whose body is still arriving: its head (version, keep-alive), the API request
+    /// parsed from it and its route, both once, in `start`; the body is added when it is complete.
     private struct Started {
         let head: HTTPRequestHead
         let request: APIRequest
+        let route: DaemonAPI.Route
     }
 
     private let api: DaemonAPI
@@ -97,19 +98,24 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         let headers = head.headers.map { ($0.name.lowercased(), $0.value) }
         let request = APIRequest(method: head.method.rawValue, uri: head.uri, headers: headers, peer: peer)
         let declaredLength = head.headers.first(name: "content-length").flatMap(Int.init)
-        if let refusal = api.admission(of: request, declaredLength: declaredLength) {
+        let route: DaemonAPI.Route
+        switch api.admit(request, declaredLength: declaredLength) {
+        case .refused(let refusal):
             refuse(refusal, context: context, bodyFollows: declaredLength.map { $0 > 0 } ?? head.headers.contains(name: "transfer-encoding"))
             return
+        case .admitted(let admitted):
+            route = admitted
         }
-        if api.isUpload(request) {
+        let started = Started(head: head, request: request, route: route)
+        if route.isUpload {
             do {
-                state = .uploading(Started(head: head, request: request), try UploadedFile(directory: api.limits.uploadDirectory))
+                state = .uploading(started, try UploadedFile(directory: api.limits.uploadDirectory))
             } catch {
                 refuse(error.isStorageFull ? .error(.storageFull, error.description) : .error(.internal, error.description), context: context)
                 return
             }
         } else {
-            state = .collecting(Started(head: head, request: request), context.channel.allocator.buffer(capacity: min(declaredLength ?? 0, 1 << 20)))
+            state = .collecting(started, context.channel.allocator.buffer(capacity: min(declaredLength ?? 0, 1 << 20)))
         }
         if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
@@ -123,7 +129,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         let keepAlive = started.head.isKeepAlive
         let version = started.head.version
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        api.respond(to: request, admitted: true) { response in
+        api.respond(to: request, route: started.route) { response in
             upload?.discard()
             if loopBound.eventLoop.inEventLoop {
                 Self.finish(response, loopBound.value, version: version, keepAlive: keepAlive)
