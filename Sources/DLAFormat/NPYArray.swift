@@ -58,7 +58,7 @@ public struct NPYArray: Sendable, Equatable {
     /// nearest for float64 and for integers beyond 2^24.
     public func asFloat32() -> [Float] {
         switch dtype {
-        case .float32: elements(UInt32.self).map { Float(bitPattern: $0) }
+        case .float32: float32Elements()
         case .float64: elements(UInt64.self).map { Float(Double(bitPattern: $0)) }
         case .float16: elements(UInt16.self).map(FP16.decode)
         case .int8: data.map { Float(Int8(bitPattern: $0)) }
@@ -128,6 +128,21 @@ public struct NPYArray: Sendable, Equatable {
         self.dtype = dtype
         self.shape = shape
         self.data = bytes
+    }
+
+    /// A float32 array's elements: one copy of the bytes on a little-endian host (the daemon
+    /// binds every `.npy` request body through here), the portable path elsewhere.
+    private func float32Elements() -> [Float] {
+        #if _endian(little)
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            data.withUnsafeBytes { raw in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw.prefix(count * 4)))
+            }
+            initialized = count
+        }
+        #else
+        return elements(UInt32.self).map { Float(bitPattern: $0) }
+        #endif
     }
 
     /// The elements as little-endian unsigned integers of the dtype's width, independent of the

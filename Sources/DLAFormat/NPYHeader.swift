@@ -14,22 +14,76 @@ struct NPYHeader: Equatable {
     /// numpy's maximum number of dimensions (NPY_MAXDIMS).
     static let maxDimensions = 64
 
-    /// The dict text as numpy writes it, before padding: keys sorted, a trailing `, `.
-    var dictText: String {
-        let dimensions = shape.map(String.init)
-        let shapeText = shape.count == 1 ? "(\(dimensions[0]),)" : "(\(dimensions.joined(separator: ", ")))"
-        let text = "{'descr': '\(dtype.rawValue)', 'fortran_order': False, 'shape': \(shapeText), }"
-        let growthRoom = shape.first.map { max(0, Self.growthAxisMaxDigits - String($0).count) } ?? 0
-        return text + String(repeating: " ", count: growthRoom)
+    /// The dict text as numpy writes it, before padding: keys sorted, a trailing `, `, and room
+    /// for the leading dimension to grow. Built as bytes: the daemon writes one per answer.
+    var dictText: [UInt8] {
+        var text: [UInt8] = []
+        text.reserveCapacity(96)
+        text += Self.descrPrefix
+        text += dtype.rawValue.utf8
+        text += Self.descrToShape
+        for (index, dimension) in shape.enumerated() {
+            if index > 0 { text += [0x2C, 0x20] }
+            text += String(dimension).utf8
+        }
+        if shape.count == 1 { text.append(0x2C) }
+        text += Self.shapeSuffix
+        let growthRoom = shape.first.map { max(0, Self.growthAxisMaxDigits - String($0).utf8.count) } ?? 0
+        text += repeatElement(0x20, count: growthRoom)
+        return text
     }
 
     /// Header bytes as stored after the length field for `version`: the dict text, space padding
     /// to the alignment, and a newline.
     func encoded(version: NPYVersion) -> [UInt8] {
-        let text = Array(dictText.utf8)
+        var text = dictText
         let prefixLength = NPY.magic.count + 2 + version.lengthFieldSize
         let padding = Self.alignment - (prefixLength + text.count + 1) % Self.alignment
-        return text + [UInt8](repeating: 0x20, count: padding) + [0x0A]
+        text += repeatElement(0x20, count: padding)
+        text.append(0x0A)
+        return text
+    }
+
+    private static let descrPrefix = Array("{'descr': '".utf8)
+    private static let descrToShape = Array("', 'fortran_order': False, 'shape': (".utf8)
+    private static let shapeSuffix = Array("), }".utf8)
+
+    /// The header numpy itself writes (the text `dictText` gives, then spaces and a newline),
+    /// read without the general parser; nil for anything else, which the parser then reads.
+    /// Nearly every `.npy` a client sends is numpy's, and the general parser was a tenth of the
+    /// daemon's per-request work on its event loop.
+    static func canonical(_ bytes: ArraySlice<UInt8>) -> NPYHeader? {
+        guard bytes.starts(with: descrPrefix) else { return nil }
+        var position = bytes.startIndex + descrPrefix.count
+        let descrStart = position
+        while position < bytes.endIndex, bytes[position] != UInt8(ascii: "'") { position += 1 }
+        guard let descr = String(validating: bytes[descrStart..<position], as: UTF8.self), let dtype = NPYDType(rawValue: descr) else { return nil }
+        position += descrToShape.count
+        // The dimensions, read loosely: the comparison below accepts only numpy's exact spelling.
+        var shape: [Int] = []
+        var dimension: Int?
+        var digits = 0
+        while position < bytes.endIndex, bytes[position] != UInt8(ascii: ")") {
+            let byte = bytes[position]
+            if (0x30...0x39).contains(byte) {
+                // 18 digits always fit in Int; longer ones are the general parser's to report.
+                guard digits < 18 else { return nil }
+                dimension = (dimension ?? 0) * 10 + Int(byte - 0x30)
+                digits += 1
+            } else if let finished = dimension {
+                guard shape.count < maxDimensions else { return nil }
+                shape.append(finished)
+                dimension = nil
+                digits = 0
+            }
+            position += 1
+        }
+        if let dimension { shape.append(dimension) }
+        let header = NPYHeader(dtype: dtype, shape: shape)
+        let text = header.dictText
+        guard bytes.count > text.count, bytes.starts(with: text) else { return nil }
+        guard bytes.dropFirst(text.count).dropLast().allSatisfy({ $0 == 0x20 }), bytes.last == 0x0A else { return nil }
+        return header
     }
 
     init(dtype: NPYDType, shape: [Int]) {
@@ -39,6 +93,15 @@ struct NPYHeader: Equatable {
 
     /// Parses and validates header bytes (Latin-1 before version 3.0, UTF-8 from it).
     init(parsing bytes: ArraySlice<UInt8>, utf8: Bool) throws(NPYError) {
+        if let header = Self.canonical(bytes) {
+            self = header
+        } else {
+            try self.init(parsingLiteral: bytes, utf8: utf8)
+        }
+    }
+
+    /// Parses header bytes as the Python dict literal they are, whatever their spelling.
+    init(parsingLiteral bytes: ArraySlice<UInt8>, utf8: Bool) throws(NPYError) {
         var parser = PythonLiteralParser(bytes: Array(bytes), utf8: utf8)
         let entries = try parser.parseHeaderDict()
         var descr: PythonLiteral?
