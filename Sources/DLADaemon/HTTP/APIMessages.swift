@@ -60,11 +60,17 @@ public struct APIRequest: Sendable {
 
     /// The media type of the body without parameters, lowercased.
     public var contentType: String? {
-        header("content-type").map { String($0.split(separator: ";")[0]).lowercased().trimmingSpaces }
+        guard let value = header("content-type") else { return nil }
+        // Nearly always already bare (`application/x-npy`): answered without building new strings.
+        if !value.utf8.contains(where: { $0 == UInt8(ascii: ";") || $0 == 0x20 || $0 == 0x09 || (0x41...0x5A).contains($0) }) {
+            return value
+        }
+        return String(value.split(separator: ";", omittingEmptySubsequences: false)[0]).lowercased().trimmingSpaces
     }
 
     /// Percent-decoding (`+` stays `+`); nil when an escape is malformed or the bytes are not UTF-8.
     public static func percentDecode(_ text: some StringProtocol) -> String? {
+        if !text.utf8.contains(UInt8(ascii: "%")) { return String(text) }
         var bytes: [UInt8] = []
         var iterator = Array(text.utf8).makeIterator()
         while let byte = iterator.next() {
