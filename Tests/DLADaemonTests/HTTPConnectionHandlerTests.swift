@@ -1,5 +1,6 @@
 import DLAAPI
 @testable import DLADaemon
+import DLAFormat
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -7,17 +8,30 @@ import Testing
 
 /// The HTTP layer on an in-memory channel: raw bytes in, raw bytes out, no socket.
 @Suite struct HTTPConnectionHandlerTests {
-    private func channel(_ bed: APITestBed, peer: PeerIdentity = APITestBed.admin) throws -> EmbeddedChannel {
+    private func channel(_ bed: APITestBed, peer: PeerIdentity = APITestBed.admin, pipelinedByteCap: Int = 1 << 20) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-        try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(api: bed.api, peer: peer))
+        try HTTPConnectionHandler.configure(channel.pipeline.syncOperations, api: bed.api, peer: peer, pipelinedByteCap: pipelinedByteCap)
         return channel
     }
 
+    /// Counts the reads that reach the head of the pipeline (the socket).
+    private final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
+        typealias OutboundIn = NIOAny
+        var reads = 0
+        func read(context: ChannelHandlerContext) {
+            reads += 1
+            context.read()
+        }
+    }
+
+    private func statuses(_ text: String) -> [String] {
+        text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+    }
+
     /// Everything written so far, after letting the API's task hop back to the loop.
-    private func output(_ channel: EmbeddedChannel, until done: (String) -> Bool) async throws -> String {
+    private func output(_ channel: EmbeddedChannel, tries: Int = 2000, until done: (String) -> Bool) async throws -> String {
         var text = ""
-        for _ in 0..<2000 {
+        for _ in 0..<tries {
             channel.embeddedEventLoop.run()
             while let buffer = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
             if done(text) { return text }
@@ -35,6 +49,47 @@ import Testing
         #expect(answers.first?.hasPrefix("200 OK") == true)
         #expect(answers.last?.hasPrefix("404 Not Found") == true)
         #expect(!text.lowercased().contains("connection: close"))
+        _ = try? channel.finish()
+        await bed.close()
+    }
+
+    /// Requests pipelined behind a pending answer (bodies included) are answered in order
+    /// once it is written; past the cap, reads are withheld until the replay drains them.
+    @Test func pipelinedRequestsWaitInOrderAndReadsStopPastTheCap() async throws {
+        let bed = try await APITestBed()
+        #expect(await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla")).status == 201)
+        let (inputs, _) = try APITestBed.samples()
+        let one = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
+        let channel = try channel(bed, pipelinedByteCap: 6000)
+        let counter = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter, position: .first)
+
+        bed.pool.freeze(core: 0)
+        var infer = ByteBuffer(string: "POST /v1/models/digits/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-npy\r\nContent-Length: \(one.count)\r\n\r\n")
+        infer.writeBytes(one)
+        try channel.writeInbound(infer)
+        while bed.pool.snapshot.busy == 0 { try await Task.sleep(for: .milliseconds(2)) }
+        // Behind the held inference: a second inference with its body, then small requests
+        // until more than the cap is waiting.
+        try channel.writeInbound(infer)
+        // Under the cap, reads go on while an answer is pending (no epoll change per request).
+        var reads = counter.reads
+        channel.pipeline.read()
+        channel.embeddedEventLoop.run()
+        #expect(counter.reads == reads + 1)
+        for index in 0..<12 {
+            try channel.writeInbound(ByteBuffer(string: "GET /v1/models/m\(index) HTTP/1.1\r\nHost: x\r\n\r\n"))
+        }
+        reads = counter.reads
+        channel.pipeline.read()
+        channel.embeddedEventLoop.run()
+        #expect(counter.reads == reads, "a read passed while over the cap")
+        #expect(try await output(channel, tries: 25) { !$0.isEmpty }.isEmpty, "an answer went out before the held one")
+
+        bed.pool.thaw(core: 0)
+        let text = try await output(channel) { self.statuses($0).count == 14 && $0.hasSuffix("}\n") }
+        #expect(statuses(text) == ["200", "200"] + Array(repeating: "404", count: 12), "\(statuses(text))")
+        #expect(counter.reads == reads + 1, "the withheld read was not issued")
         _ = try? channel.finish()
         await bed.close()
     }

@@ -36,11 +36,7 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 PeerCredentials.read(channel).flatMapThrowing { peer in
-                    // No outbound header validation: every header dlad writes is its own (names
-                    // and values are constants, numbers and generated ids; no client text is
-                    // echoed into one), and the validator was 5 % of an event loop under load.
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true, withOutboundHeaderValidation: false)
-                    try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(api: api, peer: peer))
+                    try HTTPConnectionHandler.configure(channel.pipeline.syncOperations, api: api, peer: peer)
                 }
             }
         let channel: any Channel
