@@ -13,10 +13,19 @@ public final class DaemonMetrics: Sendable {
     private let storeBytes: Gauge
     private let loadedVersions: Gauge
     private let rejected: Counter
-    /// Labelled collectors by label values: the registry's own lookup builds the metric's name
-    /// and a label key on every call, which the hot path should not pay per request.
-    private let counters = Mutex<[String: Counter]>([:])
-    private let histograms = Mutex<[String: DurationHistogram]>([:])
+    /// Labelled collectors by name and label values: the registry's own lookup builds the
+    /// metric's name and a label key on every call, which the hot path should not pay per request
+    /// (nor a joined string key: each request counts four collectors).
+    private let counters = Mutex<[CollectorKey: Counter]>([:])
+    private let histograms = Mutex<[CollectorKey: DurationHistogram]>([:])
+
+    private struct CollectorKey: Hashable {
+        let name: String
+        let first: String
+        let second: String
+    }
+
+    private typealias Label = (name: String, value: String)
     private static let latencyBuckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
 
     public init() {
@@ -34,39 +43,39 @@ public final class DaemonMetrics: Sendable {
     }
 
     public func countRequest(route: String, status: Int, nanoseconds: UInt64? = nil) {
-        counter("http_requests", "HTTP requests by route and status.", [("route", route), ("code", String(status))]).increment()
+        counter("http_requests", "HTTP requests by route and status.", ("route", route), ("code", String(status))).increment()
         if let nanoseconds {
-            histogram("http_request_duration", "Time to answer, by route.", [("route", route)]).record(.nanoseconds(Int64(nanoseconds)))
+            histogram("http_request_duration", "Time to answer, by route.", ("route", route)).record(.nanoseconds(Int64(nanoseconds)))
         }
     }
 
     public func countInference(model: String, ok: Bool, nanoseconds: UInt64, count: Int?) {
-        counter("inferences", "Inference requests by model and outcome.", [("model", model), ("status", ok ? "ok" : "error")]).increment()
+        counter("inferences", "Inference requests by model and outcome.", ("model", model), ("status", ok ? "ok" : "error")).increment()
         if ok {
-            histogram("inference_duration", "Inference latency in the daemon, history commit included.", [("model", model)])
+            histogram("inference_duration", "Inference latency in the daemon, history commit included.", ("model", model))
                 .record(.nanoseconds(Int64(nanoseconds)))
         }
     }
 
-    private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
-        let key = name + labels.map { "|" + $0.1 }.joined()
+    private func counter(_ name: String, _ help: String, _ first: Label, _ second: Label? = nil) -> Counter {
+        let key = CollectorKey(name: name, first: first.value, second: second?.value ?? "")
         if let known = counters.withLock({ $0[key] }) { return known }
-        let made = registry.makeCounter(descriptor: Self.name(name, "total", help), labels: labels)
+        let made = registry.makeCounter(descriptor: Self.name(name, "total", help), labels: [first] + (second.map { [$0] } ?? []))
         counters.withLock { $0[key] = made }
         return made
     }
 
-    private func histogram(_ name: String, _ help: String, _ labels: [(String, String)]) -> DurationHistogram {
-        let key = name + labels.map { "|" + $0.1 }.joined()
+    private func histogram(_ name: String, _ help: String, _ label: Label) -> DurationHistogram {
+        let key = CollectorKey(name: name, first: label.value, second: "")
         if let known = histograms.withLock({ $0[key] }) { return known }
-        let made = registry.makeDurationHistogram(descriptor: Self.name(name, "seconds", help), labels: labels,
+        let made = registry.makeDurationHistogram(descriptor: Self.name(name, "seconds", help), labels: [label],
                                                   buckets: Self.latencyBuckets.map { .nanoseconds(Int64($0 * 1e9)) })
         histograms.withLock { $0[key] = made }
         return made
     }
 
     public func countPush(result: String) {
-        counter("model_pushes", "Model pushes by result (created, existing, refused).", [("result", result)]).increment()
+        counter("model_pushes", "Model pushes by result (created, existing, refused).", ("result", result)).increment()
     }
 
     public func countRejected() { rejected.increment() }

@@ -53,7 +53,9 @@ public struct InputArray: Sendable {
             values = .int32(array.int32Elements ?? [])
         default:
             let floats = array.asFloat32()
-            if let first = floats.firstIndex(where: \.isNaN) {
+            // A closure, not the key path `\.isNaN`: applied per element that was a few percent
+            // of the daemon's work per `.npy` request.
+            if let first = floats.firstIndex(where: { $0.isNaN }) {
                 let perRow = max(floats.count / rows, 1)
                 throw .notANumber(count: floats.count(where: \.isNaN), row: first / perRow, element: first % perRow)
             }
