@@ -133,66 +133,23 @@ public struct FloatSDPLayer: Sendable {
     }
 }
 
-/// One operation in the engine's typed form, built once from the file's generic attributes.
-public enum EngineOperationKind: Sendable {
-    case convolution(ConvolutionParameters, Int8ConvolutionWeights, paddingValue: Int8, truncation: Int)
-    case fullyConnected(Int8ConvolutionWeights, truncation: Int)
-    case sdp(SDPLayer)
-    case pool(PDPParameters)
-    /// FP16/FP8 convolution on decoded values; `precision` is the weights' type.
-    case floatConvolution(ConvolutionParameters, Tensor<Float>, Precision)
-    case floatFullyConnected(Tensor<Float>, Precision)
-    case floatSDP(FloatSDPLayer)
-    case floatPool(PDPParameters)
-    case localResponseNormalization(CDPParameters)
-    case transpose(permutation: [Int])
-    case contract(strideY: Int, strideX: Int)
-    case concatenate(axis: Int)
-    case slice(axis: Int, range: Range<Int>)
-    case reshape
-    case softmax
-    case quantize
-    case dequantize
-}
-
-/// A typed operation with the activation tensors it reads and writes.
+/// A typed operation with the activation tensors it reads and writes. `kind` is what it does and
+/// how the engine runs it (`EngineOperator`), built once from the file's generic attributes.
 public struct EngineOperation: Sendable {
     public var name: String
     public var unit: ExecutionUnit
     public var type: String
-    public var kind: EngineOperationKind
+    var kind: any EngineOperator
     public var inputs: [Int]
     public var outputs: [Int]
 
-    public init(name: String, unit: ExecutionUnit, type: String, kind: EngineOperationKind, inputs: [Int], outputs: [Int]) {
+    init(name: String, unit: ExecutionUnit, type: String, kind: any EngineOperator, inputs: [Int], outputs: [Int]) {
         self.name = name
         self.unit = unit
         self.type = type
         self.kind = kind
         self.inputs = inputs
         self.outputs = outputs
-    }
-
-    /// What a profile must have to run this operation, as (capability, its name).
-    var requirements: [(HardwareProfile.Capabilities, String)] {
-        switch kind {
-        case .convolution, .fullyConnected: [(.int8, "INT8 convolution")]
-        case .sdp(let layer):
-            (layer.elementwise == nil ? [] : [(.sdpElementwise, "element-wise operand (SDP_EW)")])
-                + (layer.before + layer.after).compactMap { stage -> (HardwareProfile.Capabilities, String)? in
-                    if case .lookup = stage { (.sdpLookupTable, "LUT activation (SDP_LUT)") } else { nil }
-                }
-        case .pool, .floatPool: [(.pdp, "pooling (PDP)")]
-        case .floatConvolution(_, _, let precision), .floatFullyConnected(_, let precision):
-            precision == .fp16 ? [(.fp16, "FP16 convolution")] : [(.fp8, "FP8 convolution (our extension)")]
-        case .floatSDP(let layer):
-            (layer.elementwise == nil ? [] : [(.sdpElementwise, "element-wise operand (SDP_EW)")])
-                + (layer.activation.usesLookupTable ? [(.sdpLookupTable, "LUT activation (SDP_LUT)")] : [])
-        case .localResponseNormalization: [(.cdp, "local response normalization (CDP)")]
-        case .transpose, .contract: [(.rubik, "reshape engine (RUBIK)")]
-        case .concatenate, .slice: [(.bdma, "bridge DMA (BDMA)")]
-        case .reshape, .softmax, .quantize, .dequantize: []
-        }
     }
 }
 
@@ -218,7 +175,7 @@ public struct CompiledModel: Sendable {
     /// Fails naming the first operation `profile` cannot run and the capability it lacks.
     public func checkCompatible(with profile: HardwareProfile) throws(EngineError) {
         for operation in operations {
-            for (capability, name) in operation.requirements where !profile.capabilities.contains(capability) {
+            for (capability, name) in operation.kind.requirements where !profile.capabilities.contains(capability) {
                 throw .unsupported(unit: "operation '\(operation.name)' (\(operation.unit.rawValue) \(operation.type))", capability: name, profile: profile.name)
             }
         }
