@@ -53,8 +53,8 @@ struct ExecutionContext: Sendable {
     let strategy: ConvolutionStrategy?
     let tensors: [ActivationSpec]
 
-    func input(_ operation: UnsafePointer<EngineOperation>, _ position: Int = 0) -> ActivationSpec {
-        tensors[operation.pointee.inputs[position]]
+    func input(_ operation: UnsafePointer<EngineOperation>) -> ActivationSpec {
+        tensors[operation.pointee.inputs[0]]
     }
 
     func output(_ operation: UnsafePointer<EngineOperation>) -> ActivationSpec {
