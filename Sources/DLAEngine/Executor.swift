@@ -398,20 +398,6 @@ struct EmulatedCosts {
     var zeroSkippingSeconds: Double
 }
 
-/// One operation's emulated cost on one core, as far as it is known before the run.
-enum PlannedCost: Sendable {
-    case fixed(OperationCost)
-    /// Convolutions: the zero-skipping estimate waits for the activation density.
-    case convolution(ConvolutionCost)
-
-    func cost(activationDensity: Double) -> OperationCost {
-        switch self {
-        case .fixed(let cost): cost
-        case .convolution(let cost): cost.cost(activationDensity: activationDensity)
-        }
-    }
-}
-
 /// Every operation's planned cost per emulated core, for one batch size.
 struct CostPlan: Sendable {
     var cores: Int
