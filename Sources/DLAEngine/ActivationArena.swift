@@ -1,4 +1,3 @@
-import CDLAKernels
 import Synchronization
 
 /// Where every activation of a compiled graph lives in one buffer, planned once per executor.
@@ -15,23 +14,15 @@ import Synchronization
 /// declared element type are planned; anything else runs on the executor's general path (which is
 /// also the arena's twin in tests).
 final class ActivationArena: Sendable {
-    /// How one operation runs on the arena. Payloads are objects: taking one out of a step
-    /// retains it once, where a struct's copy would retain each of its arrays on every run.
+    /// How one operation runs on the arena, as its operator planned it (`EngineOperator.arenaStep`).
     enum Step: Sendable {
-        /// An INT8 fully connected layer through the fast kernels, straight between arena slots.
-        case fullyConnected(FullyConnected)
-        /// An INT8 convolution image by image through the fast kernels, its im2col patches and
-        /// GEMM block in the arena's scratch.
-        case convolution(Convolution)
-        /// A fused SDP program (the executor's `FusedSDP.plan`) straight between arena slots.
-        case fusedSDP(SDP)
-        /// Max or min pooling whose windows need no padding (`PDP.runUnpaddedBatch`'s case)
-        /// straight between arena slots.
-        case pool(Pool)
+        /// Straight between arena slots. Kernels are objects: taking one out of a step retains it
+        /// once, where a struct's copy would retain each of its arrays on every run.
+        case kernel(any ArenaKernel)
         /// A reshape: its output shares its input's bytes.
         case alias
-        /// Any other operation: its inputs are copied into tensors, `Executor.execute` runs it and
-        /// its output is copied into the arena.
+        /// Any other operation: its inputs are copied into tensors, its operator's `execute` runs
+        /// it and its output is copied into the arena.
         case general
     }
 
@@ -39,67 +30,8 @@ final class ActivationArena: Sendable {
     let rowOffsets: [Int]
     /// Per operation.
     let steps: [Step]
-    /// Bytes after the activations for the convolutions' per-image scratch (not scaled by the batch).
+    /// Bytes after the activations for the kernels' per-image scratch (not scaled by the batch).
     let scratchBytes: Int
-
-    final class FullyConnected: Sendable {
-        let weights: Int8ConvolutionWeights
-        let truncation: Int
-
-        init(weights: Int8ConvolutionWeights, truncation: Int) {
-            self.weights = weights
-            self.truncation = truncation
-        }
-    }
-
-    final class Convolution: Sendable {
-        let parameters: ConvolutionParameters
-        let geometry: ConvolutionParameters.Geometry
-        let weights: Int8ConvolutionWeights
-        let paddingValue: Int8
-        let truncation: Int
-
-        init(parameters: ConvolutionParameters, geometry: ConvolutionParameters.Geometry, weights: Int8ConvolutionWeights,
-             paddingValue: Int8, truncation: Int) {
-            self.parameters = parameters
-            self.geometry = geometry
-            self.weights = weights
-            self.paddingValue = paddingValue
-            self.truncation = truncation
-        }
-    }
-
-    final class Pool: Sendable {
-        let parameters: PDPParameters
-        let channels: Int, height: Int, width: Int
-        let outputHeight: Int, outputWidth: Int
-        /// Windows touch padding: each image goes through `PDP.poolPadded` and the scratch.
-        let padded: Bool
-
-        init(parameters: PDPParameters, channels: Int, height: Int, width: Int, outputHeight: Int, outputWidth: Int, padded: Bool) {
-            self.parameters = parameters
-            self.channels = channels
-            self.height = height
-            self.width = width
-            self.outputHeight = outputHeight
-            self.outputWidth = outputWidth
-            self.padded = padded
-        }
-    }
-
-    final class SDP: Sendable {
-        let program: FusedSDP
-        /// Elements per channel.
-        let inner: Int
-        /// The input is INT8 codes (an activation read from memory), not INT32 accumulators.
-        let readsCodes: Bool
-
-        init(program: FusedSDP, inner: Int, readsCodes: Bool) {
-            self.program = program
-            self.inner = inner
-            self.readsCodes = readsCodes
-        }
-    }
     /// The arena's bytes per batch row.
     let bytesPerRow: Int
 
@@ -113,9 +45,9 @@ final class ActivationArena: Sendable {
     }
 
     /// The plan for `model`, or nil when some tensor or operation is outside what the arena runs.
-    /// `strategy` is the executor's forced convolution strategy (the reference one runs on the
-    /// general path), `fused` the executor's decision per SDP (`FusedSDP.plan`).
-    init?(model: CompiledModel, strategy: ConvolutionStrategy?, fused: [FusedSDP?]) {
+    /// `operators` are the executor's, one per operation (`EngineOperator.planned`), `strategy` its
+    /// forced convolution strategy.
+    init?(model: CompiledModel, operators: [any EngineOperator], strategy: ConvolutionStrategy?) {
         let tensors = model.tensors
         let operations = model.operations
         guard (model.inputs + model.outputs).allSatisfy({ tensors.indices.contains($0) && Self.elementBytes(tensors[$0].elementType) != nil })
@@ -129,57 +61,18 @@ final class ActivationArena: Sendable {
         for (index, operation) in operations.enumerated() {
             guard let output = operation.outputs.first, tensors.indices.contains(output), !operation.inputs.isEmpty,
                   operation.inputs.allSatisfy({ tensors.indices.contains($0) && defined[$0] }),
-                  let produced = Self.producedType(operation, tensors), produced == tensors[output].elementType,
-                  Self.elementBytes(produced) != nil,
+                  let produced = operators[index].producedType(input: tensors[operation.inputs[0]].elementType, output: tensors[output].elementType),
+                  produced == tensors[output].elementType, Self.elementBytes(produced) != nil,
                   operation.inputs.allSatisfy({ Self.elementBytes(tensors[$0].elementType) != nil })
             else { return nil }
-            let input = tensors[operation.inputs[0]]
-            let inputElements = input.sampleShape.reduce(1, *)
-            switch operation.kind {
-            case .fullyConnected(let weights, let truncation)
-                where strategy != .reference && weights.reductionLength <= Int(DLA_MAX_EXACT_K) && input.elementType == .int8
-                    && inputElements == weights.reductionLength && (0...ConvolutionCore.maximumTruncation).contains(truncation)
-                    && tensors[output].sampleShape.reduce(1, *) == weights.outputChannels:
-                steps.append(.fullyConnected(FullyConnected(weights: weights, truncation: truncation)))
-            case .convolution(let parameters, let weights, let padding, let truncation)
-                where strategy != .reference && input.elementType == .int8
-                    && input.sampleShape == [parameters.inputChannels, parameters.inputHeight, parameters.inputWidth]
-                    && (0...ConvolutionCore.maximumTruncation).contains(truncation):
-                guard let geometry = try? parameters.validated(), geometry.reductionLength <= Int(DLA_MAX_EXACT_K),
-                      weights.outputChannels == parameters.outputChannels, weights.reductionLength == geometry.reductionLength,
-                      tensors[output].sampleShape.reduce(1, *) == parameters.outputChannels * geometry.outputHeight * geometry.outputWidth
-                else {
-                    steps.append(.general)
-                    break
-                }
-                steps.append(.convolution(Convolution(parameters: parameters, geometry: geometry, weights: weights,
-                                                      paddingValue: padding, truncation: truncation)))
-                scratchBytes = max(scratchBytes, ConvolutionCore.scratchBytes(parameters: parameters, geometry: geometry, weights: weights, strategy: strategy))
-            case .sdp where fused[index] != nil:
-                guard let program = fused[index] else { return nil }
-                steps.append(.fusedSDP(SDP(program: program, inner: input.sampleShape.dropFirst().reduce(1, *),
-                                           readsCodes: input.elementType == .int8)))
-            case .pool(let p) where p.method != .average && input.elementType == .int8 && input.sampleShape.count == 3:
-                let (channels, height, width) = (input.sampleShape[0], input.sampleShape[1], input.sampleShape[2])
-                guard let (oh, ow) = try? p.outputSize(height: height, width: width), oh >= 1, ow >= 1,
-                      tensors[output].sampleShape.reduce(1, *) == channels * oh * ow
-                else {
-                    steps.append(.general)
-                    break
-                }
-                // Unpadded windows pool in place; padded ones through a bordered copy in scratch.
-                if p.padTop == 0, p.padLeft == 0, (oh - 1) * p.strideY + p.kernelHeight <= height, (ow - 1) * p.strideX + p.kernelWidth <= width {
-                    steps.append(.pool(Pool(parameters: p, channels: channels, height: height, width: width, outputHeight: oh, outputWidth: ow, padded: false)))
-                } else if let plane = PDP.paddedPlane(p, height: height, width: width, outputHeight: oh, outputWidth: ow) {
-                    steps.append(.pool(Pool(parameters: p, channels: channels, height: height, width: width, outputHeight: oh, outputWidth: ow, padded: true)))
-                    scratchBytes = max(scratchBytes, channels * plane.height * plane.width)
-                } else {
-                    steps.append(.general)
-                }
-            case .reshape where tensors[output].sampleShape.reduce(1, *) == inputElements:
+            switch operators[index].arenaStep(ArenaPlanning(tensors: tensors, operation: operation, strategy: strategy)) {
+            case .kernel(let kernel, let scratch):
+                steps.append(.kernel(kernel))
+                scratchBytes = max(scratchBytes, scratch)
+            case .alias:
                 steps.append(.alias)
                 root[output] = root[operation.inputs[0]]
-            default:
+            case .general:
                 steps.append(.general)
             }
             defined[output] = true
@@ -228,21 +121,6 @@ final class ActivationArena: Sendable {
         self.steps = steps
         self.scratchBytes = scratchBytes
         self.bytesPerRow = size
-    }
-
-    /// The element type `Executor.execute` returns for `operation` (nil: one the arena does not plan).
-    private static func producedType(_ operation: EngineOperation, _ tensors: [ActivationSpec]) -> ActivationSpec.ElementType? {
-        let input = tensors[operation.inputs[0]].elementType
-        let output = tensors[operation.outputs[0]].elementType
-        switch operation.kind {
-        case .convolution, .fullyConnected: return .int32
-        case .sdp(let layer): return layer.converter == nil ? .int32 : .int8
-        case .pool, .contract, .concatenate, .localResponseNormalization: return .int8
-        case .reshape, .transpose, .slice: return input
-        case .softmax, .quantize: return output == .int8 || output == .float32 ? output : nil
-        case .dequantize: return .float32
-        case .floatConvolution, .floatFullyConnected, .floatSDP, .floatPool: return nil
-        }
     }
 }
 

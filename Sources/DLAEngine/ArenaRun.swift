@@ -1,14 +1,22 @@
-import CDLAKernels
+/// An operation that runs straight between its arena slots, planned by its operator
+/// (`EngineOperator.arenaStep`).
+protocol ArenaKernel: AnyObject, Sendable {
+    /// Runs the operation on `state`'s slots; returns the strategy a convolution took and the
+    /// nonzero fraction of its input (nil for other units), as `EngineOperator.execute` does.
+    func run(_ state: ArenaRunState, _ operation: UnsafePointer<EngineOperation>) -> (ConvolutionStrategy?, Double?)
+}
 
 /// One run's view of its arena: the plan, the buffer and the batch.
-private struct ArenaRunState {
+struct ArenaRunState {
     let plan: ActivationArena
     let base: UnsafeMutableRawPointer
-    /// The convolutions' per-image scratch, after the activations.
+    /// The kernels' per-image scratch, after the activations.
     let scratch: UnsafeMutableRawPointer
     let batch: Int
     /// Host threads one operation may split over (a single row's large convolutions).
     let threads: Int
+    /// The executor's forced convolution strategy (nil picks per layer).
+    let strategy: ConvolutionStrategy?
 
     /// Where tensor `id` lives, as `count` elements of `type`.
     func slot<T>(_ id: Int, _ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
@@ -30,7 +38,7 @@ extension Executor {
         let buffer = arenaBuffers.take(bytes: activationBytes + arena.scratchBytes)
         defer { arenaBuffers.give(buffer) }
         let state = ArenaRunState(plan: arena, base: buffer.base, scratch: buffer.base + arena.bytesPerRow * batch, batch: batch,
-                                      threads: threads)
+                                  threads: threads, strategy: strategy)
         for (position, id) in model.inputs.enumerated() {
             try write(inputs[position], tensor: id, batch: batch, to: buffer.base + arena.rowOffsets[id] * batch)
         }
@@ -61,103 +69,22 @@ extension Executor {
     /// Runs operation `index` between its arena slots; returns the strategy a convolution took
     /// and the nonzero fraction of its input (nil for other units), as `execute` does.
     private func step(_ index: Int, _ operation: UnsafePointer<EngineOperation>, _ state: ArenaRunState) throws(EngineError) -> (ConvolutionStrategy?, Double?) {
-        let input = operation.pointee.inputs[0], output = operation.pointee.outputs[0]
-        let batch = state.batch
         switch state.plan.steps[index] {
-        case .fullyConnected(let fc):
-            let count = batch * fc.weights.reductionLength
-            let activations = state.slot(input, Int8.self, count: count)
-            let nonzero = Int(dla_count_nonzero_s8(Int64(count), activations))
-            let chosen = strategy ?? ConvolutionCore.automaticStrategy(weights: fc.weights, activationCount: count, rows: batch, groups: 1) { nonzero }
-            ConvolutionCore.exactFullyConnected(rows: batch, input: activations, weights: fc.weights, truncation: fc.truncation,
-                                                strategy: chosen, into: state.slot(output, Int32.self, count: batch * fc.weights.outputChannels))
-            return (chosen, count == 0 ? 1 : Double(nonzero) / Double(count))
-        case .convolution(let conv):
-            let p = conv.parameters, g = conv.geometry
-            let pixels = g.outputHeight * g.outputWidth
-            let sample = p.inputChannels * p.inputHeight * p.inputWidth, outputSample = p.outputChannels * pixels
-            let images = state.slot(input, Int8.self, count: batch * sample)
-            let accumulators = state.slot(output, Int32.self, count: batch * outputSample)
-            var chosen = ConvolutionStrategy.dense
-            for row in 0..<batch {
-                let image = images + row * sample
-                chosen = strategy ?? ConvolutionCore.automaticStrategy(weights: conv.weights, activationCount: sample, rows: pixels, groups: p.groups) {
-                    Int(dla_count_nonzero_s8(Int64(sample), image))
-                }
-                ConvolutionCore.exactImage(image, weights: conv.weights, parameters: p, geometry: g, paddingValue: conv.paddingValue,
-                                           truncation: conv.truncation, strategy: chosen, threads: state.threads, scratch: state.scratch,
-                                           into: accumulators + row * outputSample)
-            }
-            let count = batch * sample
-            return (chosen, count == 0 ? 1 : Double(dla_count_nonzero_s8(Int64(count), images)) / Double(count))
-        case .fusedSDP(let sdp):
-            let count = batch * sdp.program.channels * sdp.inner
-            var operand: UnsafeBufferPointer<Int8>?
-            if sdp.program.addsOperand {
-                operand = UnsafeBufferPointer(start: state.slot(operation.pointee.inputs[1], Int8.self, count: count), count: count)
-            }
-            let parts = batch == 1 ? min(state.threads, sdp.program.channels, count / FusedSDP.minimumElementsPerThread) : 1
-            if parts > 1 {
-                // A single row splits its channels over the threads.
-                let program = sdp.program, inner = sdp.inner, channels = sdp.program.channels
-                let source = sdp.readsCodes ? UnsafeSendable(FusedSDP.RowInput.codes(UnsafePointer(state.slot(input, Int8.self, count: count))))
-                    : UnsafeSendable(FusedSDP.RowInput.accumulators(UnsafePointer(state.slot(input, Int32.self, count: count))))
-                let target = UnsafeSendable(state.slot(output, Int8.self, count: count)), addend = UnsafeSendable(operand?.baseAddress)
-                HostKernels.parallel(parts) { part in
-                    program.run(channels: (channels * part / parts)..<(channels * (part + 1) / parts), source.value, operand: addend.value,
-                                inner: inner, into: target.value)
-                }
-                return (nil, nil)
-            }
-            let target = UnsafeMutableBufferPointer(start: state.slot(output, Int8.self, count: count), count: count)
-            if sdp.readsCodes {
-                sdp.program.run(UnsafeBufferPointer(start: state.slot(input, Int8.self, count: count), count: count), operand: operand,
-                                inner: sdp.inner, into: target)
-            } else {
-                sdp.program.run(UnsafeBufferPointer(start: state.slot(input, Int32.self, count: count), count: count), operand: operand,
-                                inner: sdp.inner, into: target)
-            }
-            return (nil, nil)
-        case .pool(let pool):
-            let p = pool.parameters
-            let planes = batch * pool.channels
-            let source = state.slot(input, Int8.self, count: planes * pool.height * pool.width)
-            let target = state.slot(output, Int8.self, count: planes * pool.outputHeight * pool.outputWidth)
-            guard pool.padded else {
-                dla_pool_s8(Int64(planes), Int64(pool.height), Int64(pool.width), Int64(p.kernelHeight), Int64(p.kernelWidth),
-                            Int64(p.strideY), Int64(p.strideX), Int64(pool.outputHeight), Int64(pool.outputWidth), p.method == .minimum ? 1 : 0,
-                            source, target)
-                return (nil, nil)
-            }
-            // Image by image through the scratch (sized for one); a single row splits its planes
-            // over the threads, each in its own part of the scratch.
-            let scratch = state.scratch.bindMemory(to: Int8.self, capacity: state.plan.scratchBytes)
-            let inPlane = pool.height * pool.width, outPlane = pool.outputHeight * pool.outputWidth
-            let paddedPlane = ((pool.outputHeight - 1) * p.strideY + p.kernelHeight) * ((pool.outputWidth - 1) * p.strideX + p.kernelWidth)
-            let parts = max(1, min(state.threads, pool.channels * inPlane / PDP.minimumBytesPerThread))
-            for row in 0..<batch {
-                let image = UnsafeSendable(source + row * pool.channels * inPlane), pooled = UnsafeSendable(target + row * pool.channels * outPlane)
-                let work = UnsafeSendable(scratch)
-                let run: @Sendable (Int) -> Void = { part in
-                    let first = pool.channels * part / parts, end = pool.channels * (part + 1) / parts
-                    PDP.poolPadded(image.value + first * inPlane, planes: end - first, height: pool.height, width: pool.width, p,
-                                   outputHeight: pool.outputHeight, outputWidth: pool.outputWidth, scratch: work.value + first * paddedPlane,
-                                   into: pooled.value + first * outPlane)
-                }
-                HostKernels.parallel(parts, run)
-            }
-            return (nil, nil)
+        case .kernel(let kernel):
+            return kernel.run(state, operation)
         case .alias:
             return (nil, nil)
         case .general:
+            let batch = state.batch
             var operands: [EngineValue] = []
             operands.reserveCapacity(operation.pointee.inputs.count)
             for id in operation.pointee.inputs {
                 operands.append(try read(id, batch: batch, from: state.base + state.plan.rowOffsets[id] * batch))
             }
-            let (value, strategy, activationDensity) = try execute(operation, operands, fused: fusedSDP[index])
-            try write(value, tensor: output, batch: batch, to: state.base + state.plan.rowOffsets[output] * batch)
-            return (strategy, activationDensity)
+            let outcome = try operators[index].execute(operands, operation, context)
+            let output = operation.pointee.outputs[0]
+            try write(outcome.value, tensor: output, batch: batch, to: state.base + state.plan.rowOffsets[output] * batch)
+            return (outcome.strategy, outcome.inputDensity)
         }
     }
 

@@ -59,140 +59,23 @@ public struct ActivationSpec: Sendable, Hashable {
     }
 }
 
-/// One SDP hardware layer: stages before the element-wise operand (bias, batch-norm scale), the
-/// operand itself (the operation's second input, aligned by its own converter, as SDP's
-/// operand converters do), the stages after it (activation), and the output converter (nil when
-/// the result stays INT32).
-public struct SDPLayer: Sendable {
-    public enum ElementwiseOperation: String, Sendable { case add, maximum }
-
-    public struct Elementwise: Sendable {
-        public var operation: ElementwiseOperation
-        /// Brings the operand into the accumulator's scale: `(y − offset)·scale >> shift`.
-        public var operandConverter: OutputConverter
-    }
-
-    public var before: [SDPStage]
-    public var elementwise: Elementwise?
-    public var after: [SDPStage]
-    public var converter: OutputConverter?
-    public var outputType: IntegerQuantType
-
-    /// The full stage list once the operand is known.
-    func parameters(operand: Tensor<Int32>?) -> SDPParameters {
-        var stages = before
-        if let elementwise, let operand {
-            stages.append(elementwise.operation == .add ? .add(.elementwise(operand)) : .maximum(.elementwise(operand)))
-        }
-        return SDPParameters(stages: stages + after, converter: converter ?? .identity, outputType: outputType)
-    }
-}
-
-/// SDP on the FP16/FP8 pipeline, in FP32: per-channel bias and scale (the compiler folds the
-/// weights' scales in here), an optional element-wise operand, an activation, then the output
-/// multiplier and rounding to the output type. Sigmoid and tanh are evaluated exactly in FP32:
-/// NVDLA's FP16 LUT arithmetic is not emulated.
-public struct FloatSDPLayer: Sendable {
-    public enum Activation: Sendable {
-        case none, relu, sigmoid, tanh
-        case clip(lower: Float, upper: Float)
-        case prelu([Float])
-
-        var usesLookupTable: Bool {
-            switch self {
-            case .sigmoid, .tanh: true
-            default: false
-            }
-        }
-    }
-
-    public var bias: [Float]?
-    public var scale: [Float]?
-    public var elementwise: (operation: SDPLayer.ElementwiseOperation, operandScale: Float)?
-    public var activation: Activation
-    public var outputScale: Float
-    public var outputType: ActivationSpec.ElementType
-    /// FP8 output overflow: saturate (attribute `cvt_saturate` 1, the default) or NaN / ±∞
-    /// (0), for a model whose QuantizeLinear says `saturate=0`.
-    public var saturates: Bool
-
-    /// An integer stage list with the same stage kinds, for the cost model (which counts stage
-    /// kinds and operand bytes, not values).
-    func costEquivalent(elements: Int) throws(EngineError) -> SDPParameters {
-        var stages: [SDPStage] = []
-        if bias != nil { stages.append(.add(.constant(0))) }
-        if scale != nil { stages.append(.multiply(.constant(1), shift: 0)) }
-        if elementwise != nil { stages.append(.add(.elementwise(try Tensor(shape: [elements], repeating: 0)))) }
-        switch activation {
-        case .none: break
-        case .relu, .clip: stages.append(.relu)
-        case .prelu: stages.append(.prelu(slope: .constant(1), shift: 0))
-        case .sigmoid, .tanh: stages.append(.lookup(try LookupTable.activation({ $0 }, inputFractionBits: 8, outputScale: 1)))
-        }
-        return SDPParameters(stages: stages, converter: .identity)
-    }
-}
-
-/// One operation in the engine's typed form, built once from the file's generic attributes.
-public enum EngineOperationKind: Sendable {
-    case convolution(ConvolutionParameters, Int8ConvolutionWeights, paddingValue: Int8, truncation: Int)
-    case fullyConnected(Int8ConvolutionWeights, truncation: Int)
-    case sdp(SDPLayer)
-    case pool(PDPParameters)
-    /// FP16/FP8 convolution on decoded values; `precision` is the weights' type.
-    case floatConvolution(ConvolutionParameters, Tensor<Float>, Precision)
-    case floatFullyConnected(Tensor<Float>, Precision)
-    case floatSDP(FloatSDPLayer)
-    case floatPool(PDPParameters)
-    case localResponseNormalization(CDPParameters)
-    case transpose(permutation: [Int])
-    case contract(strideY: Int, strideX: Int)
-    case concatenate(axis: Int)
-    case slice(axis: Int, range: Range<Int>)
-    case reshape
-    case softmax
-    case quantize
-    case dequantize
-}
-
-/// A typed operation with the activation tensors it reads and writes.
+/// A typed operation with the activation tensors it reads and writes. `kind` is what it does and
+/// how the engine runs it (`EngineOperator`), built once from the file's generic attributes.
 public struct EngineOperation: Sendable {
     public var name: String
     public var unit: ExecutionUnit
     public var type: String
-    public var kind: EngineOperationKind
+    var kind: any EngineOperator
     public var inputs: [Int]
     public var outputs: [Int]
 
-    public init(name: String, unit: ExecutionUnit, type: String, kind: EngineOperationKind, inputs: [Int], outputs: [Int]) {
+    init(name: String, unit: ExecutionUnit, type: String, kind: any EngineOperator, inputs: [Int], outputs: [Int]) {
         self.name = name
         self.unit = unit
         self.type = type
         self.kind = kind
         self.inputs = inputs
         self.outputs = outputs
-    }
-
-    /// What a profile must have to run this operation, as (capability, its name).
-    var requirements: [(HardwareProfile.Capabilities, String)] {
-        switch kind {
-        case .convolution, .fullyConnected: [(.int8, "INT8 convolution")]
-        case .sdp(let layer):
-            (layer.elementwise == nil ? [] : [(.sdpElementwise, "element-wise operand (SDP_EW)")])
-                + (layer.before + layer.after).compactMap { stage -> (HardwareProfile.Capabilities, String)? in
-                    if case .lookup = stage { (.sdpLookupTable, "LUT activation (SDP_LUT)") } else { nil }
-                }
-        case .pool, .floatPool: [(.pdp, "pooling (PDP)")]
-        case .floatConvolution(_, _, let precision), .floatFullyConnected(_, let precision):
-            precision == .fp16 ? [(.fp16, "FP16 convolution")] : [(.fp8, "FP8 convolution (our extension)")]
-        case .floatSDP(let layer):
-            (layer.elementwise == nil ? [] : [(.sdpElementwise, "element-wise operand (SDP_EW)")])
-                + (layer.activation.usesLookupTable ? [(.sdpLookupTable, "LUT activation (SDP_LUT)")] : [])
-        case .localResponseNormalization: [(.cdp, "local response normalization (CDP)")]
-        case .transpose, .contract: [(.rubik, "reshape engine (RUBIK)")]
-        case .concatenate, .slice: [(.bdma, "bridge DMA (BDMA)")]
-        case .reshape, .softmax, .quantize, .dequantize: []
-        }
     }
 }
 
@@ -218,7 +101,7 @@ public struct CompiledModel: Sendable {
     /// Fails naming the first operation `profile` cannot run and the capability it lacks.
     public func checkCompatible(with profile: HardwareProfile) throws(EngineError) {
         for operation in operations {
-            for (capability, name) in operation.requirements where !profile.capabilities.contains(capability) {
+            for (capability, name) in operation.kind.requirements where !profile.capabilities.contains(capability) {
                 throw .unsupported(unit: "operation '\(operation.name)' (\(operation.unit.rawValue) \(operation.type))", capability: name, profile: profile.name)
             }
         }

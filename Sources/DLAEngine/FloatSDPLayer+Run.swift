@@ -6,11 +6,11 @@ extension FloatSDPLayer {
                   outputType: outputType, saturates: true)
     }
 
-    /// The FP32 SDP pipeline (`Executor.floatSDP`, the one the `.dla` path runs) on one
+    /// The FP32 SDP pipeline (`SDP.runFloat`, the one the `.dla` path runs) on one
     /// `[C, H, W]` map.
     public func run(_ input: Tensor<Float>) throws(EngineError) -> Tensor<Float> {
         let batched = try input.reshaped([1] + input.shape)
-        return try Executor.floatSDP(self, batched, operand: nil).reshaped(input.shape)
+        return try SDP.runFloat(self, batched, operand: nil).reshaped(input.shape)
     }
 
     /// The integer stage list the cost model prices this layer as.

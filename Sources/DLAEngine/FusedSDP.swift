@@ -206,23 +206,19 @@ struct FusedSDP: Sendable {
 }
 
 extension FusedSDP {
-    /// The one decision how each operation's SDP runs, made once per executor and read by both
-    /// the general path (`Executor.execute`) and the arena (`ActivationArena`): a fused pass when
-    /// the operation is an integer SDP with a converter, its input is INT32 or INT8, its
-    /// element-wise operand (if any) an INT8 tensor of the input's shape, and its stages fit the
-    /// pass; nil runs it stage by stage (`SDP.run`).
-    static func plan(_ model: CompiledModel) -> [FusedSDP?] {
-        model.operations.map { operation in
-            guard case .sdp(let layer) = operation.kind, layer.converter != nil,
-                  operation.inputs.count == (layer.elementwise == nil ? 1 : 2),
-                  operation.inputs.allSatisfy({ model.tensors.indices.contains($0) }) else { return nil }
-            let input = model.tensors[operation.inputs[0]]
-            guard input.elementType == .int32 || input.elementType == .int8, let channels = input.sampleShape.first else { return nil }
-            if operation.inputs.count == 2 {
-                let operand = model.tensors[operation.inputs[1]]
-                guard operand.elementType == .int8, operand.sampleShape == input.sampleShape else { return nil }
-            }
-            return FusedSDP(layer, channels: channels)
+    /// The one decision how an integer SDP runs, made once per executor (`SDPOperation.planned`)
+    /// and followed by the general path and the arena alike: a fused pass when the layer has a
+    /// converter, its input is INT32 or INT8, its element-wise operand (if any) an INT8 tensor of
+    /// the input's shape, and its stages fit the pass; nil runs it stage by stage (`SDP.run`).
+    static func plan(_ layer: SDPLayer, _ operation: EngineOperation, in model: CompiledModel) -> FusedSDP? {
+        guard layer.converter != nil, operation.inputs.count == (layer.elementwise == nil ? 1 : 2),
+              operation.inputs.allSatisfy({ model.tensors.indices.contains($0) }) else { return nil }
+        let input = model.tensors[operation.inputs[0]]
+        guard input.elementType == .int32 || input.elementType == .int8, let channels = input.sampleShape.first else { return nil }
+        if operation.inputs.count == 2 {
+            let operand = model.tensors[operation.inputs[1]]
+            guard operand.elementType == .int8, operand.sampleShape == input.sampleShape else { return nil }
         }
+        return FusedSDP(layer, channels: channels)
     }
 }

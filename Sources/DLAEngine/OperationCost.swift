@@ -66,3 +66,17 @@ public struct OperationCost: Sendable, Hashable {
         return total
     }
 }
+
+/// One operation's emulated cost on one core, as far as it is known before the run.
+enum PlannedCost: Sendable {
+    case fixed(OperationCost)
+    /// Convolutions: the zero-skipping estimate waits for the activation density.
+    case convolution(ConvolutionCost)
+
+    func cost(activationDensity: Double) -> OperationCost {
+        switch self {
+        case .fixed(let cost): cost
+        case .convolution(let cost): cost.cost(activationDensity: activationDensity)
+        }
+    }
+}

@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import DLANumerics
 
 /// The single data-point processor: per-element post-processing of convolution results (or of a
@@ -129,5 +136,37 @@ public enum SDP {
             }
             for i in values.indices { values[i] = f(values[i], tensor.scalars[i]) }
         }
+    }
+
+    /// The FP32 pipeline of a `FloatSDPLayer` on a `[batch, C, ...]` tensor: bias, scale, the
+    /// element-wise operand, the activation, then the output multiplier and rounding to the
+    /// output type.
+    static func runFloat(_ layer: FloatSDPLayer, _ input: Tensor<Float>, operand: Tensor<Float>?) throws(EngineError) -> Tensor<Float> {
+        let channels = input.shape.count > 1 ? input.shape[1] : 1
+        let inner = input.shape.dropFirst(2).reduce(1, *)
+        if let operand, operand.shape != input.shape {
+            throw .shapeMismatch(what: "SDP element-wise operand", expected: input.shape, found: operand.shape)
+        }
+        var out = input.scalars
+        for i in out.indices {
+            let c = (i / inner) % channels
+            var x = out[i]
+            if let bias = layer.bias { x += bias[c] }
+            if let scale = layer.scale { x *= scale[c] }
+            if let (operation, operandScale) = layer.elementwise, let operand {
+                let y = operand.scalars[i] * operandScale
+                x = operation == .add ? x + y : max(x, y)
+            }
+            switch layer.activation {
+            case .none: break
+            case .relu: x = max(x, 0)
+            case .clip(let lower, let upper): x = min(max(x, lower), upper)
+            case .prelu(let slopes): if x < 0 { x *= slopes[c] }
+            case .sigmoid: x = 1 / (1 + expf(-x))
+            case .tanh: x = tanhf(x)
+            }
+            out[i] = layer.outputType.round(x * layer.outputScale, saturating: layer.saturates)
+        }
+        return try Tensor(shape: input.shape, scalars: out)
     }
 }

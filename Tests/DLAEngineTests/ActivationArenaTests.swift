@@ -154,10 +154,11 @@ extension InstructionSetForcing {
             func kinds(_ arena: ActivationArena?) -> [String] {
                 (arena?.steps ?? []).map { step in
                     switch step {
-                    case .fullyConnected: "fc"
-                    case .convolution: "conv"
-                    case .fusedSDP: "sdp"
-                    case .pool: "pool"
+                    case .kernel(is FullyConnectedKernel): "fc"
+                    case .kernel(is ConvolutionKernel): "conv"
+                    case .kernel(is FusedSDPKernel): "sdp"
+                    case .kernel(is PoolKernel): "pool"
+                    case .kernel: "another kernel"
                     case .alias: "alias"
                     case .general: "general"
                     }

@@ -37,17 +37,21 @@ struct ExecutorFastPathTests {
                            ActivationSpec(name: "r", sampleShape: operandShape, elementType: operand ?? .int8)]
             let layer = SDPLayer(before: [.add(.constant(3))], elementwise: operand == nil ? nil : .init(operation: .add, operandConverter: .identity),
                                  after: [.relu], converter: .identity, outputType: .int8)
-            let operation = EngineOperation(name: "sdp", unit: .sdp, type: "sdp", kind: .sdp(layer),
+            let operation = EngineOperation(name: "sdp", unit: .sdp, type: "sdp", kind: SDPOperation(layer: layer),
                                             inputs: operand == nil ? [0] : [0, 2], outputs: [1])
             return CompiledModel(name: "m", targetProfile: "nv_full", tensors: tensors, inputs: operand == nil ? [0] : [0, 2], outputs: [1],
                                  operations: [operation])
         }
-        #expect(FusedSDP.plan(model(input: .int32, operand: nil))[0] != nil)
-        #expect(FusedSDP.plan(model(input: .int8, operand: nil))[0] != nil)
-        #expect(FusedSDP.plan(model(input: .int8, operand: .int8))[0]?.addsOperand == true)
-        #expect(FusedSDP.plan(model(input: .int32, operand: .int32))[0] == nil)
-        #expect(FusedSDP.plan(model(input: .int8, operand: .int8, operandShape: [8]))[0] == nil)
-        #expect(FusedSDP.plan(model(input: .float32, operand: nil))[0] == nil)
+        /// The program the executor runs the SDP as (nil: stage by stage).
+        func fused(_ model: CompiledModel) throws -> FusedSDP? {
+            try (Executor(model: model, profile: .nvFull).operators[0] as? FusedSDPOperation)?.program
+        }
+        #expect(try fused(model(input: .int32, operand: nil)) != nil)
+        #expect(try fused(model(input: .int8, operand: nil)) != nil)
+        #expect(try fused(model(input: .int8, operand: .int8))?.addsOperand == true)
+        #expect(try fused(model(input: .int32, operand: .int32)) == nil)
+        #expect(try fused(model(input: .int8, operand: .int8, operandShape: [8])) == nil)
+        #expect(try fused(model(input: .float32, operand: nil)) == nil)
     }
 
     /// A residual add of two INT8 activations (an SDP reading codes from memory) runs as one
@@ -64,7 +68,7 @@ struct ExecutorFastPathTests {
                              elementwise: .init(operation: .add, operandConverter: aligner), after: [.relu],
                              converter: OutputConverter(offset: 128 << 8, scale: 1, shift: 8), outputType: .int8)
         let model = CompiledModel(name: "residual", targetProfile: "nv_full", tensors: tensors, inputs: [0, 1], outputs: [2],
-                                  operations: [EngineOperation(name: "add", unit: .sdp, type: "sdp", kind: .sdp(layer), inputs: [0, 1], outputs: [2])])
+                                  operations: [EngineOperation(name: "add", unit: .sdp, type: "sdp", kind: SDPOperation(layer: layer), inputs: [0, 1], outputs: [2])])
         var random = TestRandom(seed: 31)
         let count = batch * channels * height * width
         let x = try Tensor(shape: [batch] + shape, scalars: random.int8s(count, zeros: 0.2))
@@ -74,8 +78,8 @@ struct ExecutorFastPathTests {
                                    profile: .nvFull, channelAxis: 1)
         let arena = try Executor(model: model, profile: .nvFull)
         let general = try Executor(model: model, profile: .nvFull, threads: 1, strategy: nil, usesArena: false)
-        #expect(arena.fusedSDP[0] != nil)
-        guard case .fusedSDP(let step)? = arena.arena?.steps.first else {
+        #expect(arena.operators[0] is FusedSDPOperation && general.operators[0] is FusedSDPOperation)
+        guard case .kernel(let kernel)? = arena.arena?.steps.first, let step = kernel as? FusedSDPKernel else {
             Issue.record("the arena does not run the INT8-input SDP fused")
             return
         }
@@ -106,7 +110,7 @@ struct ExecutorFastPathTests {
                              elementwise: .init(operation: .add, operandConverter: OutputConverter(offset: 5, scale: 26214, shift: 7)),
                              after: [.relu], converter: OutputConverter(offset: 128 << 8, scale: 1, shift: 8), outputType: .int8)
         let model = CompiledModel(name: "residual", targetProfile: "nv_full", tensors: tensors, inputs: [0, 1], outputs: [2],
-                                  operations: [EngineOperation(name: "add", unit: .sdp, type: "sdp", kind: .sdp(layer), inputs: [0, 1], outputs: [2])])
+                                  operations: [EngineOperation(name: "add", unit: .sdp, type: "sdp", kind: SDPOperation(layer: layer), inputs: [0, 1], outputs: [2])])
         var random = TestRandom(seed: 77)
         let count = channels * height * width
         let inputs: [EngineValue] = [.int8(try Tensor(shape: [1] + shape, scalars: random.int8s(count, zeros: 0.2))),
@@ -132,7 +136,7 @@ struct ExecutorFastPathTests {
         #expect(again.emulatedSeconds == first.emulatedSeconds)
 
         // The fully connected layer on xavier: rows split 2 + 1 over the two cores.
-        guard case .fullyConnected(let weights, _) = compiled.operations[4].kind else {
+        guard let weights = (compiled.operations[4].kind as? FullyConnectedOperation)?.weights else {
             Issue.record("operation 4 is not the fully connected layer")
             return
         }

@@ -32,7 +32,7 @@ struct UntrustedModelTests {
     @Test func arenaWriteRefusesAResultLargerThanItsSlot() throws {
         let tensors = [ActivationSpec(name: "x", sampleShape: [2, 16, 16], elementType: .int8),
                        ActivationSpec(name: "y", sampleShape: [1], elementType: .int8)]
-        let operation = EngineOperation(name: "c", unit: .bdma, type: "concat", kind: .concatenate(axis: 1), inputs: [0, 0], outputs: [1])
+        let operation = EngineOperation(name: "c", unit: .bdma, type: "concat", kind: ConcatenateOperation(axis: 1), inputs: [0, 0], outputs: [1])
         let model = CompiledModel(name: "crafted", targetProfile: "nv_full", tensors: tensors, inputs: [0], outputs: [1], operations: [operation])
         let executor = try Executor(model: model, profile: .nvFull)
         #expect(executor.arena != nil)
@@ -139,7 +139,7 @@ struct UntrustedModelTests {
             DLAAttribute("cvt_scale", .int(-32_768)), DLAAttribute("cvt_shift", .int(63)), DLAAttribute("cvt_offset", .int(Int64(Int32.min))),
             DLAAttribute("ew_scale", .int(32_767)), DLAAttribute("ew_shift", .int(0)), DLAAttribute("ew_offset", .int(Int64(Int32.max))),
         ]))
-        guard case .sdp(let layer) = accepted.operations[0].kind else {
+        guard let layer = (accepted.operations[0].kind as? SDPOperation)?.layer else {
             Issue.record("expected an integer SDP")
             return
         }
@@ -165,7 +165,7 @@ struct UntrustedModelTests {
             #expect(throws: (any Error).self, "\(attributes)") { try ModelAdapter.compile(try Self.sdp(attributes)) }
         }
         let accepted = try ModelAdapter.compile(try Self.sdp([DLAAttribute("bs_clip", .ints([-100, 155]))]))
-        guard case .sdp(let layer) = accepted.operations[0].kind else {
+        guard let layer = (accepted.operations[0].kind as? SDPOperation)?.layer else {
             Issue.record("expected an integer SDP")
             return
         }
