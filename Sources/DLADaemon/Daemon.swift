@@ -45,6 +45,7 @@ public final class Daemon: Sendable {
         var options = StoreOptions()
         options.durability = configuration.durability == .full ? .full : .normal
         options.storeInputs = configuration.storeInputs
+        options.maxGroupWaitMicroseconds = UInt32(configuration.groupCommitWaitMicroseconds)
         options.retention = RetentionPolicy(
             maxRows: configuration.retentionMaxRows,
             maxAge: configuration.retentionMaxAgeSeconds.map { .seconds($0) },

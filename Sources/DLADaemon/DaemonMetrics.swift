@@ -13,6 +13,10 @@ public final class DaemonMetrics: Sendable {
     private let storeBytes: Gauge
     private let loadedVersions: Gauge
     private let rejected: Counter
+    private let historyCommits: Counter
+    private let historyRows: Counter
+    /// The store's totals at the last update, so that each update adds only what is new.
+    private let reportedHistory = Mutex<(commits: Int, rows: Int)>((0, 0))
     /// Labelled collectors by name and label values: the registry's own lookup builds the
     /// metric's name and a label key on every call, which the hot path should not pay per request
     /// (nor a joined string key: each request counts four collectors).
@@ -36,6 +40,8 @@ public final class DaemonMetrics: Sendable {
         storeBytes = registry.makeGauge(descriptor: Self.name("store_size", "bytes", "Size of the SQLite database file."))
         loadedVersions = registry.makeGauge(descriptor: Self.name("loaded_versions", "", "Model versions built for the engine."))
         rejected = registry.makeCounter(descriptor: Self.name("engine_rejected", "total", "Requests refused because the engine queue was full."))
+        historyCommits = registry.makeCounter(descriptor: Self.name("history_commits", "total", "History transactions committed (one fsync each under durability=full)."))
+        historyRows = registry.makeCounter(descriptor: Self.name("history_rows", "total", "History rows committed; rows / commits is the group commit's yield."))
     }
 
     private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -80,7 +86,14 @@ public final class DaemonMetrics: Sendable {
 
     public func countRejected() { rejected.increment() }
 
-    public func update(queued: Int, busy: Int, stuck: Int, models: Int, storeBytes: Int64, loadedVersions: Int) {
+    public func update(queued: Int, busy: Int, stuck: Int, models: Int, storeBytes: Int64, loadedVersions: Int,
+                       historyCommits commits: Int, historyRows rows: Int) {
+        let (newCommits, newRows) = reportedHistory.withLock { reported in
+            defer { reported = (max(reported.commits, commits), max(reported.rows, rows)) }
+            return (max(commits - reported.commits, 0), max(rows - reported.rows, 0))
+        }
+        historyCommits.increment(by: Int64(newCommits))
+        historyRows.increment(by: Int64(newRows))
         queueDepth.set(Double(queued))
         busyCores.set(Double(busy))
         stuckCores.set(Double(stuck))

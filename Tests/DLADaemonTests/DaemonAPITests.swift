@@ -191,6 +191,25 @@ import Testing
         await bed.close()
     }
 
+    /// The group commit's yield is visible to Prometheus: rows and transactions, each counted once
+    /// however often /metrics is scraped.
+    @Test func metricsCountHistoryRowsAndCommits() async throws {
+        let bed = try await APITestBed()
+        #expect(await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla")).status == 201)
+        let (inputs, _) = try APITestBed.samples()
+        let one = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
+        func value(_ name: String, _ text: String) -> Int? {
+            text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) }
+        }
+        for _ in 0..<3 { #expect(await bed.send("POST", "/v1/models/digits/infer", body: one, contentType: "application/x-npy").status == 200) }
+        _ = await bed.send("GET", "/metrics")
+        let text = String(decoding: await bed.send("GET", "/metrics").body, as: UTF8.self)
+        #expect(value("dlad_history_rows_total", text) == 3, "\(text)")
+        let commits = value("dlad_history_commits_total", text) ?? 0
+        #expect((1...3).contains(commits))
+        await bed.close()
+    }
+
     @Test func historyPagesWithTheCursor() async throws {
         let bed = try await APITestBed()
         #expect(await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla")).status == 201)

@@ -47,7 +47,8 @@ extension DaemonAPI {
         let size = try? await store.size()
         let models = (try? await store.registry.models().count) ?? 0
         metrics.update(queued: engines.queued, busy: engines.busy, stuck: engines.stuck, models: models,
-                       storeBytes: size?.fileBytes ?? 0, loadedVersions: catalog.loadedCount)
+                       storeBytes: size?.fileBytes ?? 0, loadedVersions: catalog.loadedCount,
+                       historyCommits: store.writerStatistics.groups, historyRows: store.writerStatistics.rows)
         return APIResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: metrics.exposition())
     }
 }

@@ -35,6 +35,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// A request expected to take at most this long runs on its connection's event loop when a
     /// core is idle, instead of waking an engine thread (0: always on an engine thread).
     public var inlineMicroseconds = 200
+    /// How long the history writer waits for the previous group's callers to come back before
+    /// committing the next group (StoreOptions.maxGroupWaitMicroseconds; 0: never waits).
+    public var groupCommitWaitMicroseconds = 100
     public var maxUploadBytes = 256 << 20
     /// Largest inference request body.
     public var maxRequestBytes = 64 << 20
@@ -89,6 +92,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         integer("request_timeout_ms", "Deadline of one inference request in milliseconds.", 1...3_600_000, read: { $0.requestTimeoutMilliseconds }) { $0.requestTimeoutMilliseconds = $1 },
         integer("max_batch_rows", "Rows of concurrent requests for one model run as one batch.", 1...4096, read: { $0.maxBatchRows }) { $0.maxBatchRows = $1 },
         integer("batch_wait_us", "Microseconds a worker waits for more requests to fill a batch.", 0...100_000, read: { $0.batchWaitMicroseconds }) { $0.batchWaitMicroseconds = $1 },
+        integer("group_commit_wait_us", "Microseconds the history writer waits for more rows to share one commit (0: never).", 0...100_000,
+                read: { $0.groupCommitWaitMicroseconds }) { $0.groupCommitWaitMicroseconds = $1 },
         integer("inline_us", "Requests expected to take at most this many microseconds run on the event loop when a core is idle (0: never).", 0...10_000, read: { $0.inlineMicroseconds }) { $0.inlineMicroseconds = $1 },
         integer("max_upload_bytes", "Largest model push in bytes.", 1024...(1 << 40), read: { $0.maxUploadBytes }) { $0.maxUploadBytes = $1 },
         integer("max_request_bytes", "Largest inference request body in bytes.", 1024...(1 << 32), read: { $0.maxRequestBytes }) { $0.maxRequestBytes = $1 },
