@@ -1,6 +1,6 @@
 /// `cpu` / `softmax`: over the last axis in FP32 on the host (`CPUFallback.softmax`), the input
 /// dequantized by its tensor's quantization, the result stored as the output tensor holds it.
-struct SoftmaxOperation: EngineOperator {
+struct SoftmaxOperation: HostOperator {
     static func build(_ d: OperationDefinition) throws(EngineError) -> any EngineOperator {
         let input = try d.input(0, "input")
         try checkHostOutput(d, input: input) { () throws(EngineError) in
@@ -11,14 +11,8 @@ struct SoftmaxOperation: EngineOperator {
         return SoftmaxOperation()
     }
 
-    var requirements: [(HardwareProfile.Capabilities, String)] { [] }
-
     func producedType(input: ActivationSpec.ElementType, output: ActivationSpec.ElementType) -> ActivationSpec.ElementType? {
         hostOutputType(output)
-    }
-
-    func cost(_ query: CostQuery) throws(EngineError) -> PlannedCost {
-        .fixed(query.model.cpu())
     }
 
     func execute(_ operands: [EngineValue], _ operation: UnsafePointer<EngineOperation>,
@@ -30,20 +24,14 @@ struct SoftmaxOperation: EngineOperator {
 
 /// `cpu` / `quantize`: real values stored as the output tensor holds them (INT8 through the
 /// input converter, FP16/FP8 rounded).
-struct QuantizeOperation: EngineOperator {
+struct QuantizeOperation: HostOperator {
     static func build(_ d: OperationDefinition) throws(EngineError) -> any EngineOperator {
         try checkHostOutput(d, input: try d.input(0, "input")) {}
         return QuantizeOperation()
     }
 
-    var requirements: [(HardwareProfile.Capabilities, String)] { [] }
-
     func producedType(input: ActivationSpec.ElementType, output: ActivationSpec.ElementType) -> ActivationSpec.ElementType? {
         hostOutputType(output)
-    }
-
-    func cost(_ query: CostQuery) throws(EngineError) -> PlannedCost {
-        .fixed(query.model.cpu())
     }
 
     func execute(_ operands: [EngineValue], _ operation: UnsafePointer<EngineOperation>,
@@ -53,24 +41,30 @@ struct QuantizeOperation: EngineOperator {
 }
 
 /// `cpu` / `dequantize`: real values in FP32.
-struct DequantizeOperation: EngineOperator {
+struct DequantizeOperation: HostOperator {
     static func build(_ d: OperationDefinition) throws(EngineError) -> any EngineOperator {
         let input = try d.input(0, "input")
         try d.expectOutput(try d.output(), shape: input.sampleShape, type: .float32)
         return DequantizeOperation()
     }
 
-    var requirements: [(HardwareProfile.Capabilities, String)] { [] }
-
     func producedType(input: ActivationSpec.ElementType, output: ActivationSpec.ElementType) -> ActivationSpec.ElementType? { .float32 }
-
-    func cost(_ query: CostQuery) throws(EngineError) -> PlannedCost {
-        .fixed(query.model.cpu())
-    }
 
     func execute(_ operands: [EngineValue], _ operation: UnsafePointer<EngineOperation>,
                  _ context: ExecutionContext) throws(EngineError) -> OperatorOutcome {
         OperatorOutcome(value: .float32(try operands[0].realValues(context.input(operation))))
+    }
+}
+
+/// An operation the host CPU runs (NVDLA has no unit for it): no capability needed, the CPU
+/// fallback's fixed cost.
+protocol HostOperator: EngineOperator {}
+
+extension HostOperator {
+    var requirements: [(HardwareProfile.Capabilities, String)] { [] }
+
+    func cost(_ query: CostQuery) throws(EngineError) -> PlannedCost {
+        .fixed(query.model.cpu())
     }
 }
 

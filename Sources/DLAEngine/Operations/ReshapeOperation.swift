@@ -1,6 +1,6 @@
 /// `cpu` / `reshape` and `flatten`: the same elements in the output tensor's shape. On the
 /// arena its output shares its input's bytes.
-struct ReshapeOperation: EngineOperator {
+struct ReshapeOperation: HostOperator {
     static func build(_ d: OperationDefinition) throws(EngineError) -> any EngineOperator {
         let input = try d.input(0, "input")
         let out = try d.output()
@@ -10,16 +10,10 @@ struct ReshapeOperation: EngineOperator {
         return ReshapeOperation()
     }
 
-    var requirements: [(HardwareProfile.Capabilities, String)] { [] }
-
     func producedType(input: ActivationSpec.ElementType, output: ActivationSpec.ElementType) -> ActivationSpec.ElementType? { input }
 
     func arenaStep(_ planning: ArenaPlanning) -> ArenaStepPlan {
         planning.output.sampleShape.reduce(1, *) == planning.input.sampleShape.reduce(1, *) ? .alias : .general
-    }
-
-    func cost(_ query: CostQuery) throws(EngineError) -> PlannedCost {
-        .fixed(query.model.cpu())
     }
 
     func execute(_ operands: [EngineValue], _ operation: UnsafePointer<EngineOperation>,
