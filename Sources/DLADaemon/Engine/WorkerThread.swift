@@ -4,8 +4,8 @@ import Glibc
 import Musl
 #endif
 
-/// A dedicated OS thread. Engine work blocks for milliseconds at a time: it must never run on
-/// Swift's cooperative pool or on the event loop.
+/// A dedicated OS thread. Engine work can block for milliseconds at a time: it must never run on
+/// Swift's cooperative pool, nor on an event loop unless it is known to be short.
 enum WorkerThread {
     private final class Box {
         let body: () -> Void
