@@ -8,10 +8,13 @@ import Testing
 
 /// The HTTP layer on an in-memory channel: raw bytes in, raw bytes out, no socket.
 @Suite struct HTTPConnectionHandlerTests {
-    private func channel(_ bed: APITestBed, peer: PeerIdentity = APITestBed.admin, pipelinedByteCap: Int = 1 << 20) throws -> EmbeddedChannel {
-        let channel = EmbeddedChannel()
-        try HTTPConnectionHandler.configure(channel.pipeline.syncOperations, api: bed.api, peer: peer, pipelinedByteCap: pipelinedByteCap)
-        return channel
+    /// A thread-safe in-memory channel: answers come back from the engine and the store writer on
+    /// their own threads, which `EmbeddedChannel`'s loop does not allow.
+    private func channel(_ bed: APITestBed, peer: PeerIdentity = APITestBed.admin, pipelinedByteCap: Int = 1 << 20) async throws -> NIOAsyncTestingChannel {
+        let api = bed.api
+        return try await NIOAsyncTestingChannel { channel in
+            try HTTPConnectionHandler.configure(channel.pipeline.syncOperations, api: api, peer: peer, pipelinedByteCap: pipelinedByteCap)
+        }
     }
 
     /// Counts the reads that reach the head of the pipeline (the socket).
@@ -29,11 +32,11 @@ import Testing
     }
 
     /// Everything written so far, after letting the API's task hop back to the loop.
-    private func output(_ channel: EmbeddedChannel, tries: Int = 2000, until done: (String) -> Bool) async throws -> String {
+    private func output(_ channel: NIOAsyncTestingChannel, tries: Int = 2000, until done: (String) -> Bool) async throws -> String {
         var text = ""
         for _ in 0..<tries {
-            channel.embeddedEventLoop.run()
-            while let buffer = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
+            await channel.testingEventLoop.run()
+            while let buffer = try await channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
             if done(text) { return text }
             try await Task.sleep(for: .milliseconds(2))
         }
@@ -42,14 +45,14 @@ import Testing
 
     @Test func keepAliveRequestsAreAnsweredInOrder() async throws {
         let bed = try await APITestBed()
-        let channel = try channel(bed)
-        try channel.writeInbound(ByteBuffer(string: "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n"))
+        let channel = try await channel(bed)
+        try await channel.writeInbound(ByteBuffer(string: "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n"))
         let text = try await output(channel) { $0.components(separatedBy: "HTTP/1.1 ").count == 3 && $0.hasSuffix("}\n") }
         let answers = text.components(separatedBy: "HTTP/1.1 ").dropFirst()
         #expect(answers.first?.hasPrefix("200 OK") == true)
         #expect(answers.last?.hasPrefix("404 Not Found") == true)
         #expect(!text.lowercased().contains("connection: close"))
-        _ = try? channel.finish()
+        _ = try? await channel.finish()
         await bed.close()
     }
 
@@ -60,29 +63,29 @@ import Testing
         #expect(await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla")).status == 201)
         let (inputs, _) = try APITestBed.samples()
         let one = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
-        let channel = try channel(bed, pipelinedByteCap: 6000)
+        let channel = try await channel(bed, pipelinedByteCap: 6000)
         let counter = ReadCounter()
-        try channel.pipeline.syncOperations.addHandler(counter, position: .first)
+        try await channel.pipeline.addHandler(counter, position: .first)
 
         bed.pool.freeze(core: 0)
         var infer = ByteBuffer(string: "POST /v1/models/digits/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-npy\r\nContent-Length: \(one.count)\r\n\r\n")
         infer.writeBytes(one)
-        try channel.writeInbound(infer)
+        try await channel.writeInbound(infer)
         while bed.pool.snapshot.busy == 0 { try await Task.sleep(for: .milliseconds(2)) }
         // Behind the held inference: a second inference with its body, then small requests
         // until more than the cap is waiting.
-        try channel.writeInbound(infer)
+        try await channel.writeInbound(infer)
         // Under the cap, reads go on while an answer is pending (no epoll change per request).
         var reads = counter.reads
         channel.pipeline.read()
-        channel.embeddedEventLoop.run()
+        await channel.testingEventLoop.run()
         #expect(counter.reads == reads + 1)
         for index in 0..<12 {
-            try channel.writeInbound(ByteBuffer(string: "GET /v1/models/m\(index) HTTP/1.1\r\nHost: x\r\n\r\n"))
+            try await channel.writeInbound(ByteBuffer(string: "GET /v1/models/m\(index) HTTP/1.1\r\nHost: x\r\n\r\n"))
         }
         reads = counter.reads
         channel.pipeline.read()
-        channel.embeddedEventLoop.run()
+        await channel.testingEventLoop.run()
         #expect(counter.reads == reads, "a read passed while over the cap")
         #expect(try await output(channel, tries: 25) { !$0.isEmpty }.isEmpty, "an answer went out before the held one")
 
@@ -90,54 +93,54 @@ import Testing
         let text = try await output(channel) { self.statuses($0).count == 14 && $0.hasSuffix("}\n") }
         #expect(statuses(text) == ["200", "200"] + Array(repeating: "404", count: 12), "\(statuses(text))")
         #expect(counter.reads == reads + 1, "the withheld read was not issued")
-        _ = try? channel.finish()
+        _ = try? await channel.finish()
         await bed.close()
     }
 
     @Test func expectContinueIsAnsweredBeforeTheBody() async throws {
         let bed = try await APITestBed()
-        let channel = try channel(bed)
-        try channel.writeInbound(ByteBuffer(string: "POST /v1/models/m/versions HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"))
+        let channel = try await channel(bed)
+        try await channel.writeInbound(ByteBuffer(string: "POST /v1/models/m/versions HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"))
         let interim = try await output(channel) { $0.contains("\r\n\r\n") }
         #expect(interim.hasPrefix("HTTP/1.1 100 Continue"))
-        try channel.writeInbound(ByteBuffer(string: "abcde"))
+        try await channel.writeInbound(ByteBuffer(string: "abcde"))
         let final = try await output(channel) { $0.contains("}\n") }
         #expect(final.hasPrefix("HTTP/1.1 422"), "\(final)")
         #expect(bed.uploadsLeft.isEmpty)
-        _ = try? channel.finish()
+        _ = try? await channel.finish()
         await bed.close()
     }
 
     @Test func refusalsBeforeTheBodyCloseTheConnection() async throws {
         let bed = try await APITestBed(maxUploadBytes: 1000)
-        let tooLarge = try channel(bed)
-        try tooLarge.writeInbound(ByteBuffer(string: "POST /v1/models/m/versions HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"))
+        let tooLarge = try await channel(bed)
+        try await tooLarge.writeInbound(ByteBuffer(string: "POST /v1/models/m/versions HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"))
         let text = try await output(tooLarge) { $0.contains("}\n") }
         #expect(text.hasPrefix("HTTP/1.1 413") && text.lowercased().contains("connection: close"))
         #expect(bed.uploadsLeft.isEmpty)
 
-        let forbidden = try channel(bed, peer: APITestBed.member)
-        try forbidden.writeInbound(ByteBuffer(string: "POST /v1/models/m/versions HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"))
+        let forbidden = try await channel(bed, peer: APITestBed.member)
+        try await forbidden.writeInbound(ByteBuffer(string: "POST /v1/models/m/versions HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"))
         #expect(try await output(forbidden) { $0.contains("}\n") }.hasPrefix("HTTP/1.1 403"))
 
         // A chunked upload is cut off at the cap while it streams, and its file removed.
-        let streamed = try channel(bed)
-        try streamed.writeInbound(ByteBuffer(string: "POST /v1/models/m/versions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"))
+        let streamed = try await channel(bed)
+        try await streamed.writeInbound(ByteBuffer(string: "POST /v1/models/m/versions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"))
         let chunk = String(repeating: "x", count: 800)
-        try streamed.writeInbound(ByteBuffer(string: "320\r\n\(chunk)\r\n"))
-        try streamed.writeInbound(ByteBuffer(string: "320\r\n\(chunk)\r\n"))
+        try await streamed.writeInbound(ByteBuffer(string: "320\r\n\(chunk)\r\n"))
+        try await streamed.writeInbound(ByteBuffer(string: "320\r\n\(chunk)\r\n"))
         #expect(try await output(streamed) { $0.contains("}\n") }.hasPrefix("HTTP/1.1 413"))
         #expect(bed.uploadsLeft.isEmpty)
-        for channel in [tooLarge, forbidden, streamed] { _ = try? channel.finish() }
+        for channel in [tooLarge, forbidden, streamed] { _ = try? await channel.finish() }
         await bed.close()
     }
 
     @Test func malformedHTTPGets400() async throws {
         let bed = try await APITestBed()
-        let channel = try channel(bed)
-        _ = try? channel.writeInbound(ByteBuffer(string: "NOT HTTP AT ALL\r\n\r\n"))
+        let channel = try await channel(bed)
+        _ = try? await channel.writeInbound(ByteBuffer(string: "NOT HTTP AT ALL\r\n\r\n"))
         #expect(try await output(channel) { !$0.isEmpty }.hasPrefix("HTTP/1.1 400"))
-        _ = try? channel.finish()
+        _ = try? await channel.finish()
         await bed.close()
     }
 }
