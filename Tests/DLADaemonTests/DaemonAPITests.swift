@@ -160,6 +160,11 @@ import Testing
         #expect(await bed.send("GET", "/v1/inferences?requestId=").status == 400)
         let stats = try bed.decode(StatsResponse.self, await bed.send("GET", "/v1/stats"))
         #expect(stats.models.first { $0.name == "digits" }.map { $0.count == 4 && $0.errors == 4 } == true)
+        // An empty media type, or parameters without one, is refused, not a crash.
+        for empty in ["", ";", "; charset=utf-8"] {
+            let refused = await bed.send("POST", "/v1/models/digits/infer", body: [1, 2, 3], contentType: empty)
+            #expect(refused.status == 415 && bed.errorMessage(refused).contains("an empty media type"), "\(empty)")
+        }
         await bed.close()
     }
 

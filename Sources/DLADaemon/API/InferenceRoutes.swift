@@ -71,7 +71,7 @@ extension DaemonAPI {
             case "application/x-npy"?, "application/octet-stream"?:
                 binding = try InferenceInputBinding(npy: body, specs: loaded.inputSpecs)
             case let other?:
-                throw APIFailure(.unsupportedMediaType, "inputs are sent as application/json or application/x-npy, not \(other)")
+                throw APIFailure(.unsupportedMediaType, "inputs are sent as application/json or application/x-npy, not \(other.isEmpty ? "an empty media type" : other)")
             }
             do {
                 try loaded.executor.checkBatch(binding.rows)
