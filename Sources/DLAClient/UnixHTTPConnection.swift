@@ -242,7 +242,9 @@ public final class UnixHTTPConnection {
         var body: [UInt8] = []
         while true {
             let line = try readLine()
-            guard let size = Int(line.split(separator: ";")[0].trimmingCharacters(), radix: 16) else {
+            // An empty line (or only extensions) is malformed, not an index past an empty split.
+            guard let size = Int(line.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0].trimmingCharacters(), radix: 16),
+                  size >= 0 else {
                 throw ConnectionError("malformed chunked response")
             }
             if size == 0 {
