@@ -1,4 +1,5 @@
 import DLAAPI
+import Foundation
 @testable import DLADaemon
 import DLAFormat
 import NIOCore
@@ -53,6 +54,56 @@ import Testing
         #expect(answers.last?.hasPrefix("404 Not Found") == true)
         #expect(!text.lowercased().contains("connection: close"))
         _ = try? await channel.finish()
+        await bed.close()
+    }
+
+    /// Random pipelines of valid requests (no body, a Content-Length body, a chunked body), cut
+    /// into random pieces as a socket may deliver them: every request is answered, in order.
+    /// The seed is in every failure; `HTTP_FUZZ_SEED` replays it.
+    @Test func randomPipelinesCutAnywhereAreAnsweredInOrder() async throws {
+        let seed = ProcessInfo.processInfo.environment["HTTP_FUZZ_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max)
+        var random = APIRobustnessTests.SeededGenerator(state: seed)
+        let bed = try await APITestBed()
+        #expect(await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla")).status == 201)
+        let (inputs, _) = try APITestBed.samples()
+        let npy = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
+        for round in 0..<30 {
+            var stream: [UInt8] = []
+            var expected: [String] = []
+            for _ in 0..<Int.random(in: 1...6, using: &random) {
+                switch Int.random(in: 0..<4, using: &random) {
+                case 0:
+                    stream += Array("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+                    expected.append("200")
+                case 1:
+                    stream += Array("GET /v1/models/nope HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+                    expected.append("404")
+                case 2:
+                    stream += Array("POST /v1/models/digits/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-npy\r\nContent-Length: \(npy.count)\r\n\r\n".utf8) + npy
+                    expected.append("200")
+                default:
+                    stream += Array("POST /v1/models/digits/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-npy\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+                    var offset = 0
+                    while offset < npy.count {
+                        let size = min(Int.random(in: 1...2048, using: &random), npy.count - offset)
+                        stream += Array((String(size, radix: 16) + "\r\n").utf8) + npy[offset..<(offset + size)] + Array("\r\n".utf8)
+                        offset += size
+                    }
+                    stream += Array("0\r\n\r\n".utf8)
+                    expected.append("200")
+                }
+            }
+            let channel = try await channel(bed)
+            var offset = 0
+            while offset < stream.count {
+                let end = min(stream.count, offset + Int.random(in: 1...max(1, stream.count / 3), using: &random))
+                try await channel.writeInbound(ByteBuffer(bytes: stream[offset..<end]))
+                offset = end
+            }
+            let text = try await output(channel) { self.statuses($0).count >= expected.count }
+            #expect(statuses(text) == expected, "seed \(seed), round \(round)")
+            _ = try? await channel.finish()
+        }
         await bed.close()
     }
 
