@@ -66,8 +66,7 @@ import Testing
         var random = SeededGenerator(state: seed)
         let bed = try await APITestBed(timeout: .seconds(5))
         #expect(await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla")).status == 201)
-        let (inputs, _) = try APITestBed.samples()
-        let npy = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
+        let npy = try APITestBed.sampleNPY()
         let peers = [APITestBed.admin, APITestBed.member, APITestBed.adminGroupMember]
         for round in 0..<(ProcessInfo.processInfo.environment["API_FUZZ_ROUNDS"].flatMap { Int($0) } ?? 2000) {
             let path = Self.path(&random)

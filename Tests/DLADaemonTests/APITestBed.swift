@@ -31,13 +31,21 @@ final class APITestBed: Sendable {
         return (try NPY.read(path: folder + "inputs.npy"), try NPY.read(path: folder + "int8.expected.npy"))
     }
 
+    /// The first `rows` sample images as an `.npy` inference body.
+    static func sampleNPY(rows: Int = 1) throws -> [UInt8] {
+        let (inputs, _) = try samples()
+        return NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(rows * 784)), shape: [rows, 784]))
+    }
+
     init(cores: Int = 2, queueCapacity: Int = 64, timeout: Duration = .seconds(30), maxUploadBytes: Int = 1 << 20,
          limits: DLAResourceLimits = DLAResourceLimits(), policy adjust: (inout DaemonAPI.Policy) -> Void = { _ in }) async throws {
         root = FileManager.default.temporaryDirectory.path + "/dlad-api-\(UInt64.random(in: 0...UInt64.max))"
         uploads = root + "/uploads"
         try FileManager.default.createDirectory(atPath: uploads, withIntermediateDirectories: true)
         store = try await DLAStore.open(path: root + "/dlad.sqlite")
-        pool = EnginePool(cores: cores, queueCapacity: queueCapacity, maxBatchRows: 64, batchWaitMicroseconds: 0)
+        // Cheap requests run on the caller as in the daemon, so that the routes are tested on its path.
+        pool = EnginePool(cores: cores, queueCapacity: queueCapacity, maxBatchRows: 64, batchWaitMicroseconds: 0,
+                          inlineMicroseconds: DaemonConfiguration().inlineMicroseconds)
         var policy = DaemonAPI.Policy(adminGroupID: 4242, push: .init(requireSignatures: false, trustedKeys: []),
                                       requestTimeoutNanoseconds: UInt64(timeout.components.seconds) * 1_000_000_000 + UInt64(timeout.components.attoseconds / 1_000_000_000),
                                       storeInputs: false, faultInjection: true)

@@ -65,8 +65,7 @@ import Testing
         let refused = await bed.send("POST", "/v1/models/m/rollback")
         #expect(refused.status == 422 && bed.errorMessage(refused).contains("not a valid .dla model"), "\(bed.errorMessage(refused))")
         #expect(try await bed.store.registry.activeVersion(of: "m")?.version == 2)
-        let (inputs, _) = try APITestBed.samples()
-        let one = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
+        let one = try APITestBed.sampleNPY()
         let answer = await bed.send("POST", "/v1/models/m/infer", body: one, contentType: "application/x-npy")
         #expect(try bed.decode(InferResponse.self, answer).version == 2)
         await bed.close()
@@ -108,8 +107,7 @@ import Testing
         let activated = await bed.send("POST", "/v1/models/m/activate", body: Array(#"{"version": 2}"#.utf8), contentType: "application/json")
         #expect(activated.status == 200)
         #expect(try bed.decode(ActivationResponse.self, activated) == ActivationResponse(name: "m", activeVersion: 2, previousVersion: 1))
-        let (inputs, _) = try APITestBed.samples()
-        let one = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
+        let one = try APITestBed.sampleNPY()
         let onV2 = try bed.decode(InferResponse.self, await bed.send("POST", "/v1/models/m/infer", body: one, contentType: "application/x-npy"))
         #expect(onV2.version == 2)
         let onV1 = try bed.decode(InferResponse.self, await bed.send("POST", "/v1/models/m/infer?version=1", body: one, contentType: "application/x-npy"))
@@ -201,8 +199,7 @@ import Testing
     @Test func metricsCountHistoryRowsAndCommits() async throws {
         let bed = try await APITestBed()
         #expect(await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla")).status == 201)
-        let (inputs, _) = try APITestBed.samples()
-        let one = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
+        let one = try APITestBed.sampleNPY()
         func value(_ name: String, _ text: String) -> Int? {
             text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) }
         }
@@ -218,8 +215,7 @@ import Testing
     @Test func historyPagesWithTheCursor() async throws {
         let bed = try await APITestBed()
         #expect(await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla")).status == 201)
-        let (inputs, _) = try APITestBed.samples()
-        let one = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
+        let one = try APITestBed.sampleNPY()
         for _ in 0..<5 { #expect(await bed.send("POST", "/v1/models/digits/infer", body: one, contentType: "application/x-npy").status == 200) }
         var seen: [Int64] = []
         var cursor: Int64?
@@ -235,8 +231,7 @@ import Testing
     @Test func overloadAnswers503AndDeadlines504() async throws {
         let bed = try await APITestBed(cores: 1, queueCapacity: 1, timeout: .milliseconds(300))
         #expect(await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla")).status == 201)
-        let (inputs, _) = try APITestBed.samples()
-        let one = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
+        let one = try APITestBed.sampleNPY()
         bed.pool.freeze(core: 0)
         // The frozen core takes the first request and holds it; the second waits in the queue
         // (capacity 1); the third is refused at once.
@@ -283,11 +278,10 @@ import Testing
         let bed = try await APITestBed(limits: DLAResourceLimits(maxBatchInputElements: 784 * 8))
         let pushed = await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla"))
         #expect(pushed.status == 201, "\(bed.errorMessage(pushed))")
-        let (inputs, _) = try APITestBed.samples()
-        let nine = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(9 * 784)), shape: [9, 784]))
+        let nine = try APITestBed.sampleNPY(rows: 9)
         let tooMany = await bed.send("POST", "/v1/models/digits/infer", body: nine, contentType: "application/x-npy")
         #expect(tooMany.status == 413 && bed.errorCode(tooMany) == "payload_too_large", "\(bed.errorMessage(tooMany))")
-        let eight = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(8 * 784)), shape: [8, 784]))
+        let eight = try APITestBed.sampleNPY(rows: 8)
         #expect(await bed.send("POST", "/v1/models/digits/infer", body: eight, contentType: "application/x-npy").status == 200)
         await bed.close()
     }

@@ -65,8 +65,7 @@ import Testing
         var random = APIRobustnessTests.SeededGenerator(state: seed)
         let bed = try await APITestBed()
         #expect(await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla")).status == 201)
-        let (inputs, _) = try APITestBed.samples()
-        let npy = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
+        let npy = try APITestBed.sampleNPY()
         for round in 0..<30 {
             var stream: [UInt8] = []
             var expected: [String] = []
@@ -112,8 +111,7 @@ import Testing
     @Test func pipelinedRequestsWaitInOrderAndReadsStopPastTheCap() async throws {
         let bed = try await APITestBed()
         #expect(await bed.push("digits", try APITestBed.firmware("lenet-300-100-int8.dla")).status == 201)
-        let (inputs, _) = try APITestBed.samples()
-        let one = NPY.write(try NPYArray(float32: Array(inputs.asFloat32().prefix(784)), shape: [1, 784]))
+        let one = try APITestBed.sampleNPY()
         let channel = try await channel(bed, pipelinedByteCap: 6000)
         let counter = ReadCounter()
         try await channel.pipeline.addHandler(counter, position: .first)
