@@ -8,15 +8,7 @@ import Testing
     /// Accepts one connection on `path`, reads the request head, writes `reply` and closes.
     private static func serveOnce(at path: String, reply: String) throws -> Thread {
         let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, listen(listener, 1) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        guard UnixSocketAddress.bind(listener, to: path), listen(listener, 1) == 0 else { throw DaemonFailure("cannot listen on \(path)") }
         let thread = Thread {
             let connection = accept(listener, nil, nil)
             var buffer = [UInt8](repeating: 0, count: 4096)

@@ -110,15 +110,7 @@ enum RawSocket {
     static func exchange(_ path: String, _ head: String, body: [UInt8] = [], readAnswer: Bool = true) throws -> String {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard connected == 0 else { throw DaemonFailure("cannot connect to \(path)") }
+        guard UnixSocketAddress.connect(fd, to: path) else { throw DaemonFailure("cannot connect to \(path)") }
         let bytes = Array(head.utf8) + body
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard readAnswer else { return "" }
