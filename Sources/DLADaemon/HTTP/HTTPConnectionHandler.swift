@@ -52,8 +52,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Pipelined request bytes kept before reads are withheld.
     private let pipelinedByteCap: Int
     private var state = State.idle
-    /// Parts of requests that arrived while an answer was pending, replayed in order after it.
-    private var pipelined = CircularBuffer<HTTPServerRequestPart>()
+    /// Parts of requests that arrived while an answer was pending (with the bytes each counts
+    /// against the cap), replayed in order after it.
+    private var pipelined = CircularBuffer<(part: HTTPServerRequestPart, bytes: Int)>()
     private var pipelinedBytes = 0
     /// A read held back because `pipelined` is over its cap, issued once the replay drains it.
     private var readWithheld = false
@@ -85,8 +86,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     private func keep(_ part: HTTPServerRequestPart) {
-        pipelined.append(part)
-        pipelinedBytes += Self.size(of: part)
+        let bytes = Self.size(of: part)
+        pipelined.append((part, bytes))
+        pipelinedBytes += bytes
     }
 
     private static func size(of part: HTTPServerRequestPart) -> Int {
@@ -104,8 +106,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             case .responding, .closing: return
             case .idle, .collecting, .uploading, .refused: break
             }
-            let part = pipelined.removeFirst()
-            pipelinedBytes -= Self.size(of: part)
+            let (part, bytes) = pipelined.removeFirst()
+            pipelinedBytes -= bytes
             handle(part, context: context)
         }
         if readWithheld, pipelinedBytes < pipelinedByteCap {
