@@ -137,15 +137,7 @@ extension InstructionSetForcing {
             #expect(channels * width * width >= 2 * PDP.minimumBytesPerThread)
             #expect(hidden * 23 * 23 >= 2 * FusedSDP.minimumElementsPerThread)
             let input = [EngineValue.int8(try Tensor(shape: [1, channels, width, width], scalars: random.int8s(channels * width * width, zeros: 0.3)))]
-            defer { HostKernels.force(nil) }
-            for isa in HostKernels.available {
-                #expect(HostKernels.force(isa))
-                let general = try Executor(model: model, profile: .nvFull, threads: 1, strategy: nil, usesArena: false).run(input)
-                let one = try Executor(model: model, profile: .nvFull, threads: 1).run(input)
-                let two = try Executor(model: model, profile: .nvFull, threads: 2).run(input)
-                #expect(two.stats.hostThreads == 2)
-                #expect(one.outputs == general.outputs && two.outputs == general.outputs, "\(isa)")
-            }
+            try expectEveryPathAgrees(model, input)
         }
 
         /// The twin tests above are only as good as the steps they reach: the CNN takes every direct

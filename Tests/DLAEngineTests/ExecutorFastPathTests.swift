@@ -115,15 +115,7 @@ struct ExecutorFastPathTests {
         let count = channels * height * width
         let inputs: [EngineValue] = [.int8(try Tensor(shape: [1] + shape, scalars: random.int8s(count, zeros: 0.2))),
                                      .int8(try Tensor(shape: [1] + shape, scalars: random.int8s(count, zeros: 0.2)))]
-        defer { HostKernels.force(nil) }
-        for isa in HostKernels.available {
-            #expect(HostKernels.force(isa))
-            let general = try Executor(model: model, profile: .nvFull, threads: 1, strategy: nil, usesArena: false).run(inputs)
-            let one = try Executor(model: model, profile: .nvFull, threads: 1).run(inputs)
-            let two = try Executor(model: model, profile: .nvFull, threads: 2).run(inputs)
-            #expect(two.stats.hostThreads == 2)
-            #expect(one.outputs == general.outputs && two.outputs == general.outputs, "\(isa)")
-        }
+        try expectEveryPathAgrees(model, inputs)
     }
 
     @Test func cachedCostPlansEqualThePerformanceModelCalledDirectly() throws {

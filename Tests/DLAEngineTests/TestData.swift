@@ -1,3 +1,4 @@
+import Testing
 @testable import DLAEngine
 
 /// Deterministic pseudo-random data (SplitMix64), so failures reproduce.
@@ -31,5 +32,19 @@ struct TestRandom {
     /// ReLU-like activations: non-negative with a fraction `zeros` of zeros.
     mutating func reluInt8s(_ count: Int, zeros: Double) -> [Int8] {
         (0..<count).map { _ in unit() < zeros ? 0 : Int8(int(in: 1...127)) }
+    }
+}
+
+/// On every ISA the host has: the general path, the arena on one thread and on two give the same
+/// outputs (and two threads are used).
+func expectEveryPathAgrees(_ model: CompiledModel, _ inputs: [EngineValue], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    defer { HostKernels.force(nil) }
+    for isa in HostKernels.available {
+        #expect(HostKernels.force(isa), sourceLocation: sourceLocation)
+        let general = try Executor(model: model, profile: .nvFull, threads: 1, strategy: nil, usesArena: false).run(inputs)
+        let one = try Executor(model: model, profile: .nvFull, threads: 1).run(inputs)
+        let two = try Executor(model: model, profile: .nvFull, threads: 2).run(inputs)
+        #expect(two.stats.hostThreads == 2, sourceLocation: sourceLocation)
+        #expect(one.outputs == general.outputs && two.outputs == general.outputs, "\(isa)", sourceLocation: sourceLocation)
     }
 }
