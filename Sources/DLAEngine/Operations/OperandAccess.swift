@@ -25,17 +25,9 @@ extension EngineValue {
         }
     }
 
-    /// Real values: integer codes dequantized with `spec`'s quantization.
+    /// Real values as a tensor of this value's shape (`realValues(as:)`, what `dlactl run` writes).
     func realValues(_ spec: ActivationSpec) throws(EngineError) -> Tensor<Float> {
-        let q = spec.quantization ?? ActivationQuantization(scale: 1, zeroPoint: 0)
-        switch self {
-        case .float32(let t):
-            // FP16/FP8 tensors store `real / scale`; FP32 tensors hold real values.
-            return spec.elementType == .float32 || q.scale == 1 ? t : try Tensor(shape: t.shape, scalars: t.scalars.map { $0 * q.scale })
-        case .int8(let t): return try CPUFallback.dequantize(t, scale: q.scale, zeroPoint: q.zeroPoint)
-        case .int32(let t):
-            return try Tensor(shape: t.shape, scalars: t.scalars.map { AffineQuantization.dequantize($0, scale: q.scale, zeroPoint: q.zeroPoint) })
-        }
+        try Tensor(shape: shape, scalars: realValues(as: spec))
     }
 
     /// Real values stored as `spec` holds them: FP32 as they are, INT8 through the input
