@@ -1,5 +1,3 @@
-import DLANumerics
-
 /// Typed access to an operator's operands, each refusal naming the operation.
 extension EngineValue {
     func int8(of operation: UnsafePointer<EngineOperation>) throws(EngineError) -> Tensor<Int8> {
