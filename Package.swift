@@ -34,7 +34,9 @@ let package = Package(
         // Optimized even in debug builds: the engine's tests run these loops on real-sized layers.
         .target(name: "CDLAKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "DLAStore", dependencies: ["CSQLite"]),
+        .target(name: "DLAStore", dependencies: ["CSQLite", "CWALWriteBuffer"]),
+        // Gathers each WAL commit's frame writes into one write (docs/STORE.md, "Write-ahead log writes").
+        .target(name: "CWALWriteBuffer", dependencies: ["CSQLite"]),
         // Test-only: an SQLite VFS that simulates power cuts, for DLAStoreTests' PowerCutTests.
         .target(name: "CPowerCutVFS", dependencies: ["CSQLite"]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
@@ -95,7 +97,7 @@ let package = Package(
         .testTarget(name: "DLAAPITests", dependencies: ["DLAAPI"]),
         .testTarget(name: "DLANumericsTests", dependencies: ["DLANumerics"]),
         .testTarget(name: "DLAFormatTests", dependencies: ["DLAFormat", "DLANumerics"], exclude: ["Fixtures"]),
-        .testTarget(name: "DLAStoreTests", dependencies: ["DLAStore", "CPowerCutVFS"]),
+        .testTarget(name: "DLAStoreTests", dependencies: ["DLAStore", "CPowerCutVFS", "CWALWriteBuffer"]),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "DLADaemonTests",

@@ -1,8 +1,11 @@
+import CSQLite
+import CWALWriteBuffer
+
 /// Opens the write connection: checks that the file is a healthy dlad database of a schema this
 /// build understands, sets it up, and migrates it forward. Never recreates or repairs anything.
 enum DatabaseOpener {
     static func openWriter(path: String, options: StoreOptions) throws(DLAStoreError) -> SQLiteConnection {
-        let connection = try SQLiteConnection(path: path, create: true, vfs: options.vfsName)
+        let connection = try SQLiteConnection(path: path, create: true, vfs: try vfs(options))
         connection.setBusyTimeout(milliseconds: options.busyTimeoutMilliseconds)
         let pageCount = try corruptionNamingPath(path) { () throws(DLAStoreError) in
             try connection.integer("PRAGMA page_count") ?? 0
@@ -50,10 +53,22 @@ enum DatabaseOpener {
     }
 
     static func openReader(path: String, options: StoreOptions) throws(DLAStoreError) -> SQLiteConnection {
-        let connection = try SQLiteConnection(path: path, create: false, vfs: options.vfsName)
+        let connection = try SQLiteConnection(path: path, create: false, vfs: try vfs(options))
         connection.setBusyTimeout(milliseconds: options.busyTimeoutMilliseconds)
         try connection.execute("PRAGMA query_only = ON")
         return connection
+    }
+
+    /// The VFS the connections open through: `options.vfsName`, wrapped in the WAL write buffer
+    /// unless that is turned off.
+    static func vfs(_ options: StoreOptions) throws(DLAStoreError) -> String? {
+        guard options.gathersWALWrites else { return options.vfsName }
+        let name = "dlad-walbuffer" + (options.vfsName.map { "-" + $0 } ?? "")
+        let rc = walbuffer_register(options.vfsName, name)
+        guard rc == SQLITE_OK else {
+            throw .invalidArgument("cannot register the WAL write buffer over the VFS \(options.vfsName ?? "default"): SQLite result \(rc)")
+        }
+        return name
     }
 
     /// Gives corruption found while opening the path of the file, for the operator.

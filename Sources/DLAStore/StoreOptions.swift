@@ -52,6 +52,9 @@ public struct StoreOptions: Sendable {
     /// the default, is SQLite's own. The power-cut test opens the store on a VFS that simulates a
     /// disk losing unsynced writes (docs/STORE.md, "Power cuts").
     public var vfsName: String?
+    /// Whether a commit's write-ahead log frames reach the file as one write instead of two per
+    /// page (`CWALWriteBuffer`, over `vfsName`): the same bytes, fewer system calls.
+    public var gathersWALWrites: Bool = true
 
     public init() {}
 
