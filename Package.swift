@@ -86,10 +86,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // glibc's <malloc.h> (mallopt), which the Glibc module leaves out.
+        .systemLibrary(name: "CMalloc"),
         .executableTarget(
             name: "dlad",
             dependencies: [
-                "DLADaemon", "DLAStore", "DLAAPI", "Systemd",
+                "DLADaemon", "DLAStore", "DLAAPI", "Systemd", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -64,6 +64,9 @@ struct DLAD: AsyncParsableCommand {
     var once = false
 
     func run() async throws {
+        #if canImport(Glibc)
+        MallocPolicy.apply()
+        #endif
         let signals = ProcessSignals()
         LoggingSystem.bootstrap { JournalLogHandler(label: $0, identifier: "dlad") }
         let logger = Logger(label: "dlad")
