@@ -29,9 +29,9 @@ typedef struct {
     sqlite3_file *real;
     Registration *owner;
     int isWAL;
+    /// BUFFER_LIMIT bytes, allocated at the file's first write.
     unsigned char *buffer;
     int bufferLength;
-    int bufferCapacity;
     sqlite3_int64 bufferOffset;
     /// The last write was a commit frame's header: its page ends the commit.
     int commitPageFollows;
@@ -45,14 +45,11 @@ static int flush(BufferedFile *p) {
     return p->real->pMethods->xWrite(p->real, p->buffer, length, p->bufferOffset);
 }
 
+/// Appends a write that fits: the caller has flushed whatever it would overflow.
 static int append(BufferedFile *p, const void *data, int amount, sqlite3_int64 offset) {
-    if (p->bufferLength + amount > p->bufferCapacity) {
-        int capacity = p->bufferCapacity ? p->bufferCapacity : 65536;
-        while (capacity < p->bufferLength + amount) capacity *= 2;
-        unsigned char *grown = realloc(p->buffer, (size_t)capacity);
-        if (!grown) return SQLITE_NOMEM;
-        p->buffer = grown;
-        p->bufferCapacity = capacity;
+    if (!p->buffer) {
+        p->buffer = malloc(BUFFER_LIMIT);
+        if (!p->buffer) return SQLITE_NOMEM;
     }
     if (p->bufferLength == 0) p->bufferOffset = offset;
     memcpy(p->buffer + p->bufferLength, data, (size_t)amount);
