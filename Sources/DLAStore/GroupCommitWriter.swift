@@ -38,7 +38,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let state = Mutex(State())
     private let options: StoreOptions
     private let lingerEnded = DispatchSemaphore(value: 0)
-    /// Rows in the last group taken (touched only on `queue`).
+    /// Jobs taken in the last drain cycle, the next linger's target (touched only on `queue`).
     private var lastGroupSize = 0
     let statistics = WriterStatistics()
 
@@ -175,7 +175,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         var outcomes: [Result<Int64, DLAStoreError>] = []
         /// Set when the transaction failed: every row in it fails with this, none is acknowledged.
         var failure: DLAStoreError?
-        var isOpen = false
+        /// A transaction is open (or failed to open) once the first row is in.
+        var isOpen: Bool { !completions.isEmpty }
     }
 
     /// Inserts the records of `jobs` into the open transaction (opening it first); an exclusive job
@@ -185,7 +186,6 @@ final class GroupCommitWriter: @unchecked Sendable {
             switch job {
             case .record(let record, let completion):
                 if !group.isOpen {
-                    group.isOpen = true
                     do throws(DLAStoreError) {
                         try connection.begin(busyRetries: options.busyRetries)
                     } catch {
