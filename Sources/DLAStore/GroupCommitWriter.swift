@@ -50,6 +50,9 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     typealias RecordCompletion = @Sendable (Result<Int64, DLAStoreError>) -> Void
 
+    /// Jobs submitted and not yet taken by the writer.
+    var pendingCount: Int { state.withLock { $0.pending.count } }
+
     /// Appends `record` (already validated) to the next group; `completion` gets its id once that
     /// group is durable, on the writer's thread (or at once, on the caller's, if it is refused).
     func record(_ record: InferenceRecord, completion: @escaping RecordCompletion) {
